@@ -1,0 +1,46 @@
+# pyworker: every command a newcomer needs. `make demo` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test lint typecheck unit bench-inmemory bench-durable protos check-protos lock clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,bench]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/workerctl demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy --strict domain application
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+bench-inmemory: $(STAMP)
+	$(BIN)/python bench/inmemory.py
+
+bench-durable: $(STAMP)
+	$(BIN)/python bench/durable.py
+
+# Regenerate the committed gRPC/protobuf stubs from protos/worker/v1/*.proto.
+protos: $(STAMP)
+	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --pyi_out=. --grpc_python_out=. protos/worker/v1/*.proto
+
+# CI guard: the committed stubs match the .proto sources.
+check-protos: protos
+	git diff --exit-code -- protos/
+
+# Refresh the pinned versions after changing dependencies in pyproject.toml.
+lock: $(STAMP)
+	( echo '# Exact versions tested together (pip install -c constraints.txt). Regenerate with `make lock`.'; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -vi '^pyworker' ) > constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

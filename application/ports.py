@@ -1,0 +1,206 @@
+"""The ports: what the application needs from the outside world, as Protocols.
+
+Adapters implement these structurally (they do not inherit); mypy checks
+conformance where the container binds them, and the contract suites in
+``tests/contract`` check behaviour against every adapter.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from domain import (
+    DurableLease,
+    DurableStats,
+    DurableTask,
+    DurableTaskRecord,
+    MetricsSnapshot,
+    Task,
+)
+
+
+@runtime_checkable
+class TimerHandle(Protocol):
+    """A scheduled callback that can be cancelled before it fires."""
+
+    def cancel(self) -> None: ...
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Wall time and timers. Every time the manager reads or waits on goes through here,
+    so tests can drive time by hand (``adapters.clock.ManualClock``).
+    """
+
+    def now(self) -> float:
+        """Current Unix time in seconds."""
+        ...
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
+        """Run ``callback`` on the event loop after ``delay`` seconds."""
+        ...
+
+    async def sleep(self, delay: float) -> None:
+        """Suspend the caller for ``delay`` seconds."""
+        ...
+
+
+@runtime_checkable
+class TaskSpan(Protocol):
+    """One attempt's span."""
+
+    def end(self, error: BaseException | None) -> None:
+        """Close the span with the attempt's raw error (None on success)."""
+        ...
+
+
+@runtime_checkable
+class Tracer(Protocol):
+    """Starts one span per attempt (in-memory and durable)."""
+
+    def start(self, task: Task) -> TaskSpan: ...
+
+
+@runtime_checkable
+class Meter(Protocol):
+    """Exports the manager's metrics. ``observe`` is called once when the meter is
+    installed, with a function that returns the current snapshot (observable
+    counters read it on each collection); ``record_latency`` feeds the histogram.
+    """
+
+    def observe(self, snapshot: Callable[[], MetricsSnapshot]) -> None: ...
+
+    def record_latency(self, seconds: float) -> None: ...
+
+    def close(self) -> None:
+        """Unregister callbacks; the meter is not used again."""
+        ...
+
+
+#: Builds a Meter from an OpenTelemetry MeterProvider (or anything an adapter accepts).
+MeterFactory = Callable[[Any, str, str | None], Meter]
+
+
+@runtime_checkable
+class DurableCodec(Protocol):
+    """Encodes handler messages to payload bytes and back. Never pickle."""
+
+    def encode(self, message: Any) -> bytes:
+        """Raises CodecError when the message cannot be encoded."""
+        ...
+
+    def decode(self, data: bytes, make: Callable[[], Any]) -> Any:
+        """Decode ``data`` into the message type that ``make()`` returns.
+
+        Raises CodecError when the bytes are not a valid message of that type.
+        """
+        ...
+
+
+@runtime_checkable
+class DurableBackend(Protocol):
+    """A durable, at-least-once task store shared by many worker nodes.
+
+    Every state change is atomic. Leases are fenced: each dequeue issues a fresh
+    token, and ack / nack / fail / extend with a token that is not the current
+    one raise ``DurableLeaseNotFoundError`` and change nothing. An expired
+    lease is reclaimed by a later dequeue and the task delivered again (its
+    attempt count keeps the crashed attempt). Technology errors surface as
+    ``BackendUnavailableError``; nothing is half-written.
+
+    Ordering within a queue is exact: lower priority number first, then higher
+    weight, then FIFO by enqueue order. Between queues, weighted round robin.
+    """
+
+    async def enqueue(self, task: DurableTask) -> uuid.UUID:
+        """Store a task (``task.id`` and ``task.payload`` are set by the caller).
+
+        A task whose ``run_at`` is in the future waits until then. When
+        ``idempotency_key`` is set and already used, nothing is stored and the
+        existing task's id is returned.
+
+        Raises:
+            DurableTaskExistsError: the id is already stored.
+        """
+        ...
+
+    async def enqueue_many(self, tasks: Sequence[DurableTask]) -> list[uuid.UUID | BaseException]:
+        """Enqueue several tasks in one round trip; per task, its id or its error."""
+        ...
+
+    async def dequeue(self, limit: int, lease: float) -> list[DurableLease]:
+        """Lease up to ``limit`` due tasks for ``lease`` seconds, queue weights
+        honoured. Returns [] when nothing is due or dequeue is paused.
+        """
+        ...
+
+    async def wait_for_work(self, max_wait: float) -> None:
+        """Return when work may be available: an enqueue (from any node), a
+        delayed task coming due, or ``max_wait`` seconds elapsed. May return early.
+        """
+        ...
+
+    async def ack(self, lease: DurableLease) -> None:
+        """The task succeeded: forget it. Raises DurableLeaseNotFoundError."""
+        ...
+
+    async def ack_many(self, leases: Sequence[DurableLease]) -> list[BaseException | None]:
+        """Ack several leases in one round trip; per lease, None or its error."""
+        ...
+
+    async def nack(self, lease: DurableLease, delay: float) -> None:
+        """Retry the task after ``delay`` seconds. Raises DurableLeaseNotFoundError."""
+        ...
+
+    async def fail(self, lease: DurableLease, error: str) -> None:
+        """Move the task to the dead-letter queue with ``error`` and the time.
+        Raises DurableLeaseNotFoundError.
+        """
+        ...
+
+    async def extend(self, lease: DurableLease, duration: float) -> DurableLease:
+        """Push the lease's expiry to now + ``duration``; returns the renewed lease.
+        Raises DurableLeaseNotFoundError when the lease is gone or stale.
+        """
+        ...
+
+    async def release(self, leases: Sequence[DurableLease]) -> None:
+        """Hand back leases whose task never started (graceful stop): they are
+        ready again at once and the unstarted attempt is not counted. Stale
+        leases are skipped silently.
+        """
+        ...
+
+    async def configure_queues(self, default_queue: str, weights: Mapping[str, int]) -> None:
+        """Set the default queue and the inter-queue weights used by dequeue."""
+        ...
+
+    async def pause(self, queue: str | None = None) -> None:
+        """Stop dequeue for one queue, or for all (``None``)."""
+        ...
+
+    async def resume(self, queue: str | None = None) -> None:
+        """Undo ``pause`` for one queue, or the global pause (``None``)."""
+        ...
+
+    async def stats(self) -> DurableStats:
+        """Per-queue ready / delayed / processing counts, the DLQ size, pauses."""
+        ...
+
+    async def get(self, task_id: uuid.UUID) -> DurableTaskRecord:
+        """One stored task. Raises TaskNotFoundError."""
+        ...
+
+    async def list_tasks(
+        self, state: str, queue: str | None = None, limit: int = 100
+    ) -> list[DurableTaskRecord]:
+        """Tasks in ``state`` ("ready", "delayed", "processing" or "dead"), in
+        dequeue order (the DLQ newest first); ``limit`` 0 means all.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Release connections. Idempotent."""
+        ...

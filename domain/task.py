@@ -1,0 +1,203 @@
+"""The in-memory Task, the context its function receives, and Result."""
+
+from __future__ import annotations
+
+import enum
+import threading
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+
+from domain.duration import to_epoch, to_seconds
+from domain.errors import InvalidTaskError, TaskCancelledError
+from domain.status import TaskStatus, check_transition
+
+#: The range of the wire format's int32 priority.
+MIN_PRIORITY = -(2**31)
+MAX_PRIORITY = 2**31 - 1
+NIL_UUID = uuid.UUID(int=0)
+
+TaskFunction = Callable[["TaskContext"], Awaitable[Any] | Any]
+
+
+class DropPolicy(enum.IntEnum):
+    """What a full subscriber buffer does with a new result."""
+
+    DROP_NEWEST = 0
+    DROP_OLDEST = 1
+
+
+@attrs.define(slots=True, eq=False)
+class TaskContext:
+    """What a task function receives: who it is, which attempt, and a cancel signal.
+
+    Sync functions run in a thread and poll ``cancelled`` (or block in ``wait``);
+    coroutines are cancelled directly and need not poll.
+    """
+
+    task_id: uuid.UUID
+    attempt: int
+    deadline: float | None = None
+    name: str = ""
+    _cancelled: bool = attrs.field(default=False, init=False)
+    _event: threading.Event | None = attrs.field(default=None, init=False)
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the attempt is cancelled or has passed its deadline."""
+        return self._cancelled
+
+    def raise_if_cancelled(self) -> None:
+        """Raise TaskCancelledError when the attempt should stop."""
+        if self._cancelled:
+            raise TaskCancelledError(task_id=self.task_id)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block (in a sync function) up to ``timeout`` s; True if cancelled meanwhile."""
+        event = self._event
+        if event is None:
+            event = self._event = threading.Event()
+        # The flag is read after the event exists; signal() sets the flag before
+        # it reads the event, so one of the two always sees the other.
+        if self._cancelled:
+            return True
+        return event.wait(timeout)
+
+    def signal(self) -> None:
+        """Mark the attempt cancelled (called by the manager)."""
+        self._cancelled = True
+        event = self._event
+        if event is not None:
+            event.set()
+
+
+def _check_priority(_instance: object, _attribute: object, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidTaskError(reason=f"priority must be an int, got {type(value).__name__}")
+    if not MIN_PRIORITY <= value <= MAX_PRIORITY:
+        raise InvalidTaskError(
+            reason=f"priority {value} is outside the 32-bit range [{MIN_PRIORITY}, {MAX_PRIORITY}]"
+        )
+
+
+@attrs.define(slots=True, eq=False, repr=False)
+class Task:
+    """A unit of in-process work. Scheduling fields are set by the caller; the
+    status and outcome fields are owned by the manager and read through properties.
+    """
+
+    execute: TaskFunction | None = None
+    priority: int = attrs.field(default=0, validator=_check_priority)
+    queue: str = ""
+    weight: int = 0
+    retries: int = 0
+    retry_delay: float = attrs.field(default=0.0, converter=to_seconds)
+    run_at: float | None = attrs.field(default=None, converter=to_epoch)
+    name: str = ""
+    description: str = ""
+    id: uuid.UUID = attrs.field(factory=uuid.uuid4)
+    # Owned by the manager.
+    _status: TaskStatus = attrs.field(default=TaskStatus.UNKNOWN, init=False)
+    _result: Any = attrs.field(default=None, init=False)
+    _error: BaseException | None = attrs.field(default=None, init=False)
+    _started_at: float | None = attrs.field(default=None, init=False)
+    _completed_at: float | None = attrs.field(default=None, init=False)
+    _cancelled_at: float | None = attrs.field(default=None, init=False)
+    _attempts: int = attrs.field(default=0, init=False)
+
+    @property
+    def status(self) -> TaskStatus:
+        return self._status
+
+    @property
+    def result(self) -> Any:
+        return self._result
+
+    @property
+    def error(self) -> BaseException | None:
+        return self._error
+
+    @property
+    def started_at(self) -> float | None:
+        """Epoch seconds when the latest attempt started."""
+        return self._started_at
+
+    @property
+    def completed_at(self) -> float | None:
+        return self._completed_at
+
+    @property
+    def cancelled_at(self) -> float | None:
+        return self._cancelled_at
+
+    @property
+    def attempts(self) -> int:
+        """How many attempts have started."""
+        return self._attempts
+
+    @property
+    def terminal_at(self) -> float | None:
+        """When the task reached its terminal status (what retention ages by)."""
+        if self._status is TaskStatus.CANCELLED:
+            return self._cancelled_at
+        return self._completed_at
+
+    def validate(self) -> None:
+        """Raise InvalidTaskError for a nil id or a missing function (SPEC B.1.3)."""
+        if not isinstance(self.id, uuid.UUID) or self.id == NIL_UUID:
+            raise InvalidTaskError(reason="invalid task id")
+        if self.execute is None or not callable(self.execute):
+            raise InvalidTaskError(reason="invalid task function")
+
+    def transition(self, target: TaskStatus, now: float) -> bool:
+        """Move to ``target`` by the transition table.
+
+        Returns False when the task is already terminal and ``target`` is too
+        (the first terminal transition wins). Raises InvalidTransitionError for
+        any other illegal move.
+        """
+        if not check_transition(self._status, target):
+            return False
+        self._status = target
+        if target is TaskStatus.RUNNING:
+            self._started_at = now
+            self._attempts += 1
+        elif target is TaskStatus.CANCELLED:
+            self._cancelled_at = now
+        elif target.is_terminal:
+            self._completed_at = now
+        return True
+
+    def finish(self, target: TaskStatus, now: float, result: Any, error: BaseException | None) -> bool:
+        """Terminal transition that records the outcome; False if already terminal."""
+        if not self.transition(target, now):
+            return False
+        self._result = result
+        self._error = error
+        return True
+
+    def mark_invalid(self, error: BaseException) -> None:
+        self._status = TaskStatus.INVALID
+        self._error = error
+
+    def __repr__(self) -> str:
+        label = f" {self.name!r}" if self.name else ""
+        return f"<Task {self.id}{label} priority={self.priority} queue={self.queue!r} status={self._status}>"
+
+
+@attrs.frozen
+class Result:
+    """What subscribers receive when a task reaches its terminal status."""
+
+    task: Task
+    result: Any = None
+    error: BaseException | None = None
+
+    @property
+    def status(self) -> TaskStatus:
+        return self.task.status
+
+    def __str__(self) -> str:
+        return f"Task: {self.task!r}, Result: {self.result}, Error: {self.error}"
