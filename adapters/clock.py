@@ -5,23 +5,15 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import time
 from collections.abc import Callable
 
 import attrs
 
+from application.clock import LoopClock
 
-class SystemClock:
+
+class SystemClock(LoopClock):
     """Wall time from ``time.time()``; timers on the running event loop."""
-
-    def now(self) -> float:
-        return time.time()
-
-    def call_later(self, delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
-        return asyncio.get_running_loop().call_later(max(delay, 0.0), callback)
-
-    async def sleep(self, delay: float) -> None:
-        await asyncio.sleep(max(delay, 0.0))
 
 
 @attrs.define(eq=False)

@@ -30,7 +30,7 @@ class TaskStatus(enum.IntEnum):
 
     @property
     def is_terminal(self) -> bool:
-        return self in TERMINAL_STATUSES
+        return bool(TERMINAL_MASK & (1 << self))
 
     @classmethod
     def from_wire(cls, name: str) -> TaskStatus:
@@ -92,6 +92,13 @@ TRANSITIONS: Mapping[TaskStatus, frozenset[TaskStatus]] = {
 }
 
 
+#: TRANSITIONS as bit masks indexed by status value: the hot path avoids Enum.__hash__.
+ALLOWED_MASKS: tuple[int, ...] = tuple(
+    sum(1 << int(target) for target in TRANSITIONS[TaskStatus(value)]) for value in range(len(_WIRE_NAMES))
+)
+TERMINAL_MASK = sum(1 << int(status) for status in TERMINAL_STATUSES)
+
+
 def check_transition(source: TaskStatus, target: TaskStatus) -> bool:
     """Decide whether ``source -> target`` happens.
 
@@ -103,8 +110,9 @@ def check_transition(source: TaskStatus, target: TaskStatus) -> bool:
     Raises:
         InvalidTransitionError: any other move the table does not list.
     """
-    if target in TRANSITIONS[source]:
+    bit = 1 << target
+    if ALLOWED_MASKS[source] & bit:
         return True
-    if source in TERMINAL_STATUSES and target in TERMINAL_STATUSES:
+    if TERMINAL_MASK & (1 << source) and TERMINAL_MASK & bit:
         return False
     raise InvalidTransitionError(source=source, target=target)

@@ -12,7 +12,7 @@ import attrs
 
 from domain.duration import to_epoch, to_seconds
 from domain.errors import InvalidTaskError, TaskCancelledError
-from domain.status import TaskStatus, check_transition
+from domain.status import ALLOWED_MASKS, TERMINAL_MASK, TaskStatus, check_transition
 
 #: The range of the wire format's int32 priority.
 MIN_PRIORITY = -(2**31)
@@ -42,7 +42,9 @@ class TaskContext:
     deadline: float | None = None
     name: str = ""
     _cancelled: bool = attrs.field(default=False, init=False)
+    # Created lazily (most attempts never block in wait()); see wait() for the race rule.
     _event: threading.Event | None = attrs.field(default=None, init=False)
+    _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False)
 
     @property
     def cancelled(self) -> bool:
@@ -56,9 +58,10 @@ class TaskContext:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block (in a sync function) up to ``timeout`` s; True if cancelled meanwhile."""
-        event = self._event
-        if event is None:
-            event = self._event = threading.Event()
+        with self._lock:  # one Event even when several threads wait at once
+            event = self._event
+            if event is None:
+                event = self._event = threading.Event()
         # The flag is read after the event exists; signal() sets the flag before
         # it reads the event, so one of the two always sees the other.
         if self._cancelled:
@@ -82,7 +85,9 @@ def _check_priority(_instance: object, _attribute: object, value: int) -> None:
         )
 
 
-@attrs.define(slots=True, eq=False, repr=False)
+# on_setattr=NO_OP: no generated __setattr__ on the hot path; the manager
+# re-validates at registration (Task.validate) what a caller may have reassigned.
+@attrs.define(slots=True, eq=False, repr=False, on_setattr=attrs.setters.NO_OP)
 class Task:
     """A unit of in-process work. Scheduling fields are set by the caller; the
     status and outcome fields are owned by the manager and read through properties.
@@ -146,10 +151,12 @@ class Task:
 
     def validate(self) -> None:
         """Raise InvalidTaskError for a nil id or a missing function (SPEC B.1.3)."""
-        if not isinstance(self.id, uuid.UUID) or self.id == NIL_UUID:
+        if not isinstance(self.id, uuid.UUID) or self.id.int == 0:
             raise InvalidTaskError(reason="invalid task id")
         if self.execute is None or not callable(self.execute):
             raise InvalidTaskError(reason="invalid task function")
+        if type(self.priority) is not int or not MIN_PRIORITY <= self.priority <= MAX_PRIORITY:
+            _check_priority(self, None, self.priority)
 
     def transition(self, target: TaskStatus, now: float) -> bool:
         """Move to ``target`` by the transition table.
@@ -158,7 +165,7 @@ class Task:
         (the first terminal transition wins). Raises InvalidTransitionError for
         any other illegal move.
         """
-        if not check_transition(self._status, target):
+        if not ALLOWED_MASKS[self._status] & (1 << target) and not check_transition(self._status, target):
             return False
         self._status = target
         if target is TaskStatus.RUNNING:
@@ -166,7 +173,7 @@ class Task:
             self._attempts += 1
         elif target is TaskStatus.CANCELLED:
             self._cancelled_at = now
-        elif target.is_terminal:
+        elif TERMINAL_MASK & (1 << target):
             self._completed_at = now
         return True
 

@@ -1,0 +1,427 @@
+"""InMemoryDurableBackend: the embedded durable task store, one event loop, no I/O."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import heapq
+import itertools
+import secrets
+import uuid
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+from adapters.clock import SystemClock
+from application.ports import Clock
+from domain.durable import DurableLease, DurableState, DurableStats, DurableTask, DurableTaskRecord, QueueStats
+from domain.errors import (
+    DurableLeaseNotFoundError,
+    DurablePayloadError,
+    DurableTaskExistsError,
+    InvalidTaskError,
+    TaskNotFoundError,
+)
+from domain.scheduling import (
+    DEFAULT_QUEUE,
+    WeightedRoundRobin,
+    normalize_queue,
+    normalize_queue_weights,
+    normalize_weight,
+)
+
+#: How long an idempotency key keeps deduplicating after its task was acked.
+DEFAULT_IDEMPOTENCY_TTL = 24 * 3600.0
+DEFAULT_LEASE = 30.0
+
+_LIST_STATES = {state.value: state for state in DurableState if state is not DurableState.UNKNOWN}
+
+
+def check_enqueueable(task: DurableTask) -> uuid.UUID:
+    """The task's id; raises when the task lacks what a backend must store."""
+    if task.id is None:
+        raise InvalidTaskError(reason="durable task id is required")
+    if not task.handler:
+        raise InvalidTaskError(reason="durable task handler is required")
+    if task.payload is None:
+        raise DurablePayloadError(reason="durable task payload is required")
+    return task.id
+
+
+def to_ms(seconds: float) -> int:
+    """Epoch milliseconds; both adapters compare times in whole ms so they agree exactly."""
+    return round(seconds * 1000)
+
+
+@attrs.define(eq=False)
+class _Entry:
+    task: DurableTask
+    seq: int
+    state: DurableState
+    ready_at_ms: int
+    updated_at_ms: int
+    attempts: int = 0
+    token: str = ""
+    lease_ms: int = 0
+    last_error: str = ""
+    failed_at_ms: int | None = None
+
+
+class InMemoryDurableBackend:
+    """The DurableBackend port held in this process's memory (the embedded default).
+
+    Same semantics as ``RedisDurableBackend`` (the contract suite runs both):
+    exact order within a queue, weighted round robin between queues, fenced
+    leases, delayed tasks, a DLQ and idempotency keys. Times come from the
+    injected Clock, compared in whole milliseconds. Not thread-safe: use it from
+    one event loop. Nothing survives the process.
+    """
+
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        default_queue: str = DEFAULT_QUEUE,
+        queue_weights: Mapping[str, int] | None = None,
+        idempotency_ttl: float = DEFAULT_IDEMPOTENCY_TTL,
+    ) -> None:
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._default_queue = normalize_queue(default_queue)
+        self._rr = WeightedRoundRobin(normalize_queue_weights(queue_weights))
+        self._rr.add(self._default_queue)
+        self._known: set[str] = set()
+        self._idempotency_ttl_ms = to_ms(idempotency_ttl)
+        self._seq = itertools.count()
+        self._tasks: dict[uuid.UUID, _Entry] = {}
+        # Heaps hold (sort key..., id); entries are validated against _tasks when popped,
+        # so a stale heap row (task moved on) is skipped rather than searched for and removed.
+        self._ready: dict[str, list[tuple[int, int, int, uuid.UUID]]] = collections.defaultdict(list)
+        self._delayed: dict[str, list[tuple[int, str, uuid.UUID]]] = collections.defaultdict(list)
+        self._expiries: dict[str, list[tuple[int, str, uuid.UUID]]] = collections.defaultdict(list)
+        self._processing: dict[str, set[uuid.UUID]] = collections.defaultdict(set)
+        self._dead: collections.deque[uuid.UUID] = collections.deque()
+        self._idem: dict[str, uuid.UUID] = {}
+        self._idem_expiry: dict[str, int] = {}
+        self._paused = False
+        self._paused_queues: set[str] = set()
+        self._waiters: set[asyncio.Future[None]] = set()
+        self._signalled = False
+
+    # -- writes ---------------------------------------------------------------------------
+
+    async def enqueue(self, task: DurableTask) -> uuid.UUID:
+        return self._enqueue(task, self._now_ms())
+
+    async def enqueue_many(self, tasks: Sequence[DurableTask]) -> list[uuid.UUID | BaseException]:
+        now_ms = self._now_ms()
+        results: list[uuid.UUID | BaseException] = []
+        for task in tasks:
+            try:
+                results.append(self._enqueue(task, now_ms))
+            except (DurableTaskExistsError, InvalidTaskError, DurablePayloadError) as exc:
+                results.append(exc)
+        return results
+
+    async def dequeue(self, limit: int, lease: float) -> list[DurableLease]:
+        now_ms = self._now_ms()
+        lease_ms = to_ms(lease if lease > 0 else DEFAULT_LEASE)
+        for queue in self._rr.names:
+            self._promote(queue, now_ms)
+            self._reclaim(queue, now_ms)
+        if self._paused:
+            return []
+        leases: list[DurableLease] = []
+        token_base = secrets.token_hex(8)
+        while len(leases) < max(limit, 1):
+            picked = self._rr.pick(self._has_work)
+            if picked is None:
+                break
+            _, _, _, task_id = heapq.heappop(self._ready[picked])
+            entry = self._tasks[task_id]
+            entry.state = DurableState.PROCESSING
+            entry.attempts += 1
+            entry.token = f"{token_base}:{len(leases) + 1}"
+            entry.lease_ms = now_ms + lease_ms
+            entry.updated_at_ms = now_ms
+            self._processing[picked].add(task_id)
+            heapq.heappush(self._expiries[picked], (entry.lease_ms, entry.token, task_id))
+            leases.append(
+                DurableLease(entry.task, entry.token, entry.attempts, entry.task.retries, entry.lease_ms / 1000)
+            )
+        return leases
+
+    async def ack(self, lease: DurableLease) -> None:
+        self._ack(lease)
+
+    async def ack_many(self, leases: Sequence[DurableLease]) -> list[BaseException | None]:
+        results: list[BaseException | None] = []
+        for lease in leases:
+            try:
+                self._ack(lease)
+                results.append(None)
+            except DurableLeaseNotFoundError as exc:
+                results.append(exc)
+        return results
+
+    async def nack(self, lease: DurableLease, delay: float) -> None:
+        entry = self._leased(lease)
+        now_ms = self._now_ms()
+        self._end_lease(entry)
+        entry.seq = next(self._seq)  # a retry queues behind tasks already waiting at its priority
+        entry.updated_at_ms = now_ms
+        self._make_waiting(entry, now_ms + max(to_ms(delay), 0), now_ms)
+
+    async def fail(self, lease: DurableLease, error: str) -> None:
+        entry = self._leased(lease)
+        now_ms = self._now_ms()
+        self._end_lease(entry)
+        entry.state = DurableState.DEAD
+        entry.last_error = error
+        entry.failed_at_ms = entry.updated_at_ms = now_ms
+        self._dead.appendleft(self._id(entry))
+
+    async def extend(self, lease: DurableLease, duration: float) -> DurableLease:
+        entry = self._leased(lease)
+        now_ms = self._now_ms()
+        entry.lease_ms = now_ms + to_ms(duration if duration > 0 else DEFAULT_LEASE)
+        entry.updated_at_ms = now_ms
+        heapq.heappush(self._expiries[entry.task.queue], (entry.lease_ms, entry.token, self._id(entry)))
+        return attrs.evolve(lease, expires_at=entry.lease_ms / 1000)
+
+    async def release(self, leases: Sequence[DurableLease]) -> None:
+        now_ms = self._now_ms()
+        for lease in leases:
+            try:
+                entry = self._leased(lease)
+            except DurableLeaseNotFoundError:
+                continue
+            self._end_lease(entry)
+            entry.attempts = max(entry.attempts - 1, 0)
+            entry.updated_at_ms = now_ms
+            self._make_waiting(entry, now_ms, now_ms)  # keeps its seq: back in its old place
+
+    async def configure_queues(self, default_queue: str, weights: Mapping[str, int]) -> None:
+        self._default_queue = normalize_queue(default_queue)
+        self._rr.weights = normalize_queue_weights(weights)
+        self._rr.add(self._default_queue)
+
+    async def pause(self, queue: str | None = None) -> None:
+        if queue is None:
+            self._paused = True
+        else:
+            self._paused_queues.add(normalize_queue(queue, self._default_queue))
+
+    async def resume(self, queue: str | None = None) -> None:
+        if queue is None:
+            self._paused = False
+        else:
+            self._paused_queues.discard(normalize_queue(queue, self._default_queue))
+        self._notify()
+
+    async def wait_for_work(self, max_wait: float) -> None:
+        if self._signalled:
+            self._signalled = False
+            return
+        timeout = max_wait
+        due_ms = self._next_due_ms()
+        if due_ms is not None:
+            timeout = min(timeout, (due_ms - self._now_ms()) / 1000)
+        if timeout <= 0:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def wake() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        timer = self._clock.call_later(timeout, wake)
+        self._waiters.add(future)
+        try:
+            await future
+        finally:
+            timer.cancel()
+            self._waiters.discard(future)
+            self._signalled = False
+
+    async def close(self) -> None:
+        self._notify()
+
+    # -- reads ----------------------------------------------------------------------------
+
+    async def stats(self) -> DurableStats:
+        names = sorted(self._known | self._paused_queues | {self._default_queue})
+        queues = tuple(
+            QueueStats(
+                queue=name,
+                ready=len(self._ready.get(name, ())),
+                delayed=len(self._delayed.get(name, ())),
+                processing=len(self._processing.get(name, ())),
+                paused=name in self._paused_queues,
+            )
+            for name in names
+        )
+        return DurableStats(queues=queues, dead=len(self._dead), paused=self._paused)
+
+    async def get(self, task_id: uuid.UUID) -> DurableTaskRecord:
+        entry = self._tasks.get(task_id)
+        if entry is None:
+            raise TaskNotFoundError(task_id=task_id)
+        return self._record(entry)
+
+    async def list_tasks(
+        self, state: str, queue: str | None = None, limit: int = 100
+    ) -> list[DurableTaskRecord]:
+        wanted = _LIST_STATES.get(state)
+        if wanted is None:
+            raise ValueError(f"unknown durable state {state!r}; expected one of {sorted(_LIST_STATES)}")
+        names = [normalize_queue(queue, self._default_queue)] if queue is not None else self._rr.names
+        ids: list[uuid.UUID]
+        if wanted is DurableState.DEAD:
+            ids = [i for i in self._dead if queue is None or self._tasks[i].task.queue in names]
+        else:
+            ids = []
+            for name in names:
+                ids.extend(self._ordered_ids(wanted, name))
+        if limit > 0:
+            ids = ids[:limit]
+        return [self._record(self._tasks[i]) for i in ids]
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _now_ms(self) -> int:
+        return to_ms(self._clock.now())
+
+    @staticmethod
+    def _id(entry: _Entry) -> uuid.UUID:
+        assert entry.task.id is not None
+        return entry.task.id
+
+    def _enqueue(self, task: DurableTask, now_ms: int) -> uuid.UUID:
+        task_id = check_enqueueable(task)
+        key = task.idempotency_key
+        if key:
+            existing = self._idem.get(key)
+            expiry = self._idem_expiry.get(key)
+            if existing is not None and (expiry is None or expiry > now_ms):
+                return existing
+        if task_id in self._tasks:
+            raise DurableTaskExistsError(task_id=task_id)
+        queue = normalize_queue(task.queue, self._default_queue)
+        stored = attrs.evolve(task, queue=queue, weight=normalize_weight(task.weight), message=None)
+        ready_at_ms = max(to_ms(task.run_at), now_ms) if task.run_at is not None else now_ms
+        entry = _Entry(stored, next(self._seq), DurableState.READY, ready_at_ms, now_ms)
+        self._tasks[task_id] = entry
+        if key:
+            self._idem[key] = task_id
+            self._idem_expiry.pop(key, None)
+        if queue not in self._known:
+            self._known.add(queue)
+            self._rr.add(queue)
+        self._make_waiting(entry, ready_at_ms, now_ms)
+        return task_id
+
+    def _make_waiting(self, entry: _Entry, ready_at_ms: int, now_ms: int) -> None:
+        """Put an entry in its ready heap, or its delayed heap when ``ready_at_ms`` is ahead."""
+        task, task_id = entry.task, self._id(entry)
+        entry.ready_at_ms = ready_at_ms
+        if ready_at_ms > now_ms:
+            entry.state = DurableState.DELAYED
+            heapq.heappush(self._delayed[task.queue], (ready_at_ms, str(task_id), task_id))
+        else:
+            entry.state = DurableState.READY
+            heapq.heappush(self._ready[task.queue], (task.priority, -task.weight, entry.seq, task_id))
+        self._notify()
+
+    def _promote(self, queue: str, now_ms: int) -> None:
+        heap = self._delayed.get(queue)
+        while heap and heap[0][0] <= now_ms:
+            _, _, task_id = heapq.heappop(heap)
+            entry = self._tasks.get(task_id)
+            if entry is not None and entry.state is DurableState.DELAYED:
+                entry.state = DurableState.READY
+                task = entry.task
+                heapq.heappush(self._ready[queue], (task.priority, -task.weight, entry.seq, task_id))
+
+    def _reclaim(self, queue: str, now_ms: int) -> None:
+        heap = self._expiries.get(queue)
+        while heap and heap[0][0] <= now_ms:
+            expiry, token, task_id = heapq.heappop(heap)
+            entry = self._tasks.get(task_id)
+            if entry is None or entry.token != token or entry.lease_ms != expiry:
+                continue  # acked, failed, extended or already re-leased: a stale row
+            self._end_lease(entry)
+            entry.state = DurableState.READY
+            task = entry.task
+            heapq.heappush(self._ready[queue], (task.priority, -task.weight, entry.seq, task_id))
+
+    def _has_work(self, queue: str) -> bool:
+        return queue not in self._paused_queues and bool(self._ready.get(queue))
+
+    def _leased(self, lease: DurableLease) -> _Entry:
+        entry = self._tasks.get(lease.task_id)
+        if entry is None or entry.state is not DurableState.PROCESSING or entry.token != lease.token:
+            raise DurableLeaseNotFoundError(task_id=lease.task_id, token=lease.token)
+        return entry
+
+    def _end_lease(self, entry: _Entry) -> None:
+        self._processing[entry.task.queue].discard(self._id(entry))
+        entry.token = ""
+        entry.lease_ms = 0
+
+    def _ack(self, lease: DurableLease) -> None:
+        entry = self._leased(lease)
+        self._end_lease(entry)
+        del self._tasks[lease.task_id]
+        key = entry.task.idempotency_key
+        if key and self._idem.get(key) == lease.task_id:
+            if self._idempotency_ttl_ms > 0:
+                self._idem_expiry[key] = self._now_ms() + self._idempotency_ttl_ms
+                self._prune_idempotency()
+            else:
+                del self._idem[key]
+
+    def _prune_idempotency(self) -> None:
+        now_ms = self._now_ms()
+        for key in [k for k, expiry in self._idem_expiry.items() if expiry <= now_ms]:
+            del self._idem_expiry[key]
+            self._idem.pop(key, None)
+
+    def _next_due_ms(self) -> int | None:
+        heads = [heap[0][0] for heap in self._delayed.values() if heap]
+        heads += [heap[0][0] for heap in self._expiries.values() if heap]
+        return min(heads) if heads else None
+
+    def _ordered_ids(self, state: DurableState, queue: str) -> list[uuid.UUID]:
+        """Ids in dequeue order; ties broken as Redis breaks them (by the id string)."""
+        if state is DurableState.READY:
+            return [row[-1] for row in sorted(self._ready.get(queue, ()))]
+        if state is DurableState.DELAYED:
+            return [row[-1] for row in sorted(self._delayed.get(queue, ()))]
+        return sorted(self._processing.get(queue, ()), key=lambda i: (self._tasks[i].lease_ms, str(i)))
+
+    def _record(self, entry: _Entry) -> DurableTaskRecord:
+        task = entry.task
+        return DurableTaskRecord(
+            id=self._id(entry),
+            handler=task.handler,
+            queue=task.queue,
+            state=entry.state,
+            priority=task.priority,
+            weight=task.weight,
+            retries=task.retries,
+            retry_delay=task.retry_delay,
+            attempts=entry.attempts,
+            ready_at=entry.ready_at_ms / 1000,
+            updated_at=entry.updated_at_ms / 1000,
+            lease_expires_at=entry.lease_ms / 1000 if entry.lease_ms else None,
+            last_error=entry.last_error,
+            failed_at=entry.failed_at_ms / 1000 if entry.failed_at_ms is not None else None,
+            metadata=task.metadata,
+            idempotency_key=task.idempotency_key,
+            payload=task.payload or b"",
+        )
+
+    def _notify(self) -> None:
+        self._signalled = True
+        for future in self._waiters:
+            if not future.done():
+                future.set_result(None)

@@ -1,0 +1,88 @@
+"""Redis key names for the durable backend: the only place they are spelled in Python.
+
+The Lua scripts build per-queue and per-task names from the same prefix (see
+``lua/prelude.lua``); both follow this table. ``P`` is the effective prefix.
+
+    P:queues              set     every queue name ever enqueued to
+    P:ready:<queue>       zset    score = priority, member = rank (weight, sequence, id): exact order
+    P:delayed:<queue>     zset    score = ready-at ms, member = id
+    P:processing:<queue>  zset    score = lease expiry ms, member = id
+    P:task:<id>           hash    the task record (fields in docs/durable.md)
+    P:dead                list    DLQ ids, newest first
+    P:paused              string  "1" while dequeue is paused for every queue
+    P:paused:queues       set     queues paused one by one
+    P:idem:<key>          string  idempotency key -> task id
+    P:seq                 string  counter for FIFO ranks
+    P:rr                  hash    weighted round robin state (cursor, per-queue quota)
+    P:wake                list    wake-up tokens for idle workers (BLPOP)
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import attrs
+
+
+def effective_prefix(prefix: str) -> str:
+    """go-worker's rule (SPEC B.16.2): a prefix with ``{`` is used verbatim, else it
+    becomes the hash tag ``{prefix}`` so every key lands in one Redis Cluster slot.
+    """
+    prefix = prefix or "pyworker"
+    return prefix if "{" in prefix else "{" + prefix + "}"
+
+
+@attrs.frozen
+class RedisKeys:
+    """Key names under one effective prefix."""
+
+    prefix: str = attrs.field(converter=effective_prefix)
+
+    @property
+    def queues(self) -> str:
+        return f"{self.prefix}:queues"
+
+    @property
+    def dead(self) -> str:
+        return f"{self.prefix}:dead"
+
+    @property
+    def paused(self) -> str:
+        return f"{self.prefix}:paused"
+
+    @property
+    def paused_queues(self) -> str:
+        return f"{self.prefix}:paused:queues"
+
+    @property
+    def seq(self) -> str:
+        return f"{self.prefix}:seq"
+
+    @property
+    def round_robin(self) -> str:
+        return f"{self.prefix}:rr"
+
+    @property
+    def wake(self) -> str:
+        return f"{self.prefix}:wake"
+
+    def ready(self, queue: str) -> str:
+        return f"{self.prefix}:ready:{queue}"
+
+    def delayed(self, queue: str) -> str:
+        return f"{self.prefix}:delayed:{queue}"
+
+    def processing(self, queue: str) -> str:
+        return f"{self.prefix}:processing:{queue}"
+
+    def task(self, task_id: uuid.UUID | str) -> str:
+        return f"{self.prefix}:task:{task_id}"
+
+    def idempotency(self, key: str) -> str:
+        return f"{self.prefix}:idem:{key}"
+
+    @property
+    def pattern(self) -> str:
+        """A SCAN MATCH pattern for every key of this prefix (glob characters escaped)."""
+        escaped = "".join("\\" + ch if ch in "*?[]\\" else ch for ch in self.prefix)
+        return escaped + ":*"

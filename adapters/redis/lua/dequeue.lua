@@ -1,0 +1,124 @@
+-- Lease up to `limit` tasks across queues by weighted round robin.
+-- KEYS[1]=P:queues KEYS[2]=P:paused KEYS[3]=P:paused:queues KEYS[4]=P:rr
+-- ARGV[1]=P ARGV[2]=now_ms ARGV[3]=lease_ms ARGV[4]=limit ARGV[5]=window
+-- ARGV[6]=token_base ARGV[7]=default_queue ARGV[8..]=queue, weight pairs
+-- Returns {next_due_ms or -1, then 14 values per lease: id, token, attempts, handler,
+--   payload, priority, queue, weight, retries, retry_delay_ms, run_at_ms, metadata,
+--   idempotency_key, name}.
+local now = tonumber(ARGV[2])
+local expiry = now + tonumber(ARGV[3])
+local limit = tonumber(ARGV[4])
+local window = tonumber(ARGV[5])
+local weights = {}
+for i = 8, #ARGV - 1, 2 do weights[ARGV[i]] = tonumber(ARGV[i + 1]) end
+
+local names = redis.call('SMEMBERS', KEYS[1])
+local has_default = false
+for _, q in ipairs(names) do
+  if q == ARGV[7] then has_default = true end
+end
+if not has_default then names[#names + 1] = ARGV[7] end
+table.sort(names)
+
+-- Back to ready in its old rank (position), for a due delayed task or an expired lease.
+local function to_ready(id, q)
+  local tkey = task_key(id)
+  local f = redis.call('HMGET', tkey, 'priority', 'rank')
+  if f[1] then
+    redis.call('ZADD', ready_key(q), f[1], f[2])
+    redis.call('HSET', tkey, 'state', 'ready')
+  end
+end
+
+-- Bounded housekeeping per queue: promote due delayed tasks, reclaim expired leases
+-- (the old token is dropped, so the worker that lost the lease is fenced off).
+for _, q in ipairs(names) do
+  local dkey = delayed_key(q)
+  local due = redis.call('ZRANGEBYSCORE', dkey, '-inf', now, 'LIMIT', 0, window)
+  if #due > 0 then
+    redis.call('ZREM', dkey, unpack(due))
+    for _, id in ipairs(due) do to_ready(id, q) end
+  end
+  local pkey = processing_key(q)
+  local expired = redis.call('ZRANGEBYSCORE', pkey, '-inf', now, 'LIMIT', 0, window)
+  if #expired > 0 then
+    redis.call('ZREM', pkey, unpack(expired))
+    for _, id in ipairs(expired) do
+      redis.call('HDEL', task_key(id), 'lease_token', 'lease_at_ms')
+      to_ready(id, q)
+    end
+  end
+end
+
+local out = {-1}
+if redis.call('GET', KEYS[2]) ~= '1' then
+  local paused = {}
+  for _, q in ipairs(redis.call('SMEMBERS', KEYS[3])) do paused[q] = true end
+  local n = #names
+  local cursor = 0
+  local quota = {}
+  local rr = redis.call('HGETALL', KEYS[4])
+  for i = 1, #rr, 2 do
+    if rr[i] == 'cursor' then cursor = tonumber(rr[i + 1]) else quota[string.sub(rr[i], 3)] = tonumber(rr[i + 1]) end
+  end
+  local leased_count = 0
+  local picked = true
+  while leased_count < limit and picked do
+    -- go-worker's weighted round robin (SPEC B.3.2), as domain.scheduling.WeightedRoundRobin.
+    picked = nil
+    cursor = cursor % n
+    for step = 0, n - 1 do
+      local idx = (cursor + step) % n
+      local q = names[idx + 1]
+      if not paused[q] and redis.call('ZCARD', ready_key(q)) > 0 then
+        local left = quota[q] or 0
+        if left <= 0 then left = weights[q] or 1 end
+        left = left - 1
+        quota[q] = left
+        if left <= 0 then cursor = (idx + 1) % n else cursor = idx end
+        picked = q
+        break
+      end
+      quota[q] = 0
+    end
+    if picked then
+      local member = redis.call('ZPOPMIN', ready_key(picked))[1]
+      local id = string.sub(member, RANK_ID_OFFSET)
+      local tkey = task_key(id)
+      local f = redis.call('HMGET', tkey, 'handler', 'payload', 'priority', 'queue', 'weight', 'retries',
+        'retry_delay_ms', 'run_at_ms', 'metadata', 'idempotency_key', 'name')
+      if f[1] then  -- a member without its hash is an orphan: dropped
+        leased_count = leased_count + 1
+        local token = ARGV[6] .. ':' .. leased_count
+        local attempts = redis.call('HINCRBY', tkey, 'attempts', 1)
+        redis.call('HSET', tkey, 'state', 'processing', 'lease_token', token,
+          'lease_at_ms', expiry, 'updated_at_ms', now)
+        redis.call('ZADD', processing_key(picked), expiry, id)
+        out[#out + 1] = id
+        out[#out + 1] = token
+        out[#out + 1] = attempts
+        for i = 1, 11 do out[#out + 1] = f[i] end
+      end
+    end
+  end
+  local state = {'cursor', cursor}
+  for _, q in ipairs(names) do
+    state[#state + 1] = 'q:' .. q
+    state[#state + 1] = quota[q] or 0
+  end
+  redis.call('HSET', KEYS[4], unpack(state))
+end
+
+-- When the next delayed task or lease falls due, so idle workers wait no longer.
+local next_due = -1
+for _, q in ipairs(names) do
+  for _, key in ipairs({delayed_key(q), processing_key(q)}) do
+    local head = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    if head[2] then
+      local score = tonumber(head[2])
+      if next_due < 0 or score < next_due then next_due = score end
+    end
+  end
+end
+out[1] = next_due
+return out

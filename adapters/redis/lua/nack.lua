@@ -1,0 +1,22 @@
+-- Nack a lease: the task waits until ready_at_ms, then queues behind its peers.
+-- KEYS[1]=P:queues KEYS[2]=P:seq KEYS[3]=P:wake
+-- ARGV[1]=P ARGV[2]=now_ms ARGV[3]=id ARGV[4]=token ARGV[5]=ready_at_ms
+-- Returns 1, or 0 when the lease is gone or stale (nothing changed).
+local now, id, ready_at = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[5])
+local f = leased(id, ARGV[4], 'queue', 'priority', 'rank')
+if not f then return 0 end
+local queue, tkey = f[3], task_key(id)
+redis.call('ZREM', processing_key(queue), id)
+local rank = new_rank(string.sub(f[5], 1, 10), redis.call('INCR', KEYS[2]), id)
+local state = 'ready'
+if ready_at > now then
+  state = 'delayed'
+  redis.call('ZADD', delayed_key(queue), ready_at, id)
+else
+  redis.call('ZADD', ready_key(queue), f[4], rank)
+end
+redis.call('HSET', tkey, 'state', state, 'rank', rank, 'ready_at_ms', ready_at, 'updated_at_ms', now)
+redis.call('HDEL', tkey, 'lease_token', 'lease_at_ms')
+-- A delayed retry wakes too: the woken worker's dequeue learns the new due time.
+wake(KEYS[3], 1)
+return 1

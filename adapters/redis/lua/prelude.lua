@@ -1,0 +1,37 @@
+-- Shared prelude, prepended to every script by adapters/redis/scripts.py.
+-- ARGV[1] is always the effective prefix P (e.g. "{pyworker}"). Every key below
+-- carries P's hash tag, so a script touches one Redis Cluster slot: the one
+-- KEYS[1] routes to. Key names match adapters/redis/keys.py.
+local P = ARGV[1]
+local function task_key(id) return P .. ':task:' .. id end
+local function ready_key(q) return P .. ':ready:' .. q end
+local function delayed_key(q) return P .. ':delayed:' .. q end
+local function processing_key(q) return P .. ':processing:' .. q end
+local function idem_key(k) return P .. ':idem:' .. k end
+
+-- A ready-set member: 10-digit inverted weight, 16 hex digits of sequence, ':', id.
+-- Within one priority (the score) Redis orders members bytewise, so higher weight
+-- comes first, then FIFO. The id starts at this offset.
+local RANK_ID_OFFSET = 28
+local function new_rank(weight_part, seq, id)
+  return weight_part .. string.format('%016x', seq) .. ':' .. id
+end
+
+-- Push up to WAKE_CAP wake tokens; each wakes one idle worker's BLPOP. The list
+-- is trimmed so a burst of enqueues leaves at most WAKE_CAP spurious wake-ups.
+local WAKE_CAP = 8
+local function wake(key, count)
+  if count <= 0 then return end
+  if count > WAKE_CAP then count = WAKE_CAP end
+  local tokens = {}
+  for i = 1, count do tokens[i] = '1' end
+  redis.call('LPUSH', key, unpack(tokens))
+  redis.call('LTRIM', key, 0, WAKE_CAP - 1)
+end
+
+-- The task hash fields named, when `token` is the task's current lease; else nil.
+local function leased(id, token, ...)
+  local f = redis.call('HMGET', task_key(id), 'state', 'lease_token', ...)
+  if f[1] == 'processing' and f[2] == token then return f end
+  return nil
+end

@@ -1,0 +1,124 @@
+"""Conversions between durable domain values and the Redis task hash / script replies."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from domain.durable import DurableLease, DurableState, DurableTask, DurableTaskRecord
+from domain.errors import DurablePayloadError, InvalidTaskError
+from domain.scheduling import normalize_queue, normalize_weight
+
+#: Values per task in the enqueue script's ARGV, and per lease in the dequeue reply.
+ENQUEUE_WIDTH = 14
+LEASE_WIDTH = 14
+_MAX_WEIGHT = 2**31 - 1
+_STATES = {state.value: state for state in DurableState}
+
+
+def to_ms(seconds: float) -> int:
+    """Epoch (or duration) milliseconds, the unit of every score and hash time."""
+    return round(seconds * 1000)
+
+
+def enqueue_args(task: DurableTask, default_queue: str, now_ms: int) -> tuple[uuid.UUID, list[Any], int]:
+    """The task's id, its enqueue-script arguments and its ready-at ms.
+
+    Raises:
+        InvalidTaskError / DurablePayloadError: the task lacks an id, handler or payload.
+    """
+    if task.id is None:
+        raise InvalidTaskError(reason="durable task id is required")
+    if not task.handler:
+        raise InvalidTaskError(reason="durable task handler is required")
+    if task.payload is None:
+        raise DurablePayloadError(reason="durable task payload is required")
+    weight = min(normalize_weight(task.weight), _MAX_WEIGHT)
+    run_at_ms = to_ms(task.run_at) if task.run_at is not None else None
+    ready_at_ms = max(run_at_ms, now_ms) if run_at_ms is not None else now_ms
+    metadata = json.dumps(dict(task.metadata), separators=(",", ":")) if task.metadata else ""
+    args = [
+        str(task.id),
+        task.handler,
+        task.payload,
+        task.priority,
+        normalize_queue(task.queue, default_queue),
+        weight,
+        f"{_MAX_WEIGHT - weight:010d}",  # inverted so that a higher weight sorts first
+        task.retries,
+        to_ms(task.retry_delay),
+        "" if run_at_ms is None else run_at_ms,
+        ready_at_ms,
+        metadata,
+        task.idempotency_key,
+        task.name,
+    ]
+    return task.id, args, ready_at_ms
+
+
+def leases_from_reply(reply: Sequence[Any], expires_at_ms: int) -> list[DurableLease]:
+    """Leases from the dequeue script's reply (its first value is the next due time)."""
+    expires_at = expires_at_ms / 1000
+    leases: list[DurableLease] = []
+    for i in range(1, len(reply), LEASE_WIDTH):
+        (task_id, token, attempts, handler, payload, priority, queue, weight, retries, retry_delay_ms,
+         run_at_ms, metadata, idem, name) = reply[i : i + LEASE_WIDTH]  # fmt: skip
+        task = DurableTask(
+            handler=handler.decode(),
+            payload=payload,
+            id=uuid.UUID(task_id.decode()),
+            priority=int(priority),
+            run_at=int(run_at_ms) / 1000 if run_at_ms else None,
+            queue=queue.decode(),
+            weight=int(weight),
+            retries=int(retries),
+            retry_delay=int(retry_delay_ms) / 1000,
+            metadata=json.loads(metadata) if metadata else None,
+            idempotency_key=idem.decode(),
+            name=name.decode(),
+        )
+        leases.append(DurableLease(task, token.decode(), int(attempts), task.retries, expires_at))
+    return leases
+
+
+def record_from_hash(task_id: uuid.UUID, fields: Mapping[bytes, bytes]) -> DurableTaskRecord:
+    """A read-side record from the task hash (HGETALL)."""
+
+    def text(name: bytes) -> str:
+        return fields.get(name, b"").decode()
+
+    def number(name: bytes) -> int:
+        value = fields.get(name)
+        return int(value) if value else 0
+
+    def instant(name: bytes) -> float | None:
+        value = fields.get(name)
+        return int(value) / 1000 if value else None
+
+    metadata = fields.get(b"metadata")
+    return DurableTaskRecord(
+        id=task_id,
+        handler=text(b"handler"),
+        queue=text(b"queue"),
+        state=_STATES.get(text(b"state"), DurableState.UNKNOWN),
+        priority=number(b"priority"),
+        weight=number(b"weight") or 1,
+        retries=number(b"retries"),
+        retry_delay=number(b"retry_delay_ms") / 1000,
+        attempts=number(b"attempts"),
+        ready_at=instant(b"ready_at_ms"),
+        updated_at=instant(b"updated_at_ms"),
+        lease_expires_at=instant(b"lease_at_ms"),
+        last_error=text(b"last_error"),
+        failed_at=instant(b"failed_at_ms"),
+        metadata=json.loads(metadata) if metadata else None,
+        idempotency_key=text(b"idempotency_key"),
+        payload=fields.get(b"payload", b""),
+    )
+
+
+def record_from_row(row: Sequence[bytes]) -> DurableTaskRecord:
+    """A record from one row of the list script: the id, then the hash's field/value pairs."""
+    return record_from_hash(uuid.UUID(row[0].decode()), dict(zip(row[1::2], row[2::2], strict=True)))

@@ -1,0 +1,41 @@
+"""The durable backend's Lua scripts: loaded from ``lua/`` and registered on a client."""
+
+from __future__ import annotations
+
+import importlib.resources
+from typing import Any
+
+import attrs
+from redis.commands.core import AsyncScript
+
+_NAMES = ("enqueue", "dequeue", "ack", "nack", "fail", "extend", "release", "pause", "stats", "list")
+
+
+def script_source(name: str) -> str:
+    """A script's full text: the shared prelude, then the script itself."""
+    lua = importlib.resources.files("adapters.redis") / "lua"
+    return (lua / "prelude.lua").read_text() + "\n" + (lua / f"{name}.lua").read_text()
+
+
+@attrs.frozen
+class RedisScripts:
+    """Every state change is one of these scripts, so it is atomic and one round trip.
+
+    redis-py's ``register_script`` sends EVALSHA and loads the text on NOSCRIPT
+    (after a server restart, or on a cluster node that has not seen it yet).
+    """
+
+    enqueue: AsyncScript
+    dequeue: AsyncScript
+    ack: AsyncScript
+    nack: AsyncScript
+    fail: AsyncScript
+    extend: AsyncScript
+    release: AsyncScript
+    pause: AsyncScript
+    stats: AsyncScript
+    list: AsyncScript
+
+    @classmethod
+    def register(cls, client: Any) -> RedisScripts:
+        return cls(**{name: client.register_script(script_source(name)) for name in _NAMES})

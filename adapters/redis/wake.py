@@ -1,0 +1,87 @@
+"""RedisWakeListener: idle workers block on the wake list on a connection of their own."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import redis.asyncio
+import redis.exceptions
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+#: Extra real time allowed for a BLPOP reply before the connection is presumed dead.
+_REPLY_GRACE = 5.0
+#: Connection kwargs that belong to the pool they came from, not to a new pool.
+_POOL_BOUND = frozenset({"maint_notifications_pool_handler", "connection_pool"})
+
+
+class RedisWakeListener:
+    """BLPOPs ``P:wake`` on a dedicated connection, so a blocked worker never holds
+    a connection of the shared pool. Concurrent waiters share one BLPOP in flight.
+    On connection trouble it falls back to a short sleep (polling); it never raises.
+    """
+
+    def __init__(self, client: Any, key: str, fallback_poll: float = 0.5) -> None:
+        self._client = client
+        self._key = key
+        self._fallback_poll = fallback_poll
+        self._conn: redis.asyncio.Redis | None = None
+        self._inflight: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def wait(self, timeout: float) -> None:
+        """Return on a wake token or after ``timeout`` seconds (real time), whichever is first."""
+        if self._closed or timeout <= 0:
+            return
+        if self._inflight is None or self._inflight.done():
+            self._inflight = asyncio.get_running_loop().create_task(self._blpop(timeout))
+        # asyncio.wait never cancels the BLPOP: cancelling it would leave the connection unusable.
+        await asyncio.wait({self._inflight}, timeout=timeout)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._inflight is not None:
+            self._inflight.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._inflight
+            self._inflight = None
+        await self._drop()
+
+    async def _blpop(self, timeout: float) -> None:
+        try:
+            conn = await self._connection()
+            # BLPOP's timeout 0 means forever; never send less than Redis's 1 ms resolution.
+            await asyncio.wait_for(conn.blpop([self._key], timeout=max(timeout, 0.01)), timeout + _REPLY_GRACE)
+        except asyncio.CancelledError:
+            await self._drop()
+            raise
+        except Exception:  # any failure: forget the connection, poll instead of spinning
+            await self._drop()
+            await asyncio.sleep(min(timeout, self._fallback_poll))
+
+    async def _connection(self) -> redis.asyncio.Redis:
+        if self._conn is None:
+            if isinstance(self._client, RedisCluster):
+                await self._client.initialize()
+                node = self._client.get_node_from_key(self._key)
+                if node is None:
+                    raise redis.exceptions.ClusterDownError(f"no node serves {self._key}")
+                connection_class, kwargs = node.connection_class, dict(node.connection_kwargs)
+            else:
+                pool = self._client.connection_pool
+                connection_class, kwargs = pool.connection_class, dict(pool.connection_kwargs)
+            kwargs = {k: v for k, v in kwargs.items() if k not in _POOL_BOUND and not k.startswith("orig_")}
+            # The BLPOP timeout bounds the read; no retries, the caller's next wait reconnects.
+            kwargs.update(socket_timeout=None, retry=Retry(NoBackoff(), 0))
+            pool = redis.asyncio.ConnectionPool(connection_class=connection_class, max_connections=1, **kwargs)
+            self._conn = redis.asyncio.Redis.from_pool(pool)
+        return self._conn
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.aclose()

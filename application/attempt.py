@@ -1,0 +1,240 @@
+"""Running one attempt of a task function: async inline, sync in a thread, with cancel and timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import enum
+import inspect
+import threading
+from collections import deque
+from typing import Any
+
+from application.ports import Clock, TimerHandle
+from domain import TaskContext, TaskFunction
+
+_ASYNC_CACHE: dict[Any, bool] = {}
+_ASYNC_CACHE_LIMIT = 4096
+
+
+def is_async_function(fn: Any) -> bool:
+    """inspect.iscoroutinefunction, memoised per function object (it is on the hot path)."""
+    try:
+        return _ASYNC_CACHE[fn]
+    except KeyError:
+        result = inspect.iscoroutinefunction(fn)
+        if len(_ASYNC_CACHE) >= _ASYNC_CACHE_LIMIT:
+            _ASYNC_CACHE.clear()
+        _ASYNC_CACHE[fn] = result
+        return result
+    except TypeError:  # unhashable callable
+        return inspect.iscoroutinefunction(fn)
+
+
+class Interrupt(enum.Enum):
+    """Why the manager interrupted an attempt."""
+
+    CANCEL = "cancel"
+    TIMEOUT = "timeout"
+
+
+class Attempt:
+    """The live state of one running attempt.
+
+    The manager interrupts an attempt by signalling its context (what sync code
+    polls) and cancelling the asyncio task that runs it (what coroutines see).
+    ``cancels`` counts the cancellations we sent, so the runner can tell them
+    from an outside cancellation and ``uncancel`` exactly those.
+    """
+
+    __slots__ = ("cancels", "ctx", "deadline", "finished", "owner", "reason", "timer")
+
+    def __init__(self, ctx: TaskContext, owner: asyncio.Task[Any] | None, deadline: float) -> None:
+        self.ctx = ctx
+        self.owner = owner
+        self.deadline = deadline
+        self.reason: Interrupt | None = None
+        self.cancels = 0
+        self.finished = False
+        self.timer: TimerHandle | None = None
+
+    def interrupt(self, reason: Interrupt) -> None:
+        """Cancel or time out the attempt. The first reason wins."""
+        if self.reason is not None:
+            return
+        self.reason = reason
+        self.ctx.signal()
+        self._cancel_owner()
+
+    def abandon(self) -> None:
+        """Stop waiting for a sync function's thread (hard stop)."""
+        if self.reason is None:
+            self.reason = Interrupt.CANCEL
+            self.ctx.signal()
+        self._cancel_owner()
+
+    def expire(self) -> None:
+        self.interrupt(Interrupt.TIMEOUT)
+
+    def _cancel_owner(self) -> None:
+        owner = self.owner
+        # A function that cancels itself sees only the context flag: cancelling
+        # the running task from inside would land outside the attempt.
+        if owner is None or owner is asyncio.current_task() or owner.done():
+            return
+        self.cancels += 1
+        owner.cancel()
+
+    def settle_cancels(self) -> None:
+        """Undo the cancellations we sent that the function swallowed."""
+        owner = self.owner
+        while self.cancels and owner is not None:
+            owner.uncancel()
+            self.cancels -= 1
+
+
+class SyncRunner:
+    """Runs plain ``def`` task functions on a bounded thread pool.
+
+    Completions are handed back to the event loop in batches: a finishing
+    thread appends to a deque and wakes the loop only if no wake-up is already
+    pending, so a busy pool costs one loop wake-up per batch, not per task.
+    """
+
+    def __init__(self, pool: concurrent.futures.ThreadPoolExecutor, loop: asyncio.AbstractEventLoop) -> None:
+        self.pool = pool
+        self._loop = loop
+        self._done: deque[tuple[_SyncJob, Any, BaseException | None]] = deque()
+        self._lock = threading.Lock()
+        self._wake_pending = False
+
+    def submit(self, fn: TaskFunction, ctx: TaskContext) -> _SyncJob:
+        job = _SyncJob(self._loop.create_future())
+        job.cf = self.pool.submit(self._run, job, fn, ctx)
+        return job
+
+    def _run(self, job: _SyncJob, fn: TaskFunction, ctx: TaskContext) -> None:
+        try:
+            item: tuple[_SyncJob, Any, BaseException | None] = (job, fn(ctx), None)
+        except BaseException as exc:  # delivered to the awaiting attempt
+            item = (job, None, exc)
+        self._done.append(item)
+        with self._lock:
+            if self._wake_pending:
+                return
+            self._wake_pending = True
+        with contextlib.suppress(RuntimeError):  # loop closed: nobody waits any more
+            self._loop.call_soon_threadsafe(self._deliver)
+
+    def _deliver(self) -> None:
+        with self._lock:
+            self._wake_pending = False
+        done = self._done
+        while done:
+            job, result, error = done.popleft()
+            future = job.future
+            if future.done():
+                continue
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _SyncJob:
+    __slots__ = ("cf", "future")
+
+    def __init__(self, future: asyncio.Future[Any]) -> None:
+        self.future = future
+        self.cf: concurrent.futures.Future[None] | None = None
+
+
+async def call_sync_function(
+    fn: TaskFunction,
+    ctx: TaskContext,
+    attempt: Attempt,
+    runner: SyncRunner,
+    abandon_threads: bool,
+) -> Any:
+    """Run a plain ``def`` task function on the thread pool without blocking the loop.
+
+    When the attempt is interrupted, the function keeps its thread: its context
+    is signalled and the attempt waits for it to return, unless the manager is
+    stopping hard (``abandon_threads``). Raises what the function raises, or
+    CancelledError.
+    """
+    job = runner.submit(fn, ctx)
+    try:
+        result = await job.future
+    except asyncio.CancelledError:
+        not_started = job.cf is not None and job.cf.cancel()
+        if not attempt.cancels or not_started or abandon_threads:
+            raise
+        attempt.cancels -= 1
+        if attempt.owner is not None:
+            attempt.owner.uncancel()
+        # The thread still runs: wait for the function to notice ctx.cancelled.
+        job.future = asyncio.get_running_loop().create_future()
+        result = await job.future
+    if inspect.isawaitable(result):  # a sync callable that returned a coroutine
+        result = await result
+    return result
+
+
+class Deadlines:
+    """Times out running attempts with one timer instead of one per attempt.
+
+    Attempts with the default timeout start in time order, so their deadlines
+    arrive in order: a deque plus a single timer armed for the oldest one. An
+    attempt whose deadline would break that order gets a timer of its own.
+    Finished attempts are dropped lazily.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._queue: deque[Attempt] = deque()
+        self._timer: TimerHandle | None = None
+        self._live_hint = 0
+
+    def add(self, attempt: Attempt) -> None:
+        queue = self._queue
+        while queue and queue[0].finished:
+            queue.popleft()
+        if queue and queue[-1].deadline > attempt.deadline:
+            attempt.timer = self._clock.call_later(attempt.deadline - self._clock.now(), attempt.expire)
+            return
+        queue.append(attempt)
+        if len(queue) > 1024 and len(queue) > 4 * self._live_hint:
+            # A long-running head keeps finished attempts behind it: compact.
+            self._queue = deque(a for a in queue if not a.finished)
+            self._live_hint = len(self._queue)
+        if self._timer is None:
+            self._arm(attempt.deadline)
+
+    def done(self, attempt: Attempt) -> None:
+        attempt.finished = True
+        if attempt.timer is not None:
+            attempt.timer.cancel()
+
+    def _arm(self, when: float) -> None:
+        self._timer = self._clock.call_later(when - self._clock.now(), self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        now = self._clock.now()
+        queue = self._queue
+        while queue and (queue[0].finished or queue[0].deadline <= now):
+            attempt = queue.popleft()
+            if not attempt.finished:
+                attempt.expire()
+        if queue:
+            self._arm(queue[0].deadline)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None

@@ -1,0 +1,192 @@
+"""The waiting room: per-queue priority heaps, the delayed heap, capacity and wake-ups."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections import deque
+from collections.abc import Mapping
+
+from application.ports import Clock, TimerHandle
+from domain import QueueFullError, Task, WeightedRoundRobin, normalize_queue_weights
+
+_Ready = tuple[int, int, int, Task]  # (priority, -weight, seq, task): domain.ordering_key + task
+_Delayed = tuple[float, int, Task]  # (run_at, seq, task)
+
+
+class TaskQueue:
+    """Waiting tasks, ready or delayed. Loop-confined (no locks).
+
+    Capacity counts only waiting tasks (SPEC B.3.4). Removal is lazy: a removed
+    task's heap entry stays until popped and is skipped then, so cancel and
+    claim are O(1). Workers pull with ``get()``; the best ready task across
+    queues (weighted round robin, then priority/weight/FIFO) comes out.
+    """
+
+    def __init__(self, clock: Clock, max_tasks: int, queue_weights: Mapping[str, int] | None = None) -> None:
+        self._clock = clock
+        self.max_tasks = max_tasks
+        self._heaps: dict[str, list[_Ready]] = {}
+        self._counts: dict[str, int] = {}
+        self._delayed: list[_Delayed] = []
+        self._live: dict[Task, int] = {}  # task (identity) -> seq of its live entry
+        self._delayed_live = 0
+        self._rr = WeightedRoundRobin(weights=normalize_queue_weights(queue_weights))
+        self._seq = itertools.count()
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._timer: TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._single: str | None = None  # the queue name while there is exactly one
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def __contains__(self, task: Task) -> bool:
+        return task in self._live
+
+    @property
+    def has_capacity(self) -> bool:
+        return len(self._live) < self.max_tasks
+
+    def push(self, task: Task) -> None:
+        """Add a task (ready, or delayed when ``run_at`` is in the future).
+
+        Raises:
+            QueueFullError: ``max_tasks`` tasks already wait; nothing changed.
+        """
+        if len(self._live) >= self.max_tasks:
+            raise QueueFullError(max_tasks=self.max_tasks)
+        seq = next(self._seq)
+        self._live[task] = seq
+        run_at = task.run_at
+        if run_at is not None and run_at > self._clock.now():
+            heapq.heappush(self._delayed, (run_at, seq, task))
+            self._delayed_live += 1
+            if self._timer_at is None or run_at < self._timer_at:
+                self._arm(run_at)
+            return
+        task.run_at = None
+        self._push_ready(task, seq)
+        if self._waiters:
+            self._wake(1)
+
+    def remove(self, task: Task) -> bool:
+        """Take a waiting task out (cancel, or claim by execute_task). False if absent."""
+        if self._live.pop(task, None) is None:
+            return False
+        # A delayed task keeps its run_at until it is promoted to its ready heap.
+        if task.run_at is not None:
+            self._delayed_live -= 1
+        else:
+            self._counts[task.queue] -= 1
+        return True
+
+    def pop_ready(self) -> Task | None:
+        """The next task to run now, or None."""
+        if self._delayed_live and self._delayed[0][0] <= self._clock.now():
+            self._promote_due()
+        name = self._single
+        if name is not None:  # the common case: one queue, no round robin needed
+            if not self._counts[name]:
+                return None
+        else:
+            picked = self._rr.pick(self._has_work)
+            if picked is None:
+                return None
+            name = picked
+        heap = self._heaps[name]
+        live = self._live
+        while heap:
+            _, _, seq, task = heapq.heappop(heap)
+            if live.get(task) == seq:
+                del live[task]
+                self._counts[name] -= 1
+                return task
+        return None  # pragma: no cover - counts say there was a live entry
+
+    async def get(self) -> Task:
+        """Wait for and pop the next ready task."""
+        while True:
+            task = self.pop_ready()
+            if task is not None:
+                return task
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                # Pass a wake-up we consumed on to the next waiter.
+                if waiter.done() and not waiter.cancelled():
+                    self._wake(1)
+                raise
+
+    def depth_by_queue(self) -> dict[str, int]:
+        """Ready tasks per queue (delayed tasks are not in a queue yet)."""
+        return {name: count for name, count in self._counts.items() if count}
+
+    @property
+    def delayed(self) -> int:
+        return self._delayed_live
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+            self._timer_at = None
+
+    # -- internals -------------------------------------------------------------
+
+    def _has_work(self, name: str) -> bool:
+        return self._counts.get(name, 0) > 0
+
+    def _push_ready(self, task: Task, seq: int) -> None:
+        name = task.queue
+        heap = self._heaps.get(name)
+        if heap is None:
+            heap = self._heaps[name] = []
+            self._counts[name] = 0
+            self._rr.add(name)
+            self._single = name if len(self._heaps) == 1 else None
+        heapq.heappush(heap, (task.priority, -task.weight, seq, task))
+        self._counts[name] += 1
+
+    def _promote_due(self) -> int:
+        now = self._clock.now()
+        moved = 0
+        delayed = self._delayed
+        while delayed and delayed[0][0] <= now:
+            _, seq, task = heapq.heappop(delayed)
+            if self._live.get(task) != seq:
+                continue  # removed while delayed
+            self._delayed_live -= 1
+            task.run_at = None
+            self._push_ready(task, seq)
+            moved += 1
+        return moved
+
+    def _arm(self, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = when
+        self._timer = self._clock.call_later(when - self._clock.now(), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        moved = self._promote_due()
+        # Drop stale heads so the next timer is armed for a live task.
+        while self._delayed and self._live.get(self._delayed[0][2]) != self._delayed[0][1]:
+            heapq.heappop(self._delayed)
+        if self._delayed:
+            self._arm(self._delayed[0][0])
+        if moved:
+            self._wake(moved)
+
+    def _wake(self, count: int) -> None:
+        waiters = self._waiters
+        while count and waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                count -= 1

@@ -1,0 +1,114 @@
+"""Metric counters and the do-nothing Tracer and Meter used until real ones are set."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from application.ports import Meter, TaskSpan, Tracer
+from domain import MetricsSnapshot, Task
+
+logger = logging.getLogger("pyworker.telemetry")
+
+
+class MetricCounters:
+    """The manager's cumulative counters (loop-confined, so plain ints)."""
+
+    __slots__ = (
+        "cancelled",
+        "completed",
+        "failed",
+        "latency_count",
+        "latency_max",
+        "latency_total",
+        "results_dropped",
+        "retried",
+        "running",
+        "scheduled",
+    )
+
+    def __init__(self) -> None:
+        self.scheduled = 0
+        self.running = 0
+        self.completed = 0
+        self.failed = 0
+        self.cancelled = 0
+        self.retried = 0
+        self.results_dropped = 0
+        self.latency_count = 0
+        self.latency_total = 0.0
+        self.latency_max = 0.0
+
+    def observe_latency(self, seconds: float) -> None:
+        self.latency_count += 1
+        self.latency_total += seconds
+        if seconds > self.latency_max:
+            self.latency_max = seconds
+
+    def snapshot(self, queue_depth: int) -> MetricsSnapshot:
+        return MetricsSnapshot(
+            scheduled=self.scheduled,
+            running=self.running,
+            completed=self.completed,
+            failed=self.failed,
+            cancelled=self.cancelled,
+            retried=self.retried,
+            results_dropped=self.results_dropped,
+            queue_depth=queue_depth,
+            task_latency_count=self.latency_count,
+            task_latency_total=self.latency_total,
+            task_latency_max=self.latency_max,
+        )
+
+
+class _NoopSpan:
+    __slots__ = ()
+
+    def end(self, error: BaseException | None) -> None:
+        return None
+
+
+_NOOP_SPAN = _NoopSpan()
+
+
+class NoopTracer:
+    """A Tracer that records nothing."""
+
+    def start(self, task: Task) -> TaskSpan:
+        return _NOOP_SPAN
+
+
+class NoopMeter:
+    """A Meter that exports nothing."""
+
+    def observe(self, snapshot: Callable[[], MetricsSnapshot]) -> None:
+        return None
+
+    def record_latency(self, seconds: float) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+def start_span(tracer: Tracer, task: Task) -> TaskSpan:
+    """tracer.start, falling back to a no-op span when it raises (SPEC B.12)."""
+    try:
+        return tracer.start(task)
+    except Exception:
+        logger.exception("tracer.start raised; the attempt runs without a span")
+        return _NOOP_SPAN
+
+
+def end_span(span: TaskSpan, error: BaseException | None) -> None:
+    try:
+        span.end(error)
+    except Exception:
+        logger.exception("span.end raised")
+
+
+def close_meter(meter: Meter) -> None:
+    try:
+        meter.close()
+    except Exception:
+        logger.exception("meter.close raised")
