@@ -61,6 +61,7 @@ class DurableRunner:
         poll_interval: float,
         batch_size: int,
         renewal_interval: float,
+        close_backend: bool = False,
     ) -> None:
         self._manager = manager
         self.backend = backend
@@ -81,6 +82,7 @@ class DurableRunner:
         self._workers: list[asyncio.Task[None]] = []
         self._fetching = False
         self._closed = False
+        self._close_backend = close_backend
 
     @property
     def codec(self) -> DurableCodec:
@@ -207,6 +209,8 @@ class DurableRunner:
         for loop_task in self._loops:
             loop_task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
+        if self._close_backend:
+            await self.backend.close()
 
     def _forget(self, task: Task) -> None:
         """Drop a lease this node no longer works on (not a terminal finish)."""

@@ -87,6 +87,8 @@ class TaskManager:
         hooks: lifecycle hooks. retention: a RetentionPolicy.
         sync_workers: threads for plain ``def`` task functions (default: max_workers).
         durable_*: durable mode, see ``register_durable_task``.
+        close_backend: close the durable backend when the manager stops (set
+            when the manager owns it, as the container's managers do).
     """
 
     def __init__(
@@ -114,6 +116,7 @@ class TaskManager:
         durable_poll_interval: Duration = 0.2,
         durable_batch_size: int = 16,
         durable_lease_renewal_interval: Duration = 0.0,
+        close_backend: bool = False,
     ) -> None:
         self.max_workers = max_workers if max_workers > 0 else (os.cpu_count() or 1)
         self.max_tasks = max_tasks if max_tasks > 0 else DEFAULT_MAX_TASKS
@@ -174,6 +177,7 @@ class TaskManager:
                 poll_interval=to_seconds(durable_poll_interval),
                 batch_size=durable_batch_size,
                 renewal_interval=to_seconds(durable_lease_renewal_interval),
+                close_backend=close_backend,
             )
         if meter is not None:
             self.set_meter(meter)

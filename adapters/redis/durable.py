@@ -16,8 +16,7 @@ from redis.commands.core import AsyncScript
 from adapters.clock import SystemClock
 from adapters.redis.keys import RedisKeys
 from adapters.redis.records import (
-    ENQUEUE_WIDTH,
-    enqueue_args,
+    encode_task,
     leases_from_reply,
     record_from_hash,
     record_from_row,
@@ -109,8 +108,8 @@ class RedisDurableBackend:
 
     async def enqueue(self, task: DurableTask) -> uuid.UUID:
         now_ms = self._now_ms()
-        task_id, args, ready_at_ms = enqueue_args(task, self._default_queue, now_ms)
-        reply = await self._run(self._scripts.enqueue, self._enqueue_keys, [self._prefix, now_ms, ENQUEUE_WIDTH, *args])
+        task_id, record, ready_at_ms = encode_task(task, self._default_queue, now_ms)
+        reply = await self._run(self._scripts.enqueue, self._enqueue_keys, [self._prefix, now_ms, 1, record])
         result = self._enqueue_result(task_id, reply[0])
         if isinstance(result, BaseException):
             raise result
@@ -126,21 +125,24 @@ class RedisDurableBackend:
         now_ms = self._now_ms()
         results: list[uuid.UUID | BaseException] = []
         pending: list[tuple[int, uuid.UUID]] = []
-        flat: list[Any] = []
+        records: list[bytes] = []
         for task in tasks:
             try:
-                task_id, args, ready_at_ms = enqueue_args(task, self._default_queue, now_ms)
+                task_id, record, ready_at_ms = encode_task(task, self._default_queue, now_ms)
             except (InvalidTaskError, DurablePayloadError) as exc:
                 results.append(exc)
                 continue
             self._note_due(ready_at_ms, now_ms)
             pending.append((len(results), task_id))
             results.append(task_id)
-            flat.extend(args)
+            records.append(record)
         if not pending:
             return results
-        step = self._chunk * ENQUEUE_WIDTH
-        calls = [[self._prefix, now_ms, ENQUEUE_WIDTH, *flat[i : i + step]] for i in range(0, len(flat), step)]
+        step = self._chunk
+        calls = [
+            [self._prefix, now_ms, len(records[i : i + step]), b"".join(records[i : i + step])]
+            for i in range(0, len(records), step)
+        ]
         replies = await self._run_many(self._scripts.enqueue, self._enqueue_keys, calls)
         for (index, task_id), reply in zip(pending, (r for chunk in replies for r in chunk), strict=True):
             results[index] = self._enqueue_result(task_id, reply)

@@ -11,8 +11,7 @@ from domain.durable import DurableLease, DurableState, DurableTask, DurableTaskR
 from domain.errors import DurablePayloadError, InvalidTaskError
 from domain.scheduling import normalize_queue, normalize_weight
 
-#: Values per task in the enqueue script's ARGV, and per lease in the dequeue reply.
-ENQUEUE_WIDTH = 14
+#: Values per lease in the dequeue script's reply.
 LEASE_WIDTH = 14
 _MAX_WEIGHT = 2**31 - 1
 _STATES = {state.value: state for state in DurableState}
@@ -23,8 +22,11 @@ def to_ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
-def enqueue_args(task: DurableTask, default_queue: str, now_ms: int) -> tuple[uuid.UUID, list[Any], int]:
-    """The task's id, its enqueue-script arguments and its ready-at ms.
+def encode_task(task: DurableTask, default_queue: str, now_ms: int) -> tuple[uuid.UUID, bytes, int]:
+    """The task's id, its record for the enqueue script and its ready-at ms.
+
+    The record is 14 length-prefixed values (``<len>:<bytes>``), in the order the
+    enqueue script reads them; any byte may appear in a value.
 
     Raises:
         InvalidTaskError / DurablePayloadError: the task lacks an id, handler or payload.
@@ -38,24 +40,23 @@ def enqueue_args(task: DurableTask, default_queue: str, now_ms: int) -> tuple[uu
     weight = min(normalize_weight(task.weight), _MAX_WEIGHT)
     run_at_ms = to_ms(task.run_at) if task.run_at is not None else None
     ready_at_ms = max(run_at_ms, now_ms) if run_at_ms is not None else now_ms
-    metadata = json.dumps(dict(task.metadata), separators=(",", ":")) if task.metadata else ""
-    args = [
-        str(task.id),
-        task.handler,
+    values = (
+        str(task.id).encode(),
+        task.handler.encode(),
         task.payload,
-        task.priority,
-        normalize_queue(task.queue, default_queue),
-        weight,
-        f"{_MAX_WEIGHT - weight:010d}",  # inverted so that a higher weight sorts first
-        task.retries,
-        to_ms(task.retry_delay),
-        "" if run_at_ms is None else run_at_ms,
-        ready_at_ms,
-        metadata,
-        task.idempotency_key,
-        task.name,
-    ]
-    return task.id, args, ready_at_ms
+        b"%d" % task.priority,
+        normalize_queue(task.queue, default_queue).encode(),
+        b"%d" % weight,
+        b"%010d" % (_MAX_WEIGHT - weight),  # inverted so that a higher weight sorts first
+        b"%d" % task.retries,
+        b"%d" % to_ms(task.retry_delay),
+        b"" if run_at_ms is None else b"%d" % run_at_ms,
+        b"%d" % ready_at_ms,
+        json.dumps(dict(task.metadata), separators=(",", ":")).encode() if task.metadata else b"",
+        task.idempotency_key.encode(),
+        task.name.encode(),
+    )
+    return task.id, b"".join([b"%d:%b" % (len(v), v) for v in values]), ready_at_ms
 
 
 def leases_from_reply(reply: Sequence[Any], expires_at_ms: int) -> list[DurableLease]:

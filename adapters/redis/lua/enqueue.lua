@@ -1,19 +1,31 @@
 -- Enqueue one or many tasks; each is all-or-nothing.
 -- KEYS[1]=P:queues KEYS[2]=P:seq KEYS[3]=P:wake
--- ARGV[1]=P ARGV[2]=now_ms ARGV[3]=fields per task (14), then per task:
---   id, handler, payload, priority, queue, weight, weight_part, retries,
---   retry_delay_ms, run_at_ms ('' when none), ready_at_ms, metadata, idempotency_key, name
+-- ARGV[1]=P ARGV[2]=now_ms ARGV[3]=task count ARGV[4]=the tasks, one blob: per task 14
+--   length-prefixed values "<len>:<bytes>" (one argument instead of 14 per task keeps the
+--   client's command packing cheap): id, handler, payload, priority, queue, weight,
+--   weight_part, retries, retry_delay_ms, run_at_ms ('' when none), ready_at_ms,
+--   metadata, idempotency_key, name
 -- Returns per task: 1 stored, 0 id already stored, or the existing id (idempotency hit).
 local now = tonumber(ARGV[2])
-local width = tonumber(ARGV[3])
-local count = (#ARGV - 3) / width
+local count = tonumber(ARGV[3])
+local blob = ARGV[4]
+local pos = 1
+local function take()
+  local colon = string.find(blob, ':', pos, true)
+  local stop = colon + tonumber(string.sub(blob, pos, colon - 1))
+  local value = string.sub(blob, colon + 1, stop)
+  pos = stop + 1
+  return value
+end
+
 local seq = redis.call('INCRBY', KEYS[2], count) - count
 local known = {}
 local results = {}
 local stored = 0
-for t = 0, count - 1 do
-  local b = 3 + t * width
-  local id, queue, idem = ARGV[b + 1], ARGV[b + 5], ARGV[b + 13]
+for t = 1, count do
+  local f = {}
+  for i = 1, 14 do f[i] = take() end
+  local id, queue, idem = f[1], f[5], f[13]
   local result = false
   if idem ~= '' then result = redis.call('GET', idem_key(idem)) end
   if not result then
@@ -22,21 +34,20 @@ for t = 0, count - 1 do
       result = 0
     else
       seq = seq + 1
-      local priority, ready_at = ARGV[b + 4], tonumber(ARGV[b + 11])
-      local rank = new_rank(ARGV[b + 7], seq, id)
+      local ready_at = tonumber(f[11])
+      local rank = new_rank(f[7], seq, id)
       local state = 'ready'
       if ready_at > now then
         state = 'delayed'
         redis.call('ZADD', delayed_key(queue), ready_at, id)
       else
-        redis.call('ZADD', ready_key(queue), priority, rank)
+        redis.call('ZADD', ready_key(queue), f[4], rank)
       end
       redis.call('HSET', tkey,
-        'handler', ARGV[b + 2], 'payload', ARGV[b + 3], 'priority', priority, 'queue', queue,
-        'weight', ARGV[b + 6], 'retries', ARGV[b + 8], 'retry_delay_ms', ARGV[b + 9],
-        'run_at_ms', ARGV[b + 10], 'ready_at_ms', ARGV[b + 11], 'metadata', ARGV[b + 12],
-        'idempotency_key', idem, 'name', ARGV[b + 14], 'attempts', 0, 'updated_at_ms', now,
-        'rank', rank, 'state', state)
+        'handler', f[2], 'payload', f[3], 'priority', f[4], 'queue', queue, 'weight', f[6],
+        'retries', f[8], 'retry_delay_ms', f[9], 'run_at_ms', f[10], 'ready_at_ms', f[11],
+        'metadata', f[12], 'idempotency_key', idem, 'name', f[14], 'attempts', 0,
+        'updated_at_ms', now, 'rank', rank, 'state', state)
       if not known[queue] then
         known[queue] = true
         redis.call('SADD', KEYS[1], queue)
@@ -46,7 +57,7 @@ for t = 0, count - 1 do
       result = 1
     end
   end
-  results[t + 1] = result
+  results[t] = result
 end
 wake(KEYS[3], stored)
 return results

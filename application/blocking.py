@@ -1,0 +1,150 @@
+"""A blocking facade for sync programs: the manager runs on a background event-loop thread."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import Callable, Coroutine, Iterable
+from types import TracebackType
+from typing import Any, TypeVar
+
+from application.task_manager import TaskManager
+from domain import DurableTask, Duration, Instant, MetricsSnapshot, Result, Task
+
+T = TypeVar("T")
+
+
+class BlockingTaskManager:
+    """Use a TaskManager from plain threads.
+
+    ``BlockingTaskManager(**kwargs)`` builds a TaskManager with those arguments
+    (or wraps ``manager=``) and runs it on its own event loop in a daemon
+    thread. Every method blocks until the loop has done the work.
+
+        with BlockingTaskManager(max_workers=4) as tm:
+            tm.register_task(Task(execute=fn))
+            tm.wait()
+    """
+
+    def __init__(self, manager: TaskManager | None = None, **kwargs: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="pyworker-loop", daemon=True)
+        self._thread.start()
+        self.manager = manager if manager is not None else TaskManager(**kwargs)
+        self._closed = False
+        self._call(self.manager.start())
+
+    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        if self._closed:
+            coro.close()
+            raise RuntimeError("BlockingTaskManager is closed")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def _run(self, fn: Callable[[], T]) -> T:
+        async def call() -> T:
+            return fn()
+
+        return self._call(call())
+
+    def register_task(self, task: Task) -> None:
+        self._call(self.manager.register_task(task))
+
+    def register_tasks(self, tasks: Iterable[Task]) -> None:
+        self._call(self.manager.register_tasks(list(tasks)))
+
+    def register_task_at(self, task: Task, run_at: Instant) -> None:
+        self._call(self.manager.register_task_at(task, run_at))
+
+    def register_task_after(self, task: Task, delay: Duration) -> None:
+        self._call(self.manager.register_task_after(task, delay))
+
+    def register_durable_task(self, task: DurableTask) -> uuid.UUID:
+        return self._call(self.manager.register_durable_task(task))
+
+    def execute_task(self, task_id: uuid.UUID | str, timeout: Duration | None = None) -> Any:
+        return self._call(self.manager.execute_task(task_id, timeout))
+
+    def cancel_task(self, task_id: uuid.UUID | str) -> None:
+        self._call(self.manager.cancel_task(task_id))
+
+    def cancel_all(self) -> None:
+        self._run(self.manager.cancel_all)
+
+    def get_task(self, task_id: uuid.UUID | str) -> Task:
+        return self._run(lambda: self.manager.get_task(task_id))
+
+    def get_tasks(self) -> list[Task]:
+        return self._run(self.manager.get_tasks)
+
+    def get_metrics(self) -> MetricsSnapshot:
+        return self._run(self.manager.get_metrics)
+
+    def wait(self, timeout: Duration | None = None) -> None:
+        self._call(self.manager.wait(timeout))
+
+    def results(self, buffer: int = 10) -> BlockingResults:
+        """A blocking iterator over results from now on."""
+        stream = self._run(lambda: self.manager.subscribe_results(buffer))
+        return BlockingResults(self, stream)
+
+    def stop_graceful(self, timeout: Duration | None = None) -> None:
+        self._call(self.manager.stop_graceful(timeout))
+        self._shutdown()
+
+    def stop_now(self) -> None:
+        self._call(self.manager.stop_now())
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+    def __enter__(self) -> BlockingTaskManager:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._closed:
+            return
+        if exc_type is None:
+            self.stop_graceful()
+        else:
+            self.stop_now()
+
+
+class BlockingResults:
+    """Iterate results from a sync thread; ends when the manager stops or on close()."""
+
+    def __init__(self, owner: BlockingTaskManager, stream: Any) -> None:
+        self._owner = owner
+        self._stream = stream
+
+    def get(self, timeout: float | None = None) -> Result:
+        """The next result. Raises TimeoutError, or StopIteration once the stream ended."""
+
+        async def next_result() -> Result | None:
+            try:
+                result: Result = await asyncio.wait_for(self._stream.get(), timeout)
+            except StopAsyncIteration:
+                return None
+            return result
+
+        result = self._owner._call(next_result())
+        if result is None:
+            raise StopIteration
+        return result
+
+    def __iter__(self) -> BlockingResults:
+        return self
+
+    def __next__(self) -> Result:
+        return self.get()
+
+    def close(self) -> None:
+        self._owner._run(self._stream.close)

@@ -1,0 +1,78 @@
+"""workerctl: the operator's command line (demo, worker nodes, durable queue tools)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+
+import click
+
+from domain import WorkerError
+from entrypoints.errors import EXIT_INTERNAL, exit_code_for
+
+logger = logging.getLogger("pyworker.cli")
+
+
+class CliError(click.ClickException):
+    """A user-facing failure: one line on stderr and an exit code."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def show(self, file: object = None) -> None:
+        click.echo(f"workerctl: {self.format_message()}", err=True)
+
+
+class WorkerctlGroup(click.Group):
+    """Maps library errors to exit codes in one place (entrypoints.errors)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt):
+            raise
+        except WorkerError as exc:
+            raise CliError(str(exc), exit_code_for(exc)) from exc
+        except Exception as exc:
+            logger.exception("workerctl: internal error")
+            raise CliError(f"internal error: {exc}", EXIT_INTERNAL) from exc
+
+
+@click.group(cls=WorkerctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
+def cli(verbose: int) -> None:
+    """pyworker's operator tool."""
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _register_commands() -> None:
+    from entrypoints.demo import demo
+    from entrypoints.worker import worker
+
+    cli.add_command(demo)
+    cli.add_command(worker)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run workerctl; returns the exit code instead of exiting (for tests)."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="workerctl", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.Abort:
+        click.echo("workerctl: aborted", err=True)
+        return 130
+    return 0
+
+
+_register_commands()
+
+
+def run() -> None:  # pragma: no cover - console-script shim
+    sys.exit(main())
