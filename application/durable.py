@@ -61,6 +61,7 @@ class DurableRunner:
         poll_interval: float,
         batch_size: int,
         renewal_interval: float,
+        queues: Sequence[str] | None = None,
         close_backend: bool = False,
     ) -> None:
         self._manager = manager
@@ -83,6 +84,7 @@ class DurableRunner:
         self._fetching = False
         self._closed = False
         self._close_backend = close_backend
+        self.queues = [normalize_queue(q) for q in queues] if queues else None
 
     @property
     def codec(self) -> DurableCodec:
@@ -167,7 +169,10 @@ class DurableRunner:
         self._ready_event = asyncio.Event()
         self._slot_event = asyncio.Event()
         self._ack_event = asyncio.Event()
-        await self.backend.configure_queues(self._manager.default_queue, self._manager.queue_weights)
+        if self.queues:
+            await self.backend.configure_queues(self._manager.default_queue, self._manager.queue_weights, self.queues)
+        else:
+            await self.backend.configure_queues(self._manager.default_queue, self._manager.queue_weights)
         loop = asyncio.get_running_loop()
         self._loops.append(loop.create_task(self._fetch_loop(), name="pyworker-durable-fetch"))
         self._loops.append(loop.create_task(self._ack_loop(), name="pyworker-durable-acks"))

@@ -173,8 +173,13 @@ class DurableBackend(Protocol):
         """
         ...
 
-    async def configure_queues(self, default_queue: str, weights: Mapping[str, int]) -> None:
-        """Set the default queue and the inter-queue weights used by dequeue."""
+    async def configure_queues(
+        self, default_queue: str, weights: Mapping[str, int], queues: Sequence[str] | None = None
+    ) -> None:
+        """Set the default queue and the inter-queue weights used by dequeue, and,
+        when ``queues`` is given, limit this backend's dequeue to those queues
+        (a worker node that serves only some queues). Enqueue is not limited.
+        """
         ...
 
     async def pause(self, queue: str | None = None) -> None:

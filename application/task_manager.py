@@ -8,7 +8,7 @@ import logging
 import os
 import uuid
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -86,7 +86,8 @@ class TaskManager:
         clock, tracer, meter, meter_factory: ports (safe defaults).
         hooks: lifecycle hooks. retention: a RetentionPolicy.
         sync_workers: threads for plain ``def`` task functions (default: max_workers).
-        durable_*: durable mode, see ``register_durable_task``.
+        durable_*: durable mode, see ``register_durable_task``; ``durable_queues``
+            limits the queues this node leases from (default: all).
         close_backend: close the durable backend when the manager stops (set
             when the manager owns it, as the container's managers do).
     """
@@ -115,6 +116,7 @@ class TaskManager:
         durable_lease: Duration = 30.0,
         durable_poll_interval: Duration = 0.2,
         durable_batch_size: int = 16,
+        durable_queues: Sequence[str] | None = None,
         durable_lease_renewal_interval: Duration = 0.0,
         close_backend: bool = False,
     ) -> None:
@@ -176,6 +178,7 @@ class TaskManager:
                 lease=to_seconds(durable_lease),
                 poll_interval=to_seconds(durable_poll_interval),
                 batch_size=durable_batch_size,
+                queues=durable_queues,
                 renewal_interval=to_seconds(durable_lease_renewal_interval),
                 close_backend=close_backend,
             )

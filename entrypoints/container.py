@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
         "durable_lease": 30.0,
         "durable_poll_interval": 0.2,
         "durable_batch_size": 16,
+        "durable_queues": None,
         "durable_lease_renewal_interval": 0.0,
     },
     "backend": {
@@ -95,6 +96,7 @@ class Services(containers.DeclarativeContainer):
         durable_lease=config.durable_lease,
         durable_poll_interval=config.durable_poll_interval,
         durable_batch_size=config.durable_batch_size,
+        durable_queues=config.durable_queues,
         durable_lease_renewal_interval=config.durable_lease_renewal_interval,
         close_backend=True,
     )

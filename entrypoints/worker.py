@@ -1,11 +1,142 @@
-"""workerctl worker: a durable worker node (placeholder)."""
+"""workerctl worker: a durable worker node that runs the handlers of a user's app."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
+import os
+import signal
+import sys
+from collections.abc import Mapping
+from typing import Any
+
 import click
+
+from application import DurableHandlerSpec, TaskManager, TypedDurableRegistry
+from entrypoints.container import new_task_manager
+from entrypoints.durations import DURATION
+
+
+class AppLoadError(click.ClickException):
+    """--app could not be imported or is not a handler registry."""
+
+    exit_code = 2
+
+
+def load_handlers(spec: str) -> dict[str, DurableHandlerSpec]:
+    """Import ``module:attribute`` and return its durable handlers.
+
+    The attribute may be a TypedDurableRegistry, a mapping of name to
+    DurableHandlerSpec, or a callable returning either.
+    """
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise AppLoadError(f"--app must be module:attribute, got {spec!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # like celery/rq: the app lives in the working directory
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise AppLoadError(f"cannot import {module_name!r}: {exc}") from exc
+    try:
+        target: Any = getattr(module, attribute)
+    except AttributeError:
+        raise AppLoadError(f"module {module_name!r} has no attribute {attribute!r}") from None
+    if callable(target) and not isinstance(target, TypedDurableRegistry | Mapping):
+        target = target()
+    if isinstance(target, TypedDurableRegistry):
+        return target.handlers()
+    if isinstance(target, Mapping) and all(isinstance(v, DurableHandlerSpec) for v in target.values()):
+        return dict(target)
+    raise AppLoadError(f"{spec} is not a TypedDurableRegistry or a mapping of DurableHandlerSpec")
+
+
+async def serve(manager: TaskManager, banner: str) -> int:
+    """Run until SIGTERM/SIGINT: the first stops gracefully, a second stops at once."""
+    loop = asyncio.get_running_loop()
+    stop_requested = asyncio.Event()
+    signals = 0
+    hard_stops: list[asyncio.Task[None]] = []
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            click.echo("worker: stopping gracefully (signal again to stop now)", err=True)
+            stop_requested.set()
+        else:
+            click.echo("worker: stopping now", err=True)
+            hard_stops.append(loop.create_task(manager.stop_now()))
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await manager.start()
+        click.echo(banner, err=True)
+        await stop_requested.wait()
+        await manager.stop_graceful()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await manager.stop_now()
+    click.echo("worker: stopped", err=True)
+    return 0
 
 
 @click.command()
-def worker() -> None:
-    """Run a durable worker node."""
-    click.echo("worker: not written yet")
+@click.option("--app", "app", required=True, help="module:attribute of your TypedDurableRegistry.")
+@click.option("--redis-url", default="redis://127.0.0.1:6379/0", show_default=True, envvar="PYWORKER_REDIS_URL")
+@click.option("--redis-prefix", default="pyworker", show_default=True, help="Key prefix (wrapped as {prefix}).")
+@click.option("--backend", type=click.Choice(["redis", "memory"]), default="redis", show_default=True)
+@click.option("--queues", default="", help="Comma-separated queues to consume (default: all).")
+@click.option("--default-queue", default="default", show_default=True)
+@click.option("--concurrency", "-c", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--batch", type=click.IntRange(min=1), default=16, show_default=True, help="Leases per dequeue.")
+@click.option("--lease", type=DURATION, default="30s", show_default=True)
+@click.option("--renew", type=DURATION, default="0", show_default=True, help="Lease renewal interval (0: off).")
+@click.option("--poll", type=DURATION, default="200ms", show_default=True, help="Fallback poll interval.")
+@click.option("--timeout", type=DURATION, default="5m", show_default=True, help="Per-attempt timeout.")
+@click.option("--max-retries", type=click.IntRange(min=0), default=3, show_default=True)
+@click.option("--codec", type=click.Choice(["proto", "json"]), default="proto", show_default=True)
+def worker(
+    app: str,
+    redis_url: str,
+    redis_prefix: str,
+    backend: str,
+    queues: str,
+    default_queue: str,
+    concurrency: int,
+    batch: int,
+    lease: float,
+    renew: float,
+    poll: float,
+    timeout: float,
+    max_retries: int,
+    codec: str,
+) -> None:
+    """Run a durable worker node: lease tasks from Redis and run your handlers."""
+    handlers = load_handlers(app)
+    queue_names = [q.strip() for q in queues.split(",") if q.strip()]
+    manager = new_task_manager(
+        backend=backend,
+        redis_url=redis_url,
+        redis_prefix=redis_prefix,
+        codec=codec,
+        durable_handlers=handlers,
+        max_workers=concurrency,
+        tasks_per_second=0,
+        timeout=timeout,
+        max_retries=max_retries,
+        default_queue=default_queue,
+        durable_queues=queue_names or None,
+        durable_batch_size=batch,
+        durable_lease=lease,
+        durable_lease_renewal_interval=renew,
+        durable_poll_interval=poll,
+    )
+    banner = (
+        f"worker ready: pid={os.getpid()} handlers={sorted(handlers)} "
+        f"queues={queue_names or 'all'} concurrency={concurrency} backend={backend}"
+    )
+    code = asyncio.run(serve(manager, banner))
+    click.get_current_context().exit(code)
