@@ -282,7 +282,7 @@ class DurableRunner:
         except CodecError as exc:
             raise DurablePayloadError(reason=f"unmarshal durable payload: {exc}") from exc
         manager = self._manager
-        return Task(
+        task = Task(
             execute=_bind(spec, message),
             priority=durable.priority,
             queue=normalize_queue(durable.queue, manager.default_queue),
@@ -292,6 +292,9 @@ class DurableRunner:
             name=durable.name or durable.handler,
             id=durable.id,
         )
+        # ctx.attempt counts deliveries across nodes: this run is attempt lease.attempts.
+        task.restore_attempts(lease.attempts - 1)
+        return task
 
     # -- running ---------------------------------------------------------------
 
@@ -366,17 +369,38 @@ class DurableRunner:
             await self._flush_acks()
 
     async def _flush_acks(self) -> None:
+        clock = self._manager.clock
         while self._acks:
             batch, self._acks = self._acks, []
             try:
                 outcomes: Sequence[BaseException | None] = await self.backend.ack_many([lease for _, lease, _ in batch])
-            except Exception as exc:  # the backend is down: the leases expire and run again
+            except BackendUnavailableError as exc:
+                # Redis is away: keep acking until the leases run out, rather than
+                # letting finished work expire and run again elsewhere.
+                now = clock.now()
+                keep = [item for item in batch if item[1].expires_at > now + self.poll_interval]
+                outcomes = [exc] * len(batch)
+                if keep and not self._closed:
+                    logger.warning("durable ack of %d task(s) failed (%s); retrying", len(keep), exc)
+                    self._acks = keep + self._acks
+                    retried = {id(item) for item in keep}
+                    batch = [item for item in batch if id(item) not in retried]
+                    outcomes = [exc] * len(batch)
+                    self._finish_acked(batch, outcomes)
+                    await clock.sleep(self.poll_interval)
+                    continue
+            except Exception as exc:  # unexpected: the leases expire and the tasks run again
                 logger.warning("durable ack of %d task(s) failed: %s", len(batch), exc)
                 outcomes = [exc] * len(batch)
-            for (task, lease, result), outcome in zip(batch, outcomes, strict=True):
-                if isinstance(outcome, DurableLeaseNotFoundError):
-                    logger.warning("task %s finished after its lease was lost; it may run again elsewhere", task.id)
-                self._finish(task, lease, TaskStatus.COMPLETED, result, None)
+            self._finish_acked(batch, outcomes)
+
+    def _finish_acked(
+        self, batch: list[tuple[Task, DurableLease, Any]], outcomes: Sequence[BaseException | None]
+    ) -> None:
+        for (task, lease, result), outcome in zip(batch, outcomes, strict=True):
+            if outcome is not None:
+                logger.warning("task %s finished but its ack failed (%s); it may run again", task.id, outcome)
+            self._finish(task, lease, TaskStatus.COMPLETED, result, None)
 
     async def _renew_loop(self) -> None:
         clock = self._manager.clock

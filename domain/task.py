@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 
 from domain.duration import to_epoch, to_seconds
-from domain.errors import InvalidTaskError, TaskCancelledError
+from domain.errors import InvalidTaskError, InvalidTransitionError, TaskCancelledError
 from domain.status import ALLOWED_MASKS, TERMINAL_MASK, TaskStatus, check_transition
 
 #: The range of the wire format's int32 priority.
@@ -184,6 +184,12 @@ class Task:
         self._result = result
         self._error = error
         return True
+
+    def restore_attempts(self, attempts: int) -> None:
+        """A durable redelivery: ``attempts`` were already made (on any node)."""
+        if self._status is not TaskStatus.UNKNOWN:
+            raise InvalidTransitionError(source=self._status, target=TaskStatus.RUNNING)
+        self._attempts = max(attempts, 0)
 
     def mark_invalid(self, error: BaseException) -> None:
         self._status = TaskStatus.INVALID
