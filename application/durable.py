@@ -169,10 +169,7 @@ class DurableRunner:
         self._ready_event = asyncio.Event()
         self._slot_event = asyncio.Event()
         self._ack_event = asyncio.Event()
-        if self.queues:
-            await self.backend.configure_queues(self._manager.default_queue, self._manager.queue_weights, self.queues)
-        else:
-            await self.backend.configure_queues(self._manager.default_queue, self._manager.queue_weights)
+        await self.backend.configure_queues(self._manager.default_queue, self._manager.queue_weights, self.queues)
         loop = asyncio.get_running_loop()
         self._loops.append(loop.create_task(self._fetch_loop(), name="pyworker-durable-fetch"))
         self._loops.append(loop.create_task(self._ack_loop(), name="pyworker-durable-acks"))

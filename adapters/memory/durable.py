@@ -88,6 +88,7 @@ class InMemoryDurableBackend:
         self._default_queue = normalize_queue(default_queue)
         self._rr = WeightedRoundRobin(normalize_queue_weights(queue_weights))
         self._rr.add(self._default_queue)
+        self._only: set[str] | None = None  # queues this node serves; None: all
         self._known: set[str] = set()
         self._idempotency_ttl_ms = to_ms(idempotency_ttl)
         self._seq = itertools.count()
@@ -132,7 +133,7 @@ class InMemoryDurableBackend:
         leases: list[DurableLease] = []
         token_base = secrets.token_hex(8)
         while len(leases) < max(limit, 1):
-            picked = self._rr.pick(self._has_work)
+            picked = self._rr.pick(self._has_work if self._only is None else self._has_work_here)
             if picked is None:
                 break
             _, _, _, task_id = heapq.heappop(self._ready[picked])
@@ -199,10 +200,13 @@ class InMemoryDurableBackend:
             entry.updated_at_ms = now_ms
             self._make_waiting(entry, now_ms, now_ms)  # keeps its seq: back in its old place
 
-    async def configure_queues(self, default_queue: str, weights: Mapping[str, int]) -> None:
+    async def configure_queues(
+        self, default_queue: str, weights: Mapping[str, int], queues: Sequence[str] | None = None
+    ) -> None:
         self._default_queue = normalize_queue(default_queue)
         self._rr.weights = normalize_queue_weights(weights)
         self._rr.add(self._default_queue)
+        self._only = {normalize_queue(q, self._default_queue) for q in queues} if queues else None
 
     async def pause(self, queue: str | None = None) -> None:
         if queue is None:
@@ -267,9 +271,7 @@ class InMemoryDurableBackend:
             raise TaskNotFoundError(task_id=task_id)
         return self._record(entry)
 
-    async def list_tasks(
-        self, state: str, queue: str | None = None, limit: int = 100
-    ) -> list[DurableTaskRecord]:
+    async def list_tasks(self, state: str, queue: str | None = None, limit: int = 100) -> list[DurableTaskRecord]:
         wanted = _LIST_STATES.get(state)
         if wanted is None:
             raise ValueError(f"unknown durable state {state!r}; expected one of {sorted(_LIST_STATES)}")
@@ -355,6 +357,10 @@ class InMemoryDurableBackend:
 
     def _has_work(self, queue: str) -> bool:
         return queue not in self._paused_queues and bool(self._ready.get(queue))
+
+    def _has_work_here(self, queue: str) -> bool:
+        """_has_work for a node that serves only some queues (configure_queues)."""
+        return self._only is not None and queue in self._only and self._has_work(queue)
 
     def _leased(self, lease: DurableLease) -> _Entry:
         entry = self._tasks.get(lease.task_id)

@@ -202,8 +202,10 @@ class RedisDurableBackend:
             args += (str(lease.task_id), lease.token)
         await self._run(self._scripts.release, [self.keys.queues, self.keys.wake], args)
 
-    async def configure_queues(self, default_queue: str, weights: Mapping[str, int]) -> None:
-        self._set_queues(default_queue, weights)
+    async def configure_queues(
+        self, default_queue: str, weights: Mapping[str, int], queues: Sequence[str] | None = None
+    ) -> None:
+        self._set_queues(default_queue, weights, queues)
 
     async def pause(self, queue: str | None = None) -> None:
         await self._pause("pause", queue)
@@ -248,9 +250,7 @@ class RedisDurableBackend:
             raise TaskNotFoundError(task_id=task_id)
         return record_from_hash(task_id, fields)
 
-    async def list_tasks(
-        self, state: str, queue: str | None = None, limit: int = 100
-    ) -> list[DurableTaskRecord]:
+    async def list_tasks(self, state: str, queue: str | None = None, limit: int = 100) -> list[DurableTaskRecord]:
         if state not in _LIST_STATES:
             raise ValueError(f"unknown durable state {state!r}; expected one of {sorted(_LIST_STATES)}")
         name = "" if queue is None else normalize_queue(queue, self._default_queue)
@@ -267,9 +267,13 @@ class RedisDurableBackend:
     def _now_ms(self) -> int:
         return to_ms(self._clock.now())
 
-    def _set_queues(self, default_queue: str, weights: Mapping[str, int]) -> None:
+    def _set_queues(
+        self, default_queue: str, weights: Mapping[str, int], queues: Sequence[str] | None = None
+    ) -> None:
         self._default_queue = normalize_queue(default_queue)
-        self._weight_args = [v for item in normalize_queue_weights(weights).items() for v in item]
+        only = sorted({normalize_queue(q, self._default_queue) for q in queues}) if queues else []
+        weight_pairs = [v for item in normalize_queue_weights(weights).items() for v in item]
+        self._weight_args = [len(only), *only, *weight_pairs]
 
     def _note_due(self, due_ms: int, now_ms: int) -> None:
         """Remember a delayed task's due time, so this node's idle wait ends by then."""
@@ -311,7 +315,8 @@ class RedisDurableBackend:
         for _ in range(2):
             async with self._client.pipeline(transaction=False) as pipe:
                 for index in todo:
-                    pipe.evalsha(script.sha, len(keys), *keys, *calls[index])
+                    # execute_command: ClusterPipeline blocks the evalsha() helper, not the command.
+                    pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *calls[index])
                 replies = await self._guard(pipe.execute(raise_on_error=False))
             missing = []
             for index, reply in zip(todo, replies, strict=True):

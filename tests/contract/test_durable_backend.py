@@ -145,6 +145,18 @@ async def test_weighted_round_robin_across_queues(env: DurableEnv) -> None:
     assert [lease.task.queue for lease in leases] == ["a", "a", "b", "a", "b", "b"]
 
 
+async def test_a_node_limited_to_some_queues_leases_only_from_them(env: DurableEnv) -> None:
+    for queue in ("a", "b", "c"):
+        await env.backend.enqueue(make_task(queue=queue))
+    await env.backend.configure_queues("default", {}, ["c", "a"])
+
+    leased = sorted(lease.task.queue for lease in await dequeue_all(env.backend))
+
+    assert leased == ["a", "c"]
+    await env.backend.configure_queues("default", {})  # all queues again
+    assert [lease.task.queue for lease in await dequeue_all(env.backend)] == ["b"]
+
+
 async def test_stale_token_is_refused_and_changes_nothing(env: DurableEnv) -> None:
     task = make_task()
     await env.backend.enqueue(task)

@@ -1,7 +1,8 @@
 -- Lease up to `limit` tasks across queues by weighted round robin.
 -- KEYS[1]=P:queues KEYS[2]=P:paused KEYS[3]=P:paused:queues KEYS[4]=P:rr
 -- ARGV[1]=P ARGV[2]=now_ms ARGV[3]=lease_ms ARGV[4]=limit ARGV[5]=window
--- ARGV[6]=token_base ARGV[7]=default_queue ARGV[8..]=queue, weight pairs
+-- ARGV[6]=token_base ARGV[7]=default_queue ARGV[8]=n, then n queue names this node serves
+--   (0: all known queues), then queue, weight pairs
 -- Returns {next_due_ms or -1, then 14 values per lease: id, token, attempts, handler,
 --   payload, priority, queue, weight, retries, retry_delay_ms, run_at_ms, metadata,
 --   idempotency_key, name}.
@@ -9,15 +10,22 @@ local now = tonumber(ARGV[2])
 local expiry = now + tonumber(ARGV[3])
 local limit = tonumber(ARGV[4])
 local window = tonumber(ARGV[5])
+local only = tonumber(ARGV[8])
 local weights = {}
-for i = 8, #ARGV - 1, 2 do weights[ARGV[i]] = tonumber(ARGV[i + 1]) end
+for i = 9 + only, #ARGV - 1, 2 do weights[ARGV[i]] = tonumber(ARGV[i + 1]) end
 
-local names = redis.call('SMEMBERS', KEYS[1])
-local has_default = false
-for _, q in ipairs(names) do
-  if q == ARGV[7] then has_default = true end
+local names
+if only > 0 then
+  names = {}
+  for i = 9, 8 + only do names[#names + 1] = ARGV[i] end
+else
+  names = redis.call('SMEMBERS', KEYS[1])
+  local has_default = false
+  for _, q in ipairs(names) do
+    if q == ARGV[7] then has_default = true end
+  end
+  if not has_default then names[#names + 1] = ARGV[7] end
 end
-if not has_default then names[#names + 1] = ARGV[7] end
 table.sort(names)
 
 -- Back to ready in its old rank (position), for a due delayed task or an expired lease.

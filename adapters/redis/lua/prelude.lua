@@ -17,16 +17,17 @@ local function new_rank(weight_part, seq, id)
   return weight_part .. string.format('%016x', seq) .. ':' .. id
 end
 
--- Push up to WAKE_CAP wake tokens; each wakes one idle worker's BLPOP. The list
--- is trimmed so a burst of enqueues leaves at most WAKE_CAP spurious wake-ups.
+-- Top the wake list up by `count` tokens, to at most WAKE_CAP; each token wakes one idle
+-- worker's BLPOP. Capped so a burst of enqueues leaves few spurious wake-ups, and a
+-- full list costs one read instead of two writes.
 local WAKE_CAP = 8
 local function wake(key, count)
+  local room = WAKE_CAP - redis.call('LLEN', key)
+  if count > room then count = room end
   if count <= 0 then return end
-  if count > WAKE_CAP then count = WAKE_CAP end
   local tokens = {}
   for i = 1, count do tokens[i] = '1' end
   redis.call('LPUSH', key, unpack(tokens))
-  redis.call('LTRIM', key, 0, WAKE_CAP - 1)
 end
 
 -- The task hash fields named, when `token` is the task's current lease; else nil.

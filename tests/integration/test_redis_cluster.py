@@ -1,0 +1,84 @@
+"""The DurableBackend contract's core cases on a real 3-node Redis Cluster (RedisCluster client)."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio
+from redis.asyncio.cluster import RedisCluster
+
+# tests/ holds the shared packages (contract, support); pytest's rootdir-based import only
+# puts this directory on sys.path when this module is run on its own.
+_TESTS = str(Path(__file__).resolve().parents[1])
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
+
+from contract.conftest import DurableEnv, open_redis_env  # noqa: E402
+
+# The contract's own test functions, collected here again with this module's ``env``.
+from contract.test_durable_backend import (  # noqa: E402, F401
+    make_task,
+    test_delayed_task_becomes_ready_exactly_when_due,
+    test_enqueue_many_and_ack_many_report_per_item,
+    test_enqueue_many_handles_a_large_batch,
+    test_exact_order_within_a_queue,
+    test_expired_lease_is_redelivered_and_the_old_token_fenced,
+    test_fail_moves_the_task_to_the_dlq_newest_first,
+    test_nack_delays_the_retry,
+    test_release_returns_unstarted_leases_without_counting_them,
+    test_roundtrip_keeps_payload_metadata_and_key,
+    test_stale_token_is_refused_and_changes_nothing,
+    test_wait_for_work_is_woken_by_an_enqueue_from_another_client,
+    test_weighted_round_robin_across_queues,
+)
+from support.redis_servers import HOST, RedisServer, redis_available, redis_cluster  # noqa: E402
+
+pytestmark = pytest.mark.cluster
+
+
+@pytest.fixture(scope="module")
+def cluster_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[RedisServer]]:
+    if not redis_available():
+        pytest.skip("redis-server / redis-cli not installed")
+    with redis_cluster(tmp_path_factory.mktemp("redis-cluster")) as nodes:
+        yield nodes
+
+
+@pytest.fixture
+async def env(cluster_nodes: list[RedisServer]) -> AsyncIterator[DurableEnv]:
+    def connect() -> RedisCluster:
+        return RedisCluster(host=HOST, port=cluster_nodes[0].port)
+
+    async def node_serving(key: str) -> redis.asyncio.Redis:
+        probe = connect()
+        try:
+            await probe.initialize()
+            node = probe.get_node_from_key(key)
+            assert node is not None
+            return redis.asyncio.Redis(host=node.host, port=node.port)
+        finally:
+            await probe.aclose()
+
+    async with contextlib.AsyncExitStack() as stack:
+        yield await open_redis_env("cluster", stack, connect, cleanup_node=node_serving)
+
+
+async def test_every_key_of_a_prefix_lives_in_one_slot(env: DurableEnv, cluster_nodes: list[RedisServer]) -> None:
+    await env.backend.enqueue(make_task(queue="a"))
+    await env.backend.enqueue(make_task(queue="b", run_at=env.clock.now() + 60))
+    [lease] = await env.backend.dequeue(1, 30.0)
+    await env.backend.fail(lease, "boom")
+
+    slots = set()
+    for server in cluster_nodes:
+        node = redis.asyncio.Redis(host=HOST, port=server.port)
+        try:
+            async for key in node.scan_iter(match=env.backend.keys.pattern):
+                slots.add(await node.execute_command("CLUSTER", "KEYSLOT", key))
+        finally:
+            await node.aclose()
+    assert len(slots) == 1

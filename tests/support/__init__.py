@@ -1,0 +1,1 @@
+"""Test support: helpers shared by test suites (throwaway Redis servers)."""
