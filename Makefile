@@ -19,6 +19,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict domain application
+	$(BIN)/mypy --strict adapters entrypoints
 
 test: lint
 	$(BIN)/python -m pytest -q

@@ -23,13 +23,23 @@ def is_async_function(fn: Any) -> bool:
     try:
         return _ASYNC_CACHE[fn]
     except KeyError:
-        result = inspect.iscoroutinefunction(fn)
+        result = _is_coroutine_callable(fn)
         if len(_ASYNC_CACHE) >= _ASYNC_CACHE_LIMIT:
             _ASYNC_CACHE.clear()
         _ASYNC_CACHE[fn] = result
         return result
     except TypeError:  # unhashable callable
-        return inspect.iscoroutinefunction(fn)
+        return _is_coroutine_callable(fn)
+
+
+def _is_coroutine_callable(fn: Any) -> bool:
+    """Coroutine functions, and objects whose ``__call__`` is ``async def``."""
+    if inspect.iscoroutinefunction(fn):
+        return True
+    if inspect.isfunction(fn) or inspect.ismethod(fn) or inspect.isbuiltin(fn):
+        return False
+    call = type(fn).__call__ if callable(fn) else None
+    return inspect.iscoroutinefunction(call)
 
 
 class Interrupt(enum.Enum):
@@ -48,7 +58,7 @@ class Attempt:
     from an outside cancellation and ``uncancel`` exactly those.
     """
 
-    __slots__ = ("cancels", "ctx", "deadline", "finished", "owner", "reason", "timer")
+    __slots__ = ("abandoned", "cancels", "ctx", "deadline", "finished", "owner", "reason", "timer")
 
     def __init__(self, ctx: TaskContext, owner: asyncio.Task[Any] | None, deadline: float) -> None:
         self.ctx = ctx
@@ -56,6 +66,7 @@ class Attempt:
         self.deadline = deadline
         self.reason: Interrupt | None = None
         self.cancels = 0
+        self.abandoned = False
         self.finished = False
         self.timer: TimerHandle | None = None
 
@@ -69,6 +80,7 @@ class Attempt:
 
     def abandon(self) -> None:
         """Stop waiting for a sync function's thread (hard stop)."""
+        self.abandoned = True
         if self.reason is None:
             self.reason = Interrupt.CANCEL
             self.ctx.signal()
@@ -158,13 +170,12 @@ async def call_sync_function(
     ctx: TaskContext,
     attempt: Attempt,
     runner: SyncRunner,
-    abandon_threads: bool,
 ) -> Any:
     """Run a plain ``def`` task function on the thread pool without blocking the loop.
 
     When the attempt is interrupted, the function keeps its thread: its context
     is signalled and the attempt waits for it to return, unless the manager is
-    stopping hard (``abandon_threads``). Raises what the function raises, or
+    stopping hard (``attempt.abandon()``). Raises what the function raises, or
     CancelledError.
     """
     job = runner.submit(fn, ctx)
@@ -172,7 +183,7 @@ async def call_sync_function(
         result = await job.future
     except asyncio.CancelledError:
         not_started = job.cf is not None and job.cf.cancel()
-        if not attempt.cancels or not_started or abandon_threads:
+        if not attempt.cancels or not_started or attempt.abandoned:
             raise
         attempt.cancels -= 1
         if attempt.owner is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import uuid
 from collections.abc import Callable, Coroutine, Iterable
@@ -28,6 +29,7 @@ class BlockingTaskManager:
     """
 
     def __init__(self, manager: TaskManager | None = None, **kwargs: Any) -> None:
+        self._lock = threading.Lock()  # makes "schedule a call" and "close" mutually exclusive
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="pyworker-loop", daemon=True)
         self._thread.start()
@@ -36,10 +38,15 @@ class BlockingTaskManager:
         self._call(self.manager.start())
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        if self._closed:
-            coro.close()
-            raise RuntimeError("BlockingTaskManager is closed")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+        with self._lock:
+            if self._closed:
+                coro.close()
+                raise FacadeClosedError("BlockingTaskManager is closed")
+            future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result()
+        except concurrent.futures.CancelledError:
+            raise FacadeClosedError("BlockingTaskManager is closed") from None
 
     def _run(self, fn: Callable[[], T]) -> T:
         async def call() -> T:
@@ -89,17 +96,26 @@ class BlockingTaskManager:
         return BlockingResults(self, stream)
 
     def stop_graceful(self, timeout: Duration | None = None) -> None:
+        if self._closed:
+            return
         self._call(self.manager.stop_graceful(timeout))
         self._shutdown()
 
     def stop_now(self) -> None:
+        """Stop at once. Idempotent."""
+        if self._closed:
+            return
         self._call(self.manager.stop_now())
         self._shutdown()
 
     def _shutdown(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        # Calls scheduled by other threads before we closed are cancelled, so no
+        # caller is left blocked on a loop that will never run its coroutine.
+        asyncio.run_coroutine_threadsafe(_cancel_pending(), self._loop).result()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()
@@ -118,6 +134,18 @@ class BlockingTaskManager:
             self.stop_now()
 
 
+class FacadeClosedError(RuntimeError):
+    """The BlockingTaskManager was stopped; its loop no longer runs."""
+
+
+async def _cancel_pending() -> None:
+    current = asyncio.current_task()
+    pending = [task for task in asyncio.all_tasks() if task is not current]
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+
+
 class BlockingResults:
     """Iterate results from a sync thread; ends when the manager stops or on close()."""
 
@@ -127,6 +155,8 @@ class BlockingResults:
 
     def get(self, timeout: float | None = None) -> Result:
         """The next result. Raises TimeoutError, or StopIteration once the stream ended."""
+        if self._owner._closed:
+            return self._buffered()
 
         async def next_result() -> Result | None:
             try:
@@ -135,10 +165,20 @@ class BlockingResults:
                 return None
             return result
 
-        result = self._owner._call(next_result())
+        try:
+            result = self._owner._call(next_result())
+        except FacadeClosedError:
+            return self._buffered()
         if result is None:
             raise StopIteration
         return result
+
+    def _buffered(self) -> Result:
+        """After the loop is gone: hand out what was buffered, then end."""
+        buffered: Result | None = self._stream.get_nowait()
+        if buffered is None:
+            raise StopIteration
+        return buffered
 
     def __iter__(self) -> BlockingResults:
         return self
@@ -147,4 +187,7 @@ class BlockingResults:
         return self.get()
 
     def close(self) -> None:
-        self._owner._run(self._stream.close)
+        if self._owner._closed:
+            self._stream.close()
+        else:
+            self._owner._run(self._stream.close)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections import deque
@@ -62,6 +63,7 @@ class DurableRunner:
         batch_size: int,
         renewal_interval: float,
         queues: Sequence[str] | None = None,
+        prefetch: int = 0,
         close_backend: bool = False,
     ) -> None:
         self._manager = manager
@@ -80,11 +82,13 @@ class DurableRunner:
         self._acks: list[tuple[Task, DurableLease, Any]] = []
         self._ack_event: asyncio.Event | None = None
         self._loops: list[asyncio.Task[None]] = []
-        self._workers: list[asyncio.Task[None]] = []
+        self._workers: dict[int, asyncio.Task[None]] = {}
         self._fetching = False
         self._closed = False
         self._close_backend = close_backend
         self.queues = [normalize_queue(q) for q in queues] if queues else None
+        self.prefetch = max(prefetch, 0)
+        self._dequeue: asyncio.Future[list[DurableLease]] | None = None
 
     @property
     def codec(self) -> DurableCodec:
@@ -175,8 +179,21 @@ class DurableRunner:
         self._loops.append(loop.create_task(self._ack_loop(), name="pyworker-durable-acks"))
         if self.renewal_interval > 0:
             self._loops.append(loop.create_task(self._renew_loop(), name="pyworker-durable-renew"))
-        for index in range(max(self._manager.max_workers, 1)):
-            self._workers.append(loop.create_task(self._worker(), name=f"pyworker-durable-worker-{index}"))
+        self.resize()
+
+    def resize(self) -> None:
+        """Run as many durable workers as the manager's max_workers (extra ones exit when idle)."""
+        if not self._fetching:
+            return
+        loop = asyncio.get_running_loop()
+        for index in range(self._manager.max_workers):
+            worker = self._workers.get(index)
+            if worker is None or worker.done():
+                self._workers[index] = loop.create_task(self._worker(index), name=f"pyworker-durable-worker-{index}")
+        if self._ready_event is not None:
+            self._ready_event.set()  # idle workers above the new count notice and exit
+        if self._slot_event is not None:
+            self._slot_event.set()
 
     async def stop_fetching(self) -> None:
         """Stop leasing new tasks and hand back the ones not started yet."""
@@ -186,6 +203,12 @@ class DurableRunner:
         for loop_task in self._loops[:1]:
             loop_task.cancel()
         await asyncio.gather(*self._loops[:1], return_exceptions=True)
+        if self._dequeue is not None:
+            # The backend may already have granted these leases: take them, then hand back.
+            with contextlib.suppress(Exception):
+                for lease in await self._dequeue:
+                    await self._accept(lease)
+            self._dequeue = None
         unstarted = list(self._ready)
         self._ready.clear()
         for task, _ in unstarted:
@@ -206,7 +229,7 @@ class DurableRunner:
         await self.stop_fetching()
         # Workers exit once nothing is ready; running attempts were already
         # interrupted by the manager, and their ack / nack / fail must still go out.
-        await asyncio.gather(*self._workers, return_exceptions=True)
+        await asyncio.gather(*self._workers.values(), return_exceptions=True)
         await self._flush_acks()
         for loop_task in self._loops:
             loop_task.cancel()
@@ -230,14 +253,20 @@ class DurableRunner:
         assert self._slot_event is not None
         manager = self._manager
         while self._fetching:
-            free = max(manager.max_workers, 1) - len(self._leases)
+            free = manager.max_workers + self.prefetch - len(self._leases)
             if free <= 0:
                 self._slot_event.clear()
                 await self._slot_event.wait()
                 continue
+            # Shielded: a stop that lands mid-call must still receive what was granted.
+            self._dequeue = asyncio.ensure_future(self.backend.dequeue(min(self.batch_size, free), self.lease))
             try:
-                leases = await self.backend.dequeue(min(self.batch_size, free), self.lease)
-            except BackendUnavailableError as exc:
+                leases = await asyncio.shield(self._dequeue)
+                self._dequeue = None
+            except Exception as exc:  # the fetch loop must outlive any backend failure
+                self._dequeue = None
+                if not isinstance(exc, BackendUnavailableError):
+                    logger.exception("durable dequeue failed unexpectedly")
                 logger.warning("durable dequeue failed (%s); retrying in %.3fs", exc, self.poll_interval)
                 await manager.clock.sleep(self.poll_interval)
                 continue
@@ -295,11 +324,14 @@ class DurableRunner:
 
     # -- running ---------------------------------------------------------------
 
-    async def _worker(self) -> None:
+    async def _worker(self, index: int) -> None:
         assert self._ready_event is not None
         me = asyncio.current_task()
         ready = self._ready
         while True:
+            if index >= self._manager.max_workers and self._workers.get(index) is me:
+                del self._workers[index]
+                return
             if not ready:
                 if not self._fetching:
                     return

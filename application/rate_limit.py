@@ -35,6 +35,11 @@ class TokenBucket:
         self._tokens -= 1
         return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
 
+    def refund(self) -> None:
+        """Give back a token that was acquired but not used."""
+        self._refill()
+        self._tokens = min(self.burst, self._tokens + 1)
+
     async def acquire(self) -> None:
         """Wait for a token. Cancellation returns the reserved token."""
         delay = self.reserve()

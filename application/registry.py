@@ -7,6 +7,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from application.attempt import is_async_function
 from domain import (
     HandlerAlreadyRegisteredError,
     HandlerNameRequiredError,
@@ -57,19 +58,13 @@ def typed_handler(message_type: type[T], fn: Callable[[TaskContext, T], Any]) ->
 
     check.__name__ = getattr(fn, "__name__", "typed_handler")
     # Keep coroutine functions recognisable so they run on the loop, not in a thread.
-    if _is_async(fn):
+    if is_async_function(fn):
 
         async def check_async(ctx: TaskContext, message: Any) -> Any:
             return await check(ctx, message)
 
         return check_async
     return check
-
-
-def _is_async(fn: object) -> bool:
-    import inspect
-
-    return inspect.iscoroutinefunction(fn)
 
 
 class _Registry(Generic[T]):

@@ -9,10 +9,25 @@ from collections import deque
 from collections.abc import Mapping
 
 from application.ports import Clock, TimerHandle
-from domain import QueueFullError, Task, WeightedRoundRobin, normalize_queue_weights
+from domain import MAX_PRIORITY, QueueFullError, Task, WeightedRoundRobin, normalize_queue_weights
 
-_Ready = tuple[int, int, int, Task]  # (priority, -weight, seq, task): domain.ordering_key + task
 _Delayed = tuple[float, int, Task]  # (run_at, seq, task)
+
+# A ready entry is one int that sorts like domain.ordering_key(priority, weight, seq):
+# priority (offset to be non-negative), then inverted weight, then seq. Plain ints
+# compare in C and are not tracked by the garbage collector, unlike a tuple per task.
+_SEQ_BITS = 64
+_SEQ_MASK = (1 << _SEQ_BITS) - 1
+_WEIGHT_BITS = 64
+_MAX_WEIGHT = (1 << _WEIGHT_BITS) - 1
+_PRIORITY_SHIFT = _SEQ_BITS + _WEIGHT_BITS
+_PRIORITY_OFFSET = MAX_PRIORITY + 1
+
+
+def ready_key(priority: int, weight: int, seq: int) -> int:
+    """The heap key of a ready task (see the module note)."""
+    inverted = _MAX_WEIGHT - (weight if weight < _MAX_WEIGHT else _MAX_WEIGHT)
+    return ((priority + _PRIORITY_OFFSET) << _PRIORITY_SHIFT) | (inverted << _SEQ_BITS) | seq
 
 
 class TaskQueue:
@@ -27,7 +42,8 @@ class TaskQueue:
     def __init__(self, clock: Clock, max_tasks: int, queue_weights: Mapping[str, int] | None = None) -> None:
         self._clock = clock
         self.max_tasks = max_tasks
-        self._heaps: dict[str, list[_Ready]] = {}
+        self._heaps: dict[str, list[int]] = {}
+        self._ready: dict[int, Task] = {}  # seq -> task, for live ready entries
         self._counts: dict[str, int] = {}
         self._delayed: list[_Delayed] = []
         self._live: dict[Task, int] = {}  # task (identity) -> seq of its live entry
@@ -73,12 +89,14 @@ class TaskQueue:
 
     def remove(self, task: Task) -> bool:
         """Take a waiting task out (cancel, or claim by execute_task). False if absent."""
-        if self._live.pop(task, None) is None:
+        seq = self._live.pop(task, None)
+        if seq is None:
             return False
         # A delayed task keeps its run_at until it is promoted to its ready heap.
         if task.run_at is not None:
             self._delayed_live -= 1
         else:
+            del self._ready[seq]
             self._counts[task.queue] -= 1
         return True
 
@@ -96,11 +114,11 @@ class TaskQueue:
                 return None
             name = picked
         heap = self._heaps[name]
-        live = self._live
+        ready = self._ready
         while heap:
-            _, _, seq, task = heapq.heappop(heap)
-            if live.get(task) == seq:
-                del live[task]
+            task = ready.pop(heapq.heappop(heap) & _SEQ_MASK, None)
+            if task is not None:  # else removed while waiting
+                del self._live[task]
                 self._counts[name] -= 1
                 return task
         return None  # pragma: no cover - counts say there was a live entry
@@ -148,7 +166,8 @@ class TaskQueue:
             self._counts[name] = 0
             self._rr.add(name)
             self._single = name if len(self._heaps) == 1 else None
-        heapq.heappush(heap, (task.priority, -task.weight, seq, task))
+        heapq.heappush(heap, ready_key(task.priority, task.weight, seq))
+        self._ready[seq] = task
         self._counts[name] += 1
 
     def _promote_due(self) -> int:

@@ -18,6 +18,7 @@ from domain import (
     MetricsSnapshot,
     RetentionPolicy,
     Task,
+    TaskStatus,
 )
 
 
@@ -170,12 +171,14 @@ class LoggerMiddleware(ServiceMiddleware):
         try:
             await self.next.register_tasks(batch)
         except ExceptionGroup as group:
-            failed = {id(exc) for exc in group.exceptions}
-            self.logger.error("%d of %d task(s) failed to register", len(failed), len(batch))
+            self.logger.error("%d of %d task(s) failed to register", len(group.exceptions), len(batch))
             raise
         finally:
             for task in batch:
-                self.logger.info("registering task ID %s with priority: %s", task.id, task.priority)
+                if task.status in (TaskStatus.UNKNOWN, TaskStatus.INVALID):  # never got queued
+                    self.logger.error("error while registering task ID %s - %s", task.id, task.error)
+                else:
+                    self.logger.info("registering task ID %s with priority: %s", task.id, task.priority)
             self._took("RegisterTasks", started)
 
     async def register_durable_task(self, task: DurableTask) -> uuid.UUID:

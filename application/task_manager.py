@@ -87,7 +87,8 @@ class TaskManager:
         hooks: lifecycle hooks. retention: a RetentionPolicy.
         sync_workers: threads for plain ``def`` task functions (default: max_workers).
         durable_*: durable mode, see ``register_durable_task``; ``durable_queues``
-            limits the queues this node leases from (default: all).
+            limits the queues this node leases from (default: all); ``durable_prefetch``
+            leases that many tasks beyond the running ones, so the next batch is local.
         close_backend: close the durable backend when the manager stops (set
             when the manager owns it, as the container's managers do).
     """
@@ -117,6 +118,7 @@ class TaskManager:
         durable_poll_interval: Duration = 0.2,
         durable_batch_size: int = 16,
         durable_queues: Sequence[str] | None = None,
+        durable_prefetch: int = 0,
         durable_lease_renewal_interval: Duration = 0.0,
         close_backend: bool = False,
     ) -> None:
@@ -161,6 +163,7 @@ class TaskManager:
         self._sync: SyncRunner | None = None
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._parked: set[int] = set()  # workers waiting for a task or a token
+        self._retired: list[asyncio.Task[None]] = []  # cancelled idle workers, joined at stop
         self._target_workers = self.max_workers
         self._accepting = True
         self._started = False
@@ -179,6 +182,7 @@ class TaskManager:
                 poll_interval=to_seconds(durable_poll_interval),
                 batch_size=durable_batch_size,
                 queues=durable_queues,
+                prefetch=durable_prefetch,
                 renewal_interval=to_seconds(durable_lease_renewal_interval),
                 close_backend=close_backend,
             )
@@ -245,11 +249,21 @@ class TaskManager:
         self._sync_workers = max(self._sync_workers, count)
         if not self._started or self._stopped:
             return
-        if self._durable is None:
-            self._spawn_workers()
         for index in list(self._parked):
             if index >= count:
-                self._workers[index].cancel()
+                self._retire(index)
+        if self._durable is None:
+            self._spawn_workers()
+        else:
+            self._durable.resize()
+
+    def _retire(self, index: int) -> None:
+        """Cancel an idle worker; a later grow spawns a fresh one at its index."""
+        worker = self._workers.pop(index, None)
+        self._parked.discard(index)
+        if worker is not None:
+            worker.cancel()
+            self._retired.append(worker)
 
     def get_active_tasks(self) -> int:
         """How many attempts are running now."""
@@ -325,13 +339,13 @@ class TaskManager:
             self._queue.close()
             self._deadlines.close()
             for index in list(self._parked):
-                self._workers[index].cancel()
+                self._retire(index)
             if self._retention_task is not None:
                 self._retention_task.cancel()
         await self._join()
 
     async def _join(self) -> None:
-        tasks: list[asyncio.Task[Any]] = [t for t in self._workers.values() if not t.done()]
+        tasks: list[asyncio.Task[Any]] = [t for t in (*self._workers.values(), *self._retired) if not t.done()]
         if self._retention_task is not None and not self._retention_task.done():
             tasks.append(self._retention_task)
         if tasks:
@@ -373,12 +387,13 @@ class TaskManager:
         except InvalidTaskError as exc:
             task.mark_invalid(exc)
             raise
-        queue = self._queue
-        if not queue.has_capacity:
-            raise QueueFullError(max_tasks=self.max_tasks)
         tasks = self._tasks
         if tasks.setdefault(task.id.int, task) is not task:
             raise TaskAlreadyExistsError(task_id=task.id)
+        queue = self._queue
+        if not queue.has_capacity:
+            del tasks[task.id.int]
+            raise QueueFullError(max_tasks=self.max_tasks)
         # From here on nothing can fail: the task is registered.
         if not self._started:
             self.start_workers()
@@ -427,17 +442,26 @@ class TaskManager:
         """Register a task that becomes ready at ``run_at`` (epoch seconds or datetime)."""
         if not isinstance(task, Task):
             raise InvalidTaskError(reason="task is nil")
-        task.run_at = to_epoch(run_at)
-        self._register(task)
+        self._register_delayed(task, to_epoch(run_at))
 
     async def register_task_after(self, task: Task, delay: Duration) -> None:
         """Register a task that becomes ready after ``delay``; <= 0 registers it as is."""
         if not isinstance(task, Task):
             raise InvalidTaskError(reason="task is nil")
         seconds = to_seconds(delay)
-        if seconds > 0:
-            task.run_at = self._clock.now() + seconds
-        self._register(task)
+        if seconds <= 0:
+            self._register(task)
+        else:
+            self._register_delayed(task, self._clock.now() + seconds)
+
+    def _register_delayed(self, task: Task, run_at: float | None) -> None:
+        previous = task.run_at
+        task.run_at = run_at
+        try:
+            self._register(task)
+        except BaseException:
+            task.run_at = previous  # a refused registration leaves the task as it was
+            raise
 
     # -- durable registration (see application.durable) -----------------------
 
@@ -538,7 +562,9 @@ class TaskManager:
                         raise
                 parked.discard(index)
                 if task.status is not _QUEUED:
-                    continue  # claimed by execute_task or cancelled meanwhile
+                    if self._limiter is not None:
+                        self._limiter.refund()  # the task was claimed or cancelled while we waited
+                    continue
                 try:
                     result, error, reason = await self.run_attempt(task, None, me)
                     if error is None:
@@ -552,7 +578,8 @@ class TaskManager:
         except asyncio.CancelledError:
             pass
         finally:
-            parked.discard(index)
+            if self._workers.get(index) is me:  # a retired worker's index may be reused
+                parked.discard(index)
 
     async def _run(self, task: Task, timeout: float | None) -> tuple[Any, BaseException | None]:
         """One attempt of ``task`` (which must be QUEUED), then its outcome."""
@@ -588,7 +615,7 @@ class TaskManager:
             if is_async_function(fn):
                 result = await fn(ctx)
             else:
-                result = await call_sync_function(fn, ctx, attempt, self._sync_runner(), self._abandon_threads)
+                result = await call_sync_function(fn, ctx, attempt, self._sync_runner())
         except asyncio.CancelledError as exc:
             if attempt.cancels:
                 attempt.settle_cancels()
@@ -628,9 +655,13 @@ class TaskManager:
         """The status an attempt's outcome leads to (retry aside)."""
         if error is None:
             return TaskStatus.COMPLETED
+        # The interrupt we sent decides first: a deadline arrives as CancelledError
+        # inside a coroutine, or as TaskCancelledError from ctx.raise_if_cancelled().
+        if reason is Interrupt.TIMEOUT:
+            return TaskStatus.CONTEXT_DEADLINE_REACHED
         if reason is Interrupt.CANCEL or isinstance(error, asyncio.CancelledError | TaskCancelledError):
             return TaskStatus.CANCELLED
-        if reason is Interrupt.TIMEOUT or isinstance(error, TimeoutError):
+        if isinstance(error, TimeoutError):
             return TaskStatus.CONTEXT_DEADLINE_REACHED
         return TaskStatus.FAILED
 

@@ -19,7 +19,7 @@ class CliError(click.ClickException):
 
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class
 
     def show(self, file: object = None) -> None:
         click.echo(f"workerctl: {self.format_message()}", err=True)
@@ -59,7 +59,7 @@ def _register_commands() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run workerctl; returns the exit code instead of exiting (for tests)."""
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="workerctl", standalone_mode=False)
+        code = cli.main(args=list(argv) if argv is not None else None, prog_name="workerctl", standalone_mode=False)
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
@@ -68,7 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.Abort:
         click.echo("workerctl: aborted", err=True)
         return 130
-    return 0
+    # In non-standalone mode click returns ctx.exit(n)'s code instead of raising.
+    return code if isinstance(code, int) else 0
 
 
 _register_commands()

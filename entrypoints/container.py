@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
         "durable_poll_interval": 0.2,
         "durable_batch_size": 16,
         "durable_queues": None,
+        "durable_prefetch": 0,
         "durable_lease_renewal_interval": 0.0,
     },
     "backend": {
@@ -75,7 +76,7 @@ class Services(containers.DeclarativeContainer):
     config = providers.Configuration()
     core = providers.DependenciesContainer()
     backends = providers.DependenciesContainer()
-    durable_handlers = providers.Object(None)
+    durable_handlers: providers.Object[Any] = providers.Object(None)
 
     task_manager = providers.Singleton(
         TaskManager,
@@ -97,6 +98,7 @@ class Services(containers.DeclarativeContainer):
         durable_poll_interval=config.durable_poll_interval,
         durable_batch_size=config.durable_batch_size,
         durable_queues=config.durable_queues,
+        durable_prefetch=config.durable_prefetch,
         durable_lease_renewal_interval=config.durable_lease_renewal_interval,
         close_backend=True,
     )

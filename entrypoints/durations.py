@@ -38,7 +38,7 @@ def parse_duration(text: str) -> float:
     return sign * total
 
 
-class DurationType(click.ParamType):
+class DurationType(click.ParamType[float]):
     """A click parameter type for durations."""
 
     name = "duration"

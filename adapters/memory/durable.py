@@ -228,7 +228,8 @@ class InMemoryDurableBackend:
         timeout = max_wait
         due_ms = self._next_due_ms()
         if due_ms is not None:
-            timeout = min(timeout, (due_ms - self._now_ms()) / 1000)
+            # From the unrounded clock: a ManualClock set exactly to the due time wakes.
+            timeout = min(timeout, due_ms / 1000 - self._clock.now())
         if timeout <= 0:
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
