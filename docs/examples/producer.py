@@ -1,0 +1,50 @@
+"""Example producer: enqueue durable tasks for the example worker (tasks.py) and print their ids."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import uuid
+
+from google.protobuf import struct_pb2
+from tasks import registry
+
+from domain import DurableTask
+from entrypoints.container import new_task_manager
+from protos.worker.v1.payload_pb2 import SendEmailPayload
+
+
+def make_task(n: int) -> DurableTask:
+    """Even numbers send an email, odd numbers resize an image."""
+    if n % 2 == 0:
+        email = SendEmailPayload(to=f"user{n}@example.com", subject="Welcome", body="Hello from pyworker")
+        return DurableTask(handler="send_email", message=email, retries=3, retry_delay=2.0)
+    job = struct_pb2.Struct()
+    job.update({"image": f"photo-{n}.jpg", "width": 640})
+    return DurableTask(handler="resize", message=job, queue="images", retries=1)
+
+
+async def produce(count: int, redis_url: str, redis_prefix: str) -> list[uuid.UUID]:
+    # The manager is only a producer here: it is never started, it validates each
+    # task against the registry, encodes it with the proto codec and enqueues it.
+    manager = new_task_manager(
+        backend="redis", redis_url=redis_url, redis_prefix=redis_prefix, durable_handlers=registry
+    )
+    try:
+        return await manager.register_durable_tasks([make_task(n) for n in range(count)])
+    finally:
+        await manager.stop_now()  # closes the Redis connection
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=10, help="how many tasks to enqueue")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--redis-prefix", default="examples", help="must match the worker's --redis-prefix")
+    args = parser.parse_args()
+    for task_id in asyncio.run(produce(args.count, args.redis_url, args.redis_prefix)):
+        print(task_id)
+
+
+if __name__ == "__main__":
+    main()
