@@ -107,7 +107,7 @@ class ResultBroadcaster:
 
     def __init__(self, on_drop: Callable[[int], None]) -> None:
         self.policy = DropPolicy.DROP_NEWEST
-        self._subscribers: list[ResultStream] = []
+        self.subscribers: list[ResultStream] = []  # read on the hot path: empty means skip
         self._closed = False
         self._on_drop = on_drop
 
@@ -117,7 +117,7 @@ class ResultBroadcaster:
 
     @property
     def active(self) -> bool:
-        return bool(self._subscribers)
+        return bool(self.subscribers)
 
     def subscribe(self, buffer: int) -> ResultStream:
         """A new stream with ``buffer`` slots (<= 0 means 1). Already ended once closed."""
@@ -125,12 +125,12 @@ class ResultBroadcaster:
         if self._closed:
             stream._end()
         else:
-            self._subscribers.append(stream)
+            self.subscribers.append(stream)
         return stream
 
     def unsubscribe(self, stream: ResultStream) -> None:
         with contextlib.suppress(ValueError):
-            self._subscribers.remove(stream)
+            self.subscribers.remove(stream)
 
     def set_policy(self, policy: DropPolicy | int) -> None:
         """DROP_NEWEST or DROP_OLDEST; any other value means DROP_NEWEST."""
@@ -141,7 +141,7 @@ class ResultBroadcaster:
             return
         dropped = 0
         policy = self.policy
-        for stream in self._subscribers:
+        for stream in self.subscribers:
             if not stream._offer(result, policy):
                 dropped += 1
         if dropped:
@@ -152,7 +152,7 @@ class ResultBroadcaster:
         if self._closed:
             return
         self._closed = True
-        subscribers, self._subscribers = self._subscribers, []
+        subscribers, self.subscribers = self.subscribers, []
         for stream in subscribers:
             stream._broadcaster = None
             stream._end()

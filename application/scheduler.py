@@ -158,14 +158,19 @@ class TaskQueue:
     def _has_work(self, name: str) -> bool:
         return self._counts.get(name, 0) > 0
 
+    def _new_heap(self, name: str) -> list[int]:
+        heap: list[int] = []
+        self._heaps[name] = heap
+        self._counts[name] = 0
+        self._rr.add(name)
+        self._single = name if len(self._heaps) == 1 else None
+        return heap
+
     def _push_ready(self, task: Task, seq: int) -> None:
         name = task.queue
         heap = self._heaps.get(name)
         if heap is None:
-            heap = self._heaps[name] = []
-            self._counts[name] = 0
-            self._rr.add(name)
-            self._single = name if len(self._heaps) == 1 else None
+            heap = self._new_heap(name)
         heapq.heappush(heap, ready_key(task.priority, task.weight, seq))
         self._ready[seq] = task
         self._counts[name] += 1

@@ -549,18 +549,21 @@ class TaskManager:
         me = asyncio.current_task()
         try:
             while not self._stopped and index < self._target_workers:
-                parked.add(index)
                 task = queue.pop_ready()
                 if task is None:
+                    parked.add(index)  # parked workers may be cancelled (shrink, stop)
                     task = await queue.get()
-                if self._limiter is not None:
+                    parked.discard(index)
+                limiter = self._limiter
+                if limiter is not None:
+                    parked.add(index)
                     try:
-                        await self._limiter.acquire()
+                        await limiter.acquire()
                     except asyncio.CancelledError:
                         if task.status is _QUEUED:
                             self._finish(task, TaskStatus.CANCELLED, None, TaskCancelledError(task_id=task.id))
                         raise
-                parked.discard(index)
+                    parked.discard(index)
                 if task.status is not _QUEUED:
                     if self._limiter is not None:
                         self._limiter.refund()  # the task was claimed or cancelled while we waited
@@ -600,8 +603,10 @@ class TaskManager:
         deadline = now + (timeout if timeout is not None else self.timeout)
         ctx = TaskContext(task.id, task.attempts, deadline, task.name)
         attempt = Attempt(ctx, owner if owner is not None else asyncio.current_task(), deadline)
-        self._running[task] = attempt
-        self._counters.running += 1
+        running = self._running
+        running[task] = attempt
+        counters = self._counters
+        counters.running += 1
         on_start = self._hooks.on_start
         if on_start is not None:
             call_hook("on_start", on_start, task)
@@ -631,7 +636,14 @@ class TaskManager:
             error = exc
         if attempt.cancels:
             attempt.settle_cancels()
-        self._end_attempt(task, attempt, span, error)
+        # The attempt is over (inlined _end_attempt: this is the hot path).
+        attempt.finished = True
+        if attempt.timer is not None:
+            attempt.timer.cancel()
+        del running[task]
+        counters.running -= 1
+        if span is not None:
+            end_span(span, error)
         return result, error, attempt.reason
 
     def _end_attempt(self, task: Task, attempt: Attempt, span: Any, error: BaseException | None) -> None:
@@ -749,13 +761,16 @@ class TaskManager:
         started = task.started_at
         if started is not None:
             latency = now - started if now > started else 0.0
-            counters.observe_latency(latency)
+            counters.latency_count += 1
+            counters.latency_total += latency
+            if latency > counters.latency_max:
+                counters.latency_max = latency
             if self._meter is not None:
                 self._meter.record_latency(latency)
         on_finish = self._hooks.on_finish
         if on_finish is not None:
             call_hook("on_finish", on_finish, task, status, result, error)
-        if self._results.active:
+        if self._results.subscribers:
             self._results.publish(Result(task, result, error))
         self._pending -= 1
         if self._pending == 0 and self._idle is not None:

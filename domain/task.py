@@ -21,6 +21,9 @@ NIL_UUID = uuid.UUID(int=0)
 
 TaskFunction = Callable[["TaskContext"], Awaitable[Any] | Any]
 
+# Guards the lazy creation of TaskContext events; wait() is rare, so one lock serves all.
+_EVENT_LOCK = threading.Lock()
+
 
 class DropPolicy(enum.IntEnum):
     """What a full subscriber buffer does with a new result."""
@@ -44,7 +47,6 @@ class TaskContext:
     _cancelled: bool = attrs.field(default=False, init=False)
     # Created lazily (most attempts never block in wait()); see wait() for the race rule.
     _event: threading.Event | None = attrs.field(default=None, init=False)
-    _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False)
 
     @property
     def cancelled(self) -> bool:
@@ -58,7 +60,7 @@ class TaskContext:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block (in a sync function) up to ``timeout`` s; True if cancelled meanwhile."""
-        with self._lock:  # one Event even when several threads wait at once
+        with _EVENT_LOCK:  # one Event even when several threads wait at once
             event = self._event
             if event is None:
                 event = self._event = threading.Event()
