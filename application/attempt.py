@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import enum
 import inspect
+import queue
 import threading
 from collections import deque
 from typing import Any
@@ -107,37 +107,71 @@ class Attempt:
 
 
 class SyncRunner:
-    """Runs plain ``def`` task functions on a bounded thread pool.
+    """Runs plain ``def`` task functions on ``size`` daemon threads.
 
-    Completions are handed back to the event loop in batches: a finishing
-    thread appends to a deque and wakes the loop only if no wake-up is already
-    pending, so a busy pool costs one loop wake-up per batch, not per task.
+    Jobs go to the threads through a ``queue.SimpleQueue`` (no
+    concurrent.futures.Future per task). Completions come back in batches: a
+    finishing thread appends to a deque and wakes the loop only if no wake-up
+    is already pending, so a busy pool costs one loop wake-up per batch.
     """
 
-    def __init__(self, pool: concurrent.futures.ThreadPoolExecutor, loop: asyncio.AbstractEventLoop) -> None:
-        self.pool = pool
+    def __init__(self, size: int, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
+        self._jobs: queue.SimpleQueue[_SyncJob | None] = queue.SimpleQueue()
         self._done: deque[tuple[_SyncJob, Any, BaseException | None]] = deque()
         self._lock = threading.Lock()
         self._wake_pending = False
+        self._threads: list[threading.Thread] = []
+        self._closed = False
+        self.resize(size)
+
+    @property
+    def size(self) -> int:
+        return len(self._threads)
+
+    def resize(self, size: int) -> None:
+        """Grow to ``size`` threads (the pool never shrinks; idle threads cost nothing)."""
+        while len(self._threads) < size and not self._closed:
+            thread = threading.Thread(
+                target=self._serve, name=f"pyworker-sync-{len(self._threads)}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
 
     def submit(self, fn: TaskFunction, ctx: TaskContext) -> _SyncJob:
-        job = _SyncJob(self._loop.create_future())
-        job.cf = self.pool.submit(self._run, job, fn, ctx)
+        job = _SyncJob(self._loop.create_future(), fn, ctx)
+        self._jobs.put(job)
         return job
 
-    def _run(self, job: _SyncJob, fn: TaskFunction, ctx: TaskContext) -> None:
-        try:
-            item: tuple[_SyncJob, Any, BaseException | None] = (job, fn(ctx), None)
-        except BaseException as exc:  # delivered to the awaiting attempt
-            item = (job, None, exc)
-        self._done.append(item)
-        with self._lock:
-            if self._wake_pending:
+    def _serve(self) -> None:
+        jobs = self._jobs
+        while True:
+            job = jobs.get()
+            if job is None:  # shutdown
                 return
-            self._wake_pending = True
-        with contextlib.suppress(RuntimeError):  # loop closed: nobody waits any more
-            self._loop.call_soon_threadsafe(self._deliver)
+            with self._lock:
+                if job.state != _PENDING:  # cancelled before a thread took it
+                    continue
+                job.state = _RUNNING
+            try:
+                item: tuple[_SyncJob, Any, BaseException | None] = (job, job.fn(job.ctx), None)
+            except BaseException as exc:  # delivered to the awaiting attempt
+                item = (job, None, exc)
+            self._done.append(item)
+            with self._lock:
+                if self._wake_pending:
+                    continue
+                self._wake_pending = True
+            with contextlib.suppress(RuntimeError):  # loop closed: nobody waits any more
+                self._loop.call_soon_threadsafe(self._deliver)
+
+    def cancel(self, job: _SyncJob) -> bool:
+        """Withdraw a job no thread has started; False once it runs."""
+        with self._lock:
+            if job.state != _PENDING:
+                return False
+            job.state = _CANCELLED
+            return True
 
     def _deliver(self) -> None:
         with self._lock:
@@ -154,15 +188,23 @@ class SyncRunner:
                 future.set_result(result)
 
     def shutdown(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the threads once they finish what they run; queued jobs are dropped."""
+        self._closed = True
+        for _ in self._threads:
+            self._jobs.put(None)
+
+
+_PENDING, _RUNNING, _CANCELLED = 0, 1, 2
 
 
 class _SyncJob:
-    __slots__ = ("cf", "future")
+    __slots__ = ("ctx", "fn", "future", "state")
 
-    def __init__(self, future: asyncio.Future[Any]) -> None:
+    def __init__(self, future: asyncio.Future[Any], fn: TaskFunction, ctx: TaskContext) -> None:
         self.future = future
-        self.cf: concurrent.futures.Future[None] | None = None
+        self.fn = fn
+        self.ctx = ctx
+        self.state = _PENDING
 
 
 async def call_sync_function(
@@ -182,7 +224,7 @@ async def call_sync_function(
     try:
         result = await job.future
     except asyncio.CancelledError:
-        not_started = job.cf is not None and job.cf.cancel()
+        not_started = runner.cancel(job)
         if not attempt.cancels or not_started or attempt.abandoned:
             raise
         attempt.cancels -= 1

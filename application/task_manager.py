@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import os
 import uuid
@@ -243,10 +242,9 @@ class TaskManager:
             return
         self._target_workers = count
         self.max_workers = count
-        if count > self._sync_workers and self._sync is not None:
-            old, self._sync = self._sync, None
-            old.pool.shutdown(wait=False)
         self._sync_workers = max(self._sync_workers, count)
+        if self._sync is not None:
+            self._sync.resize(self._sync_workers)
         if not self._started or self._stopped:
             return
         for index in list(self._parked):
@@ -655,10 +653,7 @@ class TaskManager:
 
     def _sync_runner(self) -> SyncRunner:
         if self._sync is None:
-            pool = concurrent.futures.ThreadPoolExecutor(
-                max_workers=self._sync_workers, thread_name_prefix="pyworker-sync"
-            )
-            self._sync = SyncRunner(pool, asyncio.get_running_loop())
+            self._sync = SyncRunner(self._sync_workers, asyncio.get_running_loop())
         return self._sync
 
     def classify(

@@ -228,3 +228,20 @@ async def test_sync_workers_bounds_the_thread_pool(make_manager: MakeManager) ->
     await second.started.wait()
     second.release.set()
     await tm.wait()
+
+
+async def test_a_sync_attempt_cancelled_before_a_thread_takes_it_never_runs(make_manager: MakeManager) -> None:
+    tm = make_manager(max_workers=2, sync_workers=1)
+    loop = asyncio.get_running_loop()
+    first, second = SyncGate(loop), SyncGate(loop)
+    blocker, waiting = Task(execute=first), Task(execute=second)
+    await tm.register_task(blocker)
+    await tm.register_task(waiting)
+    await first.started.wait()
+    await until(lambda: waiting.status is TaskStatus.RUNNING)  # submitted, but the only thread is busy
+    await tm.cancel_task(waiting.id)
+    await until(lambda: waiting.status is TaskStatus.CANCELLED)
+    first.release.set()
+    await tm.wait()
+    assert not second.started.is_set()  # withdrawn from the thread queue: it never ran
+    assert blocker.status is TaskStatus.COMPLETED
