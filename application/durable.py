@@ -258,8 +258,9 @@ class DurableRunner:
                 self._slot_event.clear()
                 await self._slot_event.wait()
                 continue
+            asked = min(self.batch_size, free)
             # Shielded: a stop that lands mid-call must still receive what was granted.
-            self._dequeue = asyncio.ensure_future(self.backend.dequeue(min(self.batch_size, free), self.lease))
+            self._dequeue = asyncio.ensure_future(self.backend.dequeue(asked, self.lease))
             try:
                 leases = await asyncio.shield(self._dequeue)
                 self._dequeue = None
@@ -270,14 +271,16 @@ class DurableRunner:
                 logger.warning("durable dequeue failed (%s); retrying in %.3fs", exc, self.poll_interval)
                 await manager.clock.sleep(self.poll_interval)
                 continue
-            if not leases:
+            for lease in leases:
+                await self._accept(lease)
+            if len(leases) < asked:
+                # The queues are drained: wait for an enqueue's wake-up instead of asking
+                # again at once (a second script would only queue up ahead of the handlers'
+                # own Redis calls and delay them).
                 try:
                     await self.backend.wait_for_work(self.poll_interval)
                 except BackendUnavailableError:
                     await manager.clock.sleep(self.poll_interval)
-                continue
-            for lease in leases:
-                await self._accept(lease)
 
     async def _accept(self, lease: DurableLease) -> None:
         try:

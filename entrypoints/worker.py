@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from application import DurableHandlerSpec, TaskManager, TypedDurableRegistry
+from domain import RetentionPolicy
 from entrypoints.container import new_task_manager
 from entrypoints.durations import DURATION
 
@@ -98,6 +99,13 @@ async def serve(manager: TaskManager, banner: str) -> int:
 @click.option("--timeout", type=DURATION, default="5m", show_default=True, help="Per-attempt timeout.")
 @click.option("--max-retries", type=click.IntRange(min=0), default=3, show_default=True)
 @click.option("--codec", type=click.Choice(["proto", "json"]), default="proto", show_default=True)
+@click.option(
+    "--keep-finished",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Finished tasks kept in memory for get_task and hooks (older ones are forgotten).",
+)
 def worker(
     app: str,
     redis_url: str,
@@ -113,6 +121,7 @@ def worker(
     timeout: float,
     max_retries: int,
     codec: str,
+    keep_finished: int,
 ) -> None:
     """Run a durable worker node: lease tasks from Redis and run your handlers."""
     handlers = load_handlers(app)
@@ -134,6 +143,8 @@ def worker(
         durable_lease_renewal_interval=renew,
         durable_poll_interval=poll,
     )
+    # A node runs forever: without a bound its registry of finished tasks grows without end.
+    manager.set_retention_policy(RetentionPolicy(max_entries=max(keep_finished, 1)))
     banner = (
         f"worker ready: pid={os.getpid()} handlers={sorted(handlers)} "
         f"queues={queue_names or 'all'} concurrency={concurrency} backend={backend}"
