@@ -14,6 +14,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 
 from adapters.clock import SystemClock
+from adapters.redis.connection import HiredisPackingConnection
 from adapters.redis.keys import RedisKeys
 from adapters.redis.records import (
     encode_task,
@@ -338,12 +339,14 @@ def _own_client(url: str) -> redis.asyncio.Redis:
 
     No per-read socket timeout: redis-py arms an asyncio timeout around every
     read when one is set, about a quarter of a command's client-side cost here.
-    A dead server or peer is still noticed: connecting is bounded, and TCP
+    Commands are packed by hiredis (HiredisPackingConnection). A dead server or
+    peer is still noticed: connecting is bounded, and TCP
     keepalive plus a health check before reusing an idle connection catch
     dropped links. A caller who wants a read timeout passes its own client.
     """
     return redis.asyncio.Redis.from_url(
         url,
+        connection_class=HiredisPackingConnection,
         socket_timeout=None,
         socket_connect_timeout=5.0,
         socket_keepalive=True,
