@@ -32,6 +32,8 @@ def _make(make: Callable[[], Any], codec: str) -> Any:
 
 
 def _as_bytes(data: object, codec: str) -> bytes:
+    if type(data) is bytes:
+        return data
     if isinstance(data, bytes | bytearray | memoryview):
         return bytes(data)
     raise CodecError(f"{codec} codec: payload must be bytes, got {type(data).__qualname__}")
@@ -143,7 +145,7 @@ class JsonDurableCodec:
         raw = _as_bytes(data, "json")
         kind = _type_name(template)
         try:
-            parsed = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+            parsed = _JSON_DECODER.decode(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise CodecError(f"unmarshal json payload {kind}: {exc}") from exc
 
@@ -165,6 +167,10 @@ class JsonDurableCodec:
             except (TypeError, ValueError) as exc:
                 raise CodecError(f"unmarshal json payload {kind}: {exc}") from exc
         return parsed
+
+
+#: Built once: json.loads with any keyword builds a new decoder per call.
+_JSON_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def _require_object(parsed: Any, kind: str) -> dict[str, Any]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import inspect
 import queue
 import threading
+import types
 from collections import deque
 from typing import Any
 
@@ -15,18 +17,22 @@ from application.ports import Clock, TimerHandle
 from domain import TaskContext, TaskFunction
 
 _ASYNC_CACHE: dict[Any, bool] = {}
+_FUNCTION_TYPES = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, functools.partial)
 _ASYNC_CACHE_LIMIT = 4096
 
 
 def is_async_function(fn: Any) -> bool:
-    """inspect.iscoroutinefunction, memoised per function object (it is on the hot path)."""
+    """inspect.iscoroutinefunction, memoised (it is on the hot path): per function
+    object, and per class for callable instances (whose ``__call__`` decides).
+    """
+    key = fn if type(fn) in _FUNCTION_TYPES else type(fn)
     try:
-        return _ASYNC_CACHE[fn]
+        return _ASYNC_CACHE[key]
     except KeyError:
         result = _is_coroutine_callable(fn)
         if len(_ASYNC_CACHE) >= _ASYNC_CACHE_LIMIT:
             _ASYNC_CACHE.clear()
-        _ASYNC_CACHE[fn] = result
+        _ASYNC_CACHE[key] = result
         return result
     except TypeError:  # unhashable callable
         return _is_coroutine_callable(fn)

@@ -474,18 +474,31 @@ def _error_text(error: BaseException | None) -> str:
 
 
 def _bind(spec: DurableHandlerSpec, message: Any) -> Any:
-    fn = spec.fn
-    if is_async_function(fn):
+    """The task function for one delivery: the handler applied to its message."""
+    return (_AsyncCall if is_async_function(spec.fn) else _SyncCall)(spec.fn, message)
 
-        async def run_async(ctx: Any) -> Any:
-            return await fn(ctx, message)
 
-        return run_async
+class _AsyncCall:
+    # A class rather than a closure per task: is_async_function caches by type.
+    __slots__ = ("fn", "message")
 
-    def run_sync(ctx: Any) -> Any:
-        return fn(ctx, message)
+    def __init__(self, fn: Any, message: Any) -> None:
+        self.fn = fn
+        self.message = message
 
-    return run_sync
+    async def __call__(self, ctx: Any) -> Any:
+        return await self.fn(ctx, self.message)
+
+
+class _SyncCall:
+    __slots__ = ("fn", "message")
+
+    def __init__(self, fn: Any, message: Any) -> None:
+        self.fn = fn
+        self.message = message
+
+    def __call__(self, ctx: Any) -> Any:
+        return self.fn(ctx, self.message)
 
 
 __all__ = ["DurableRunner", "Interrupt"]

@@ -10,6 +10,8 @@ Instant = float | int | dt.datetime
 
 def to_seconds(value: Duration | None) -> float:
     """Seconds as a float; ``None`` is 0; a timedelta is converted exactly."""
+    if type(value) is float:  # the common case, first: this runs for every task built
+        return value
     if value is None:
         return 0.0
     if isinstance(value, dt.timedelta):
@@ -21,8 +23,8 @@ def to_seconds(value: Duration | None) -> float:
 
 def to_epoch(value: Instant | None) -> float | None:
     """Unix epoch seconds; a naive datetime is read as UTC."""
-    if value is None:
-        return None
+    if value is None or type(value) is float:
+        return value
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
