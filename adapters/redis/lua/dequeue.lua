@@ -71,6 +71,10 @@ if redis.call('GET', KEYS[2]) ~= '1' then
   end
   local leased_count = 0
   local picked = true
+  local ready_left = {}  -- ZCARD once per queue, then counted down: one call per lease less
+  for _, q in ipairs(names) do
+    if not paused[q] then ready_left[q] = redis.call('ZCARD', ready_key(q)) else ready_left[q] = 0 end
+  end
   while leased_count < limit and picked do
     -- go-worker's weighted round robin (SPEC B.3.2), as domain.scheduling.WeightedRoundRobin.
     picked = nil
@@ -78,7 +82,7 @@ if redis.call('GET', KEYS[2]) ~= '1' then
     for step = 0, n - 1 do
       local idx = (cursor + step) % n
       local q = names[idx + 1]
-      if not paused[q] and redis.call('ZCARD', ready_key(q)) > 0 then
+      if ready_left[q] > 0 then
         local left = quota[q] or 0
         if left <= 0 then left = weights[q] or 1 end
         left = left - 1
@@ -90,16 +94,17 @@ if redis.call('GET', KEYS[2]) ~= '1' then
       quota[q] = 0
     end
     if picked then
+      ready_left[picked] = ready_left[picked] - 1
       local member = redis.call('ZPOPMIN', ready_key(picked))[1]
       local id = string.sub(member, RANK_ID_OFFSET)
       local tkey = task_key(id)
       local f = redis.call('HMGET', tkey, 'handler', 'payload', 'priority', 'queue', 'weight', 'retries',
-        'retry_delay_ms', 'run_at_ms', 'metadata', 'idempotency_key', 'name')
+        'retry_delay_ms', 'run_at_ms', 'metadata', 'idempotency_key', 'name', 'attempts')
       if f[1] then  -- a member without its hash is an orphan: dropped
         leased_count = leased_count + 1
         local token = ARGV[6] .. ':' .. leased_count
-        local attempts = redis.call('HINCRBY', tkey, 'attempts', 1)
-        redis.call('HSET', tkey, 'state', 'processing', 'lease_token', token,
+        local attempts = (tonumber(f[12]) or 0) + 1
+        redis.call('HSET', tkey, 'attempts', attempts, 'state', 'processing', 'lease_token', token,
           'lease_at_ms', expiry, 'updated_at_ms', now)
         redis.call('ZADD', processing_key(picked), expiry, id)
         out[#out + 1] = id
