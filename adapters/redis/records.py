@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 from domain.durable import DurableLease, DurableState, DurableTask, DurableTaskRecord
 from domain.errors import DurablePayloadError, InvalidTaskError
 from domain.scheduling import normalize_queue, normalize_weight
+
+_LENGTH = struct.Struct(">I")  # the enqueue script's struct.unpack reads 'I4c0'
 
 #: Values per lease in the dequeue script's reply.
 LEASE_WIDTH = 14
@@ -25,8 +28,8 @@ def to_ms(seconds: float) -> int:
 def encode_task(task: DurableTask, default_queue: str, now_ms: int) -> tuple[uuid.UUID, bytes, int]:
     """The task's id, its record for the enqueue script and its ready-at ms.
 
-    The record is 14 length-prefixed values (``<len>:<bytes>``), in the order the
-    enqueue script reads them; any byte may appear in a value.
+    The record is 14 values, each a 4-byte big-endian length and its bytes, in
+    the order the enqueue script reads them; any byte may appear in a value.
 
     Raises:
         InvalidTaskError / DurablePayloadError: the task lacks an id, handler or payload.
@@ -56,7 +59,7 @@ def encode_task(task: DurableTask, default_queue: str, now_ms: int) -> tuple[uui
         task.idempotency_key.encode(),
         task.name.encode(),
     )
-    return task.id, b"".join([b"%d:%b" % (len(v), v) for v in values]), ready_at_ms
+    return task.id, b"".join([_LENGTH.pack(len(v)) + v for v in values]), ready_at_ms
 
 
 def leases_from_reply(reply: Sequence[Any], expires_at_ms: int) -> list[DurableLease]:

@@ -67,6 +67,19 @@ async def test_roundtrip_keeps_payload_metadata_and_key(env: DurableEnv) -> None
     )  # fmt: skip
 
 
+async def test_large_binary_payload_survives_the_roundtrip(env: DurableEnv) -> None:
+    payload = bytes(range(256)) * 300  # every byte value; a length that needs three bytes
+    task = make_task(payload=payload, name="ünïcode", metadata={"k": "v" * 300})
+    await env.backend.enqueue_many([task, make_task()])
+
+    leases = await dequeue_all(env.backend)
+
+    assert leases[0].task.payload == payload
+    assert leases[0].task.name == "ünïcode"
+    assert leases[0].task.metadata == {"k": "v" * 300}
+    assert len(leases) == 2
+
+
 async def test_blank_queue_and_weight_get_defaults(env: DurableEnv) -> None:
     await env.backend.enqueue(make_task(queue="  ", weight=0))
     [lease] = await dequeue_all(env.backend)
