@@ -11,6 +11,7 @@ import queue
 import threading
 import types
 from collections import deque
+from collections.abc import Mapping
 from typing import Any
 
 from application.ports import Clock, TimerHandle
@@ -64,7 +65,7 @@ class Attempt:
     from an outside cancellation and ``uncancel`` exactly those.
     """
 
-    __slots__ = ("abandoned", "cancels", "ctx", "deadline", "finished", "owner", "reason", "timer")
+    __slots__ = ("abandoned", "cancels", "ctx", "deadline", "owner", "reason")
 
     def __init__(self, ctx: TaskContext, owner: asyncio.Task[Any] | None, deadline: float) -> None:
         self.ctx = ctx
@@ -73,8 +74,6 @@ class Attempt:
         self.reason: Interrupt | None = None
         self.cancels = 0
         self.abandoned = False
-        self.finished = False
-        self.timer: TimerHandle | None = None
 
     def interrupt(self, reason: Interrupt) -> None:
         """Cancel or time out the attempt. The first reason wins."""
@@ -247,53 +246,45 @@ async def call_sync_function(
 class Deadlines:
     """Times out running attempts with one timer instead of one per attempt.
 
-    Attempts with the default timeout start in time order, so their deadlines
-    arrive in order: a deque plus a single timer armed for the oldest one. An
-    attempt whose deadline would break that order gets a timer of its own.
-    Finished attempts are dropped lazily.
+    At most ``max_workers`` attempts (plus execute_task callers) run at once,
+    so the timer is armed for the earliest running deadline and, when it
+    fires, scans them all. Starting an attempt costs a comparison; finishing
+    one costs nothing (its entry leaves ``running``).
     """
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, running: Mapping[Any, Attempt]) -> None:
         self._clock = clock
-        self._queue: deque[Attempt] = deque()
+        self._running = running
         self._timer: TimerHandle | None = None
-        self._live_hint = 0
+        self._at: float | None = None
 
     def add(self, attempt: Attempt) -> None:
-        queue = self._queue
-        while queue and queue[0].finished:
-            queue.popleft()
-        if queue and queue[-1].deadline > attempt.deadline:
-            attempt.timer = self._clock.call_later(attempt.deadline - self._clock.now(), attempt.expire)
-            return
-        queue.append(attempt)
-        if len(queue) > 1024 and len(queue) > 4 * self._live_hint:
-            # A long-running head keeps finished attempts behind it: compact.
-            self._queue = deque(a for a in queue if not a.finished)
-            self._live_hint = len(self._queue)
-        if self._timer is None:
+        if self._at is None or attempt.deadline < self._at:
             self._arm(attempt.deadline)
 
-    def done(self, attempt: Attempt) -> None:
-        attempt.finished = True
-        if attempt.timer is not None:
-            attempt.timer.cancel()
-
     def _arm(self, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._at = when
         self._timer = self._clock.call_later(when - self._clock.now(), self._fire)
 
     def _fire(self) -> None:
         self._timer = None
+        self._at = None
         now = self._clock.now()
-        queue = self._queue
-        while queue and (queue[0].finished or queue[0].deadline <= now):
-            attempt = queue.popleft()
-            if not attempt.finished:
+        earliest: float | None = None
+        for attempt in list(self._running.values()):
+            if attempt.reason is not None:
+                continue  # already interrupted, unwinding
+            if attempt.deadline <= now:
                 attempt.expire()
-        if queue:
-            self._arm(queue[0].deadline)
+            elif earliest is None or attempt.deadline < earliest:
+                earliest = attempt.deadline
+        if earliest is not None:
+            self._arm(earliest)
 
     def close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+            self._at = None

@@ -151,7 +151,7 @@ class TaskManager:
         # Keyed by the Task object (identity hash): UUID.__hash__ is Python code.
         self._running: dict[Task, Attempt] = {}
         self._backoff: dict[Task, Any] = {}  # retry timers
-        self._deadlines = Deadlines(self._clock)
+        self._deadlines = Deadlines(self._clock, self._running)
         self._pending = 0
         self._idle: asyncio.Event | None = None
         self._retention = retention
@@ -265,7 +265,7 @@ class TaskManager:
 
     def get_active_tasks(self) -> int:
         """How many attempts are running now."""
-        return self._counters.running
+        return len(self._running)
 
     def is_empty(self) -> bool:
         """True when no task waits (ready or delayed)."""
@@ -505,7 +505,7 @@ class TaskManager:
         return list(self._tasks.values())
 
     def get_metrics(self) -> MetricsSnapshot:
-        return self._counters.snapshot(len(self._queue))
+        return self._counters.snapshot(len(self._queue), len(self._running))
 
     # -- execution ---------------------------------------------------------------
 
@@ -603,8 +603,6 @@ class TaskManager:
         attempt = Attempt(ctx, owner if owner is not None else asyncio.current_task(), deadline)
         running = self._running
         running[task] = attempt
-        counters = self._counters
-        counters.running += 1
         on_start = self._hooks.on_start
         if on_start is not None:
             call_hook("on_start", on_start, task)
@@ -635,19 +633,13 @@ class TaskManager:
         if attempt.cancels:
             attempt.settle_cancels()
         # The attempt is over (inlined _end_attempt: this is the hot path).
-        attempt.finished = True
-        if attempt.timer is not None:
-            attempt.timer.cancel()
         del running[task]
-        counters.running -= 1
         if span is not None:
             end_span(span, error)
         return result, error, attempt.reason
 
     def _end_attempt(self, task: Task, attempt: Attempt, span: Any, error: BaseException | None) -> None:
-        self._deadlines.done(attempt)
         del self._running[task]
-        self._counters.running -= 1
         if span is not None:
             end_span(span, error)
 

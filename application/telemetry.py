@@ -23,13 +23,11 @@ class MetricCounters:
         "latency_total",
         "results_dropped",
         "retried",
-        "running",
         "scheduled",
     )
 
     def __init__(self) -> None:
         self.scheduled = 0
-        self.running = 0
         self.completed = 0
         self.failed = 0
         self.cancelled = 0
@@ -45,10 +43,10 @@ class MetricCounters:
         if seconds > self.latency_max:
             self.latency_max = seconds
 
-    def snapshot(self, queue_depth: int) -> MetricsSnapshot:
+    def snapshot(self, queue_depth: int, running: int) -> MetricsSnapshot:
         return MetricsSnapshot(
             scheduled=self.scheduled,
-            running=self.running,
+            running=running,
             completed=self.completed,
             failed=self.failed,
             cancelled=self.cancelled,
