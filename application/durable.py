@@ -237,6 +237,16 @@ class DurableRunner:
         if self._close_backend:
             await self.backend.close()
 
+    async def cancel_unstarted(self, task: Task) -> None:
+        """cancel_task of a task this node leased but has not started: dead-letter it."""
+        lease = self._leases.get(task)
+        if lease is None or task.status is not TaskStatus.UNKNOWN:
+            return
+        with contextlib.suppress(ValueError):
+            self._ready.remove((task, lease))
+        await self._backend_call("fail", self.backend.fail(lease, "task cancelled"))
+        self._finish(task, lease, TaskStatus.CANCELLED, None, TaskCancelledError(task_id=task.id))
+
     def _forget(self, task: Task) -> None:
         """Drop a lease this node no longer works on (not a terminal finish)."""
         if self._leases.pop(task, None) is not None:

@@ -778,7 +778,11 @@ class TaskManager:
         Raises:
             TaskNotFoundError: unknown id.
         """
-        self._cancel(self._lookup(task_id))
+        task = self._lookup(task_id)
+        if self._durable is not None and task.status is TaskStatus.UNKNOWN:
+            await self._durable.cancel_unstarted(task)  # leased, waiting for a worker
+            return
+        self._cancel(task)
 
     def _cancel(self, task: Task) -> None:
         status = task.status

@@ -301,3 +301,29 @@ async def test_without_renewal_an_expired_lease_is_lost_to_another_node(
     record = await backend.get(task_id)
     assert (record.state, record.attempts) == (DurableState.PROCESSING, 2)
     await backend.ack(stolen)
+
+
+async def test_cancel_of_a_leased_task_not_started_yet_dead_letters_it(
+    make_durable: MakeDurable, backend: InMemoryDurableBackend
+) -> None:
+    probe = Probe(block=True)
+    tm = make_durable(durable_handlers=registry_for(probe), max_workers=1, durable_prefetch=1)
+    stream = tm.subscribe_results(10)
+    await tm.start()
+    await tm.register_durable_task(task("first"))
+    await probe.started.wait()
+    second = await tm.register_durable_task(task("second"))
+    await until(lambda: any(t.id == second for t in tm.get_tasks()))  # leased here, waiting for the worker
+    assert tm.get_task(second).status is TaskStatus.UNKNOWN
+
+    await tm.cancel_task(second)
+
+    assert tm.get_task(second).status is TaskStatus.CANCELLED
+    record = await backend.get(second)
+    assert (record.state, record.last_error) == (DurableState.DEAD, "task cancelled")
+    result = stream.get_nowait()
+    assert result is not None
+    assert result.task.id == second
+    probe.release_all()
+    await tm.wait()
+    assert labels(probe) == ["first"]  # the cancelled one never ran
