@@ -14,6 +14,7 @@ import attrs
 
 from application.attempt import Interrupt, is_async_function
 from application.hooks import call_hook
+from application.outcome import classify, public_error
 from application.ports import DurableBackend, DurableCodec
 from application.registry import DurableHandlerSpec, TypedDurableRegistry, handler_map
 from domain import (
@@ -371,7 +372,7 @@ class DurableRunner:
             assert self._ack_event is not None
             self._ack_event.set()
             return
-        status = manager.classify(error, reason)
+        status = classify(error, reason)
         if status is TaskStatus.CANCELLED:
             if manager._stopped:
                 # Interrupted by a hard stop, not by the task: another node runs it now.
@@ -381,7 +382,7 @@ class DurableRunner:
             await self._backend_call("fail", self.backend.fail(lease, "task cancelled"))
             self._finish(task, lease, status, result, TaskCancelledError(task_id=task.id))
             return
-        public = manager._public_error(task, error, reason, None)
+        public = public_error(task, error, reason, manager.timeout)
         if lease.max_retries >= 0 and lease.attempts <= lease.max_retries and not manager._stopped:
             delay = retry_delay(task.retry_delay, max(lease.attempts, 1), task.id)
             manager._counters.retried += 1

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import uuid
-from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -22,10 +21,12 @@ from application.attempt import (
 from application.clock import LoopClock
 from application.durable import DurableRunner
 from application.hooks import TaskHooks, call_hook
+from application.outcome import classify, public_error
 from application.ports import Clock, DurableBackend, DurableCodec, Meter, MeterFactory, Tracer
 from application.rate_limit import TokenBucket
 from application.registry import DurableHandlerSpec, TypedDurableRegistry
 from application.results import ResultBroadcaster, ResultStream
+from application.retention import RegistryPruner
 from application.scheduler import TaskQueue
 from application.telemetry import MetricCounters, close_meter, end_span, start_span
 from domain import (
@@ -48,7 +49,6 @@ from domain import (
     TaskContext,
     TaskNotFoundError,
     TaskStatus,
-    TaskTimeoutError,
     WaitTimeoutError,
     normalize_queue,
     normalize_queue_weights,
@@ -147,15 +147,13 @@ class TaskManager:
         )
         self._results = ResultBroadcaster(self._count_drops)
         self._tasks: dict[int, Task] = {}  # keyed by id.int: UUID.__hash__ is Python code
-        self._terminal: deque[uuid.UUID] = deque()  # finish order, for retention
         # Keyed by the Task object (identity hash): UUID.__hash__ is Python code.
         self._running: dict[Task, Attempt] = {}
         self._backoff: dict[Task, Any] = {}  # retry timers
         self._deadlines = Deadlines(self._clock, self._running)
         self._pending = 0
         self._idle: asyncio.Event | None = None
-        self._retention = retention
-        self._last_ttl_check: float | None = None
+        self._pruner = RegistryPruner(self._tasks, retention)
         self._retention_task: asyncio.Task[None] | None = None
 
         self._sync_workers = sync_workers if sync_workers and sync_workers > 0 else self.max_workers
@@ -586,7 +584,7 @@ class TaskManager:
         """One attempt of ``task`` (which must be QUEUED), then its outcome."""
         result, error, reason = await self.run_attempt(task, timeout)
         self._settle(task, result, error, reason, timeout)
-        return result, self._public_error(task, error, reason, timeout)
+        return result, public_error(task, error, reason, timeout if timeout is not None else self.timeout)
 
     async def run_attempt(
         self, task: Task, timeout: float | None, owner: asyncio.Task[Any] | None = None
@@ -648,34 +646,6 @@ class TaskManager:
             self._sync = SyncRunner(self._sync_workers, asyncio.get_running_loop())
         return self._sync
 
-    def classify(
-        self, error: BaseException | None, reason: Interrupt | None
-    ) -> TaskStatus:
-        """The status an attempt's outcome leads to (retry aside)."""
-        if error is None:
-            return TaskStatus.COMPLETED
-        # The interrupt we sent decides first: a deadline arrives as CancelledError
-        # inside a coroutine, or as TaskCancelledError from ctx.raise_if_cancelled().
-        if reason is Interrupt.TIMEOUT:
-            return TaskStatus.CONTEXT_DEADLINE_REACHED
-        if reason is Interrupt.CANCEL or isinstance(error, asyncio.CancelledError | TaskCancelledError):
-            return TaskStatus.CANCELLED
-        if isinstance(error, TimeoutError):
-            return TaskStatus.CONTEXT_DEADLINE_REACHED
-        return TaskStatus.FAILED
-
-    def _public_error(
-        self, task: Task, error: BaseException | None, reason: Interrupt | None, timeout: float | None
-    ) -> BaseException | None:
-        if error is None:
-            return None
-        status = self.classify(error, reason)
-        if status is TaskStatus.CANCELLED:
-            return error if isinstance(error, TaskCancelledError) else TaskCancelledError(task_id=task.id)
-        if reason is Interrupt.TIMEOUT:
-            return TaskTimeoutError(task_id=task.id, timeout=timeout if timeout is not None else self.timeout)
-        return error
-
     def _settle(
         self,
         task: Task,
@@ -684,11 +654,11 @@ class TaskManager:
         reason: Interrupt | None,
         timeout: float | None,
     ) -> None:
-        status = self.classify(error, reason)
+        status = classify(error, reason)
         if status is TaskStatus.COMPLETED:
             self._finish(task, status, result, None)
             return
-        public = self._public_error(task, error, reason, timeout)
+        public = public_error(task, error, reason, timeout if timeout is not None else self.timeout)
         if status is TaskStatus.CANCELLED:
             self._finish(task, status, result, public)
             return
@@ -762,9 +732,8 @@ class TaskManager:
         self._pending -= 1
         if self._pending == 0 and self._idle is not None:
             self._idle.set()
-        if self._retention is not None:
-            self._terminal.append(task.id)
-            self._prune(now)
+        if self._pruner.policy is not None:
+            self._pruner.finished(task, now)
         return True
 
     # -- cancellation ------------------------------------------------------------
@@ -856,18 +825,11 @@ class TaskManager:
 
     def set_retention_policy(self, policy: RetentionPolicy) -> None:
         """Bound the registry of finished tasks; prunes once now (SPEC B.10)."""
-        if self._retention is None:
-            # Finish order was not tracked until now: seed it from the registry.
-            finished = [t for t in self._tasks.values() if t.status.is_terminal]
-            finished.sort(key=lambda t: t.terminal_at or 0.0)
-            self._terminal = deque(t.id for t in finished)
-        self._retention = policy
-        self._last_ttl_check = None
-        self._prune(self._clock.now())
+        self._pruner.set_policy(policy, self._clock.now())
         self._ensure_retention_loop()
 
     def _ensure_retention_loop(self) -> None:
-        policy = self._retention
+        policy = self._pruner.policy
         if policy is None or policy.ttl <= 0 or self._retention_task is not None:
             return
         if not self._started or self._stopped:
@@ -878,31 +840,6 @@ class TaskManager:
 
     async def _retention_loop(self) -> None:
         while not self._stopped:
-            policy = self._retention
+            policy = self._pruner.policy
             await self._clock.sleep(policy.interval if policy is not None else 60.0)
-            self._prune(self._clock.now())
-
-    def _prune(self, now: float) -> None:
-        policy = self._retention
-        if policy is None or not policy.enabled:
-            return
-        tasks = self._tasks
-        ttl_due = policy.ttl_sweep_due(now, self._last_ttl_check)
-        if not ttl_due and not (0 < policy.max_entries < len(tasks)):
-            return
-        cutoff = None
-        if ttl_due:
-            self._last_ttl_check = now
-            cutoff = now - policy.ttl
-        terminal = self._terminal
-        while terminal:
-            task = tasks.get(terminal[0].int)
-            if task is None or not task.status.is_terminal:
-                terminal.popleft()
-                continue
-            at = task.terminal_at
-            expired = cutoff is not None and at is not None and at <= cutoff
-            if not expired and not (0 < policy.max_entries < len(tasks)):
-                break
-            terminal.popleft()
-            del tasks[task.id.int]
+            self._pruner.prune(self._clock.now())

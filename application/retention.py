@@ -1,0 +1,65 @@
+"""Forgetting finished tasks: the registry side of the RetentionPolicy (SPEC B.10)."""
+
+from __future__ import annotations
+
+import uuid
+from collections import deque
+
+from domain import RetentionPolicy, Task
+
+
+class RegistryPruner:
+    """Removes terminal tasks from the manager's registry by a RetentionPolicy.
+
+    Finish order is kept in a deque (the clock only moves forward, so it is
+    also terminal-time order): TTL expiry and the max_entries trim both take
+    from its front, O(1) per removed task. Non-terminal tasks are never removed.
+    """
+
+    def __init__(self, tasks: dict[int, Task], policy: RetentionPolicy | None = None) -> None:
+        self._tasks = tasks  # the manager's registry, keyed by id.int
+        self.policy = policy
+        self._last_ttl_check: float | None = None
+        self._finished: deque[uuid.UUID] = deque()
+
+    def set_policy(self, policy: RetentionPolicy, now: float) -> None:
+        """Install ``policy`` (resetting the TTL check) and prune once."""
+        if self.policy is None:
+            # Finish order was not tracked until now: seed it from the registry.
+            finished = [t for t in self._tasks.values() if t.status.is_terminal]
+            finished.sort(key=lambda t: t.terminal_at or 0.0)
+            self._finished = deque(t.id for t in finished)
+        self.policy = policy
+        self._last_ttl_check = None
+        self.prune(now)
+
+    def finished(self, task: Task, now: float) -> None:
+        """A task just reached its terminal status."""
+        if self.policy is not None:
+            self._finished.append(task.id)
+            self.prune(now)
+
+    def prune(self, now: float) -> None:
+        policy = self.policy
+        if policy is None or not policy.enabled:
+            return
+        tasks = self._tasks
+        ttl_due = policy.ttl_sweep_due(now, self._last_ttl_check)
+        if not ttl_due and not (0 < policy.max_entries < len(tasks)):
+            return
+        cutoff = None
+        if ttl_due:
+            self._last_ttl_check = now
+            cutoff = now - policy.ttl
+        finished = self._finished
+        while finished:
+            task = tasks.get(finished[0].int)
+            if task is None or not task.status.is_terminal:
+                finished.popleft()
+                continue
+            at = task.terminal_at
+            expired = cutoff is not None and at is not None and at <= cutoff
+            if not expired and not (0 < policy.max_entries < len(tasks)):
+                break
+            finished.popleft()
+            del tasks[task.id.int]
