@@ -90,6 +90,7 @@ class DurableRunner:
         self.queues = [normalize_queue(q) for q in queues] if queues else None
         self.prefetch = max(prefetch, 0)
         self._dequeue: asyncio.Future[list[DurableLease]] | None = None
+        self._dequeue_waits = False  # the call in flight is an idle wait (nothing granted while it blocks)
 
     @property
     def codec(self) -> DurableCodec:
@@ -205,8 +206,12 @@ class DurableRunner:
             loop_task.cancel()
         await asyncio.gather(*self._loops[:1], return_exceptions=True)
         if self._dequeue is not None:
-            # The backend may already have granted these leases: take them, then hand back.
-            with contextlib.suppress(Exception):
+            if self._dequeue_waits and not self._dequeue.done():
+                # Still blocked waiting for work (up to the poll interval): stop waiting. On
+                # Redis, dropping the wake connection makes the server discard the dequeue.
+                self._dequeue.cancel()
+            # A dequeue that already ran may have granted leases: take them, then hand back.
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 for lease in await self._dequeue:
                     await self._accept(lease)
             self._dequeue = None
@@ -263,6 +268,7 @@ class DurableRunner:
     async def _fetch_loop(self) -> None:
         assert self._slot_event is not None
         manager = self._manager
+        idle = False
         while self._fetching:
             free = manager.max_workers + self.prefetch - len(self._leases)
             if free <= 0:
@@ -270,8 +276,15 @@ class DurableRunner:
                 await self._slot_event.wait()
                 continue
             asked = min(self.batch_size, free)
-            # Shielded: a stop that lands mid-call must still receive what was granted.
-            self._dequeue = asyncio.ensure_future(self.backend.dequeue(asked, self.lease))
+            # Idle (the last call drained the queues): wait for work and lease it in one
+            # call. Shielded: a stop that lands mid-call must still receive what was granted.
+            call = (
+                self.backend.wait_and_dequeue(asked, self.lease, self.poll_interval)
+                if idle
+                else self.backend.dequeue(asked, self.lease)
+            )
+            self._dequeue = asyncio.ensure_future(call)
+            self._dequeue_waits = idle
             try:
                 leases = await asyncio.shield(self._dequeue)
                 self._dequeue = None
@@ -284,14 +297,10 @@ class DurableRunner:
                 continue
             for lease in leases:
                 await self._accept(lease)
-            if len(leases) < asked:
-                # The queues are drained: wait for an enqueue's wake-up instead of asking
-                # again at once (a second script would only queue up ahead of the handlers'
-                # own Redis calls and delay them).
-                try:
-                    await self.backend.wait_for_work(self.poll_interval)
-                except BackendUnavailableError:
-                    await manager.clock.sleep(self.poll_interval)
+            # Fewer than asked: the queues are drained, so the next call waits for an
+            # enqueue's wake-up instead of asking again at once (a second script would
+            # only queue up ahead of the handlers' own Redis calls and delay them).
+            idle = len(leases) < asked
 
     async def _accept(self, lease: DurableLease) -> None:
         try:

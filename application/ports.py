@@ -136,6 +136,13 @@ class DurableBackend(Protocol):
         """
         ...
 
+    async def wait_and_dequeue(self, limit: int, lease: float, max_wait: float) -> list[DurableLease]:
+        """``wait_for_work(max_wait)`` then ``dequeue(limit, lease)``, in one round
+        trip where the backend can (an idle node's pickup path). Returns [] when
+        nothing came. A lease granted this way may be up to ``max_wait`` shorter.
+        """
+        ...
+
     async def wait_for_work(self, max_wait: float) -> None:
         """Return when work may be available: an enqueue (from any node), a
         delayed task coming due, or ``max_wait`` seconds elapsed. May return early.

@@ -221,6 +221,10 @@ class InMemoryDurableBackend:
             self._paused_queues.discard(normalize_queue(queue, self._default_queue))
         self._notify()
 
+    async def wait_and_dequeue(self, limit: int, lease: float, max_wait: float) -> list[DurableLease]:
+        await self.wait_for_work(max_wait)
+        return await self.dequeue(limit, lease)
+
     async def wait_for_work(self, max_wait: float) -> None:
         if self._signalled:
             self._signalled = False

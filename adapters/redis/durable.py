@@ -150,12 +150,34 @@ class RedisDurableBackend:
         return results
 
     async def dequeue(self, limit: int, lease: float) -> list[DurableLease]:
+        keys, args, expires_at_ms = self._dequeue_call(limit, lease)
+        return self._leases(await self._run(self._scripts.dequeue, keys, args), expires_at_ms)
+
+    async def wait_and_dequeue(self, limit: int, lease: float, max_wait: float) -> list[DurableLease]:
+        """BLPOP the wake list and EVALSHA the dequeue script in one pipeline on the
+        wake connection: Redis runs the dequeue the moment the BLPOP unblocks, which
+        saves the idle node a round trip between the wake-up and its lease. Falls
+        back to wait_for_work + dequeue where that cannot be done.
+        """
+        timeout = self._wait_timeout(max_wait)
+        if timeout > 0:
+            keys, args, expires_at_ms = self._dequeue_call(limit, lease)
+            waited, reply = await self._wake.wait_then_eval(timeout, self._scripts.dequeue.sha, keys, args)
+            if reply is not None:
+                return self._leases(reply, expires_at_ms)
+            if not waited:  # the pipeline was not possible: the two-step path
+                await self._wake.wait(timeout)
+        return await self.dequeue(limit, lease)
+
+    def _dequeue_call(self, limit: int, lease: float) -> tuple[list[str], list[Any], int]:
         now_ms = self._now_ms()
         expires_at_ms = now_ms + to_ms(lease if lease > 0 else DEFAULT_LEASE)
         keys = [self.keys.queues, self.keys.paused, self.keys.paused_queues, self.keys.round_robin]
         args = [self._prefix, now_ms, expires_at_ms - now_ms, max(limit, 1), self._window,
                 secrets.token_hex(8), self._default_queue, *self._weight_args]  # fmt: skip
-        reply = await self._run(self._scripts.dequeue, keys, args)
+        return keys, args, expires_at_ms
+
+    def _leases(self, reply: Any, expires_at_ms: int) -> list[DurableLease]:
         self._next_due_ms = int(reply[0]) if int(reply[0]) >= 0 else None
         return leases_from_reply(reply, expires_at_ms)
 
@@ -220,10 +242,13 @@ class RedisDurableBackend:
         ``max_wait`` is real time. Never raises: while Redis is unreachable it polls
         (sleeps ``fallback_poll`` at most), so the caller's next dequeue reports the outage.
         """
-        timeout = max_wait
-        if self._next_due_ms is not None:
-            timeout = min(timeout, (self._next_due_ms - self._now_ms()) / 1000)
-        await self._wake.wait(timeout)
+        await self._wake.wait(self._wait_timeout(max_wait))
+
+    def _wait_timeout(self, max_wait: float) -> float:
+        """``max_wait``, cut short by the next known due time (client clock)."""
+        if self._next_due_ms is None:
+            return max_wait
+        return min(max_wait, (self._next_due_ms - self._now_ms()) / 1000)
 
     async def close(self) -> None:
         if self._closed:

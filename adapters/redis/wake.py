@@ -41,6 +41,33 @@ class RedisWakeListener:
         # asyncio.wait never cancels the BLPOP: cancelling it would leave the connection unusable.
         await asyncio.wait({self._inflight}, timeout=timeout)
 
+    async def wait_then_eval(
+        self, timeout: float, sha: str | None, keys: list[str], args: list[Any]
+    ) -> tuple[bool, Any]:
+        """BLPOP (up to ``timeout``) then EVALSHA ``sha`` in one pipeline on the wake
+        connection. Returns (waited, reply): waited is False when the pipeline could
+        not be sent here (a BLPOP already in flight, Redis Cluster); reply is None
+        when the script did not run (not loaded, or any error).
+        """
+        if self._closed or sha is None or isinstance(self._client, RedisCluster):
+            return False, None
+        if self._inflight is not None and not self._inflight.done():
+            return False, None
+        try:
+            conn = await self._connection()
+            pipe = conn.pipeline(transaction=False)
+            pipe.blpop([self._key], timeout=max(timeout, 0.01))
+            pipe.evalsha(sha, len(keys), *keys, *args)
+            replies = await asyncio.wait_for(pipe.execute(raise_on_error=False), timeout + _REPLY_GRACE)
+        except asyncio.CancelledError:
+            await self._drop()
+            raise
+        except Exception:  # forget the connection; the caller's plain dequeue reports an outage
+            await self._drop()
+            return True, None
+        reply = replies[1]
+        return True, None if isinstance(reply, BaseException) else reply
+
     async def close(self) -> None:
         self._closed = True
         if self._inflight is not None:

@@ -324,6 +324,37 @@ async def test_wait_for_work_is_woken_by_an_enqueue_from_another_client(env: Dur
     assert len(await dequeue_all(env.backend)) == 1
 
 
+async def test_wait_and_dequeue_leases_what_an_enqueue_from_another_client_brings(env: DurableEnv) -> None:
+    other = await env.peer()
+    waiter = asyncio.ensure_future(env.backend.wait_and_dequeue(16, 30.0, 60.0))
+    for _ in range(3):
+        await asyncio.sleep(0)  # let the waiter block (a yield, not a timed sleep)
+    assert not waiter.done()
+    task = make_task()
+
+    await other.enqueue(task)
+
+    leases = await asyncio.wait_for(waiter, PROMPTLY)
+    assert [lease.task_id for lease in leases] == [task.id]
+    assert (await env.backend.get(task.id)).state is DurableState.PROCESSING
+    await env.backend.ack(leases[0])
+
+
+async def test_wait_and_dequeue_cancelled_while_it_blocks_grants_nothing(env: DurableEnv) -> None:
+    waiter = asyncio.ensure_future(env.backend.wait_and_dequeue(16, 30.0, 60.0))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    task = make_task()
+
+    await (await env.peer()).enqueue(task)
+
+    assert (await env.backend.get(task.id)).state is DurableState.READY  # nobody leased it
+    assert [lease.task_id for lease in await dequeue_all(env.backend)] == [task.id]
+
+
 async def test_wait_for_work_ends_when_a_delayed_task_falls_due(env: DurableEnv) -> None:
     await env.backend.enqueue(make_task(run_at=env.clock.now() + 0.2))
     assert await dequeue_all(env.backend) == []
