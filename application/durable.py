@@ -78,7 +78,7 @@ class DurableRunner:
         self.renewal_interval = self.lease / 2 if renewal >= self.lease else renewal
         self._ready: deque[tuple[Task, DurableLease]] = deque()
         self._leases: dict[Task, DurableLease] = {}  # every lease held: ready or running
-        self._ready_event: asyncio.Event | None = None
+        self._idle_workers: deque[asyncio.Future[None]] = deque()  # one is woken per ready lease
         self._slot_event: asyncio.Event | None = None
         self._acks: list[tuple[Task, DurableLease, Any]] = []
         self._ack_event: asyncio.Event | None = None
@@ -172,7 +172,6 @@ class DurableRunner:
         if self._fetching or self._closed:
             return
         self._fetching = True
-        self._ready_event = asyncio.Event()
         self._slot_event = asyncio.Event()
         self._ack_event = asyncio.Event()
         await self.backend.configure_queues(self._manager.default_queue, self._manager.queue_weights, self.queues)
@@ -192,8 +191,7 @@ class DurableRunner:
             worker = self._workers.get(index)
             if worker is None or worker.done():
                 self._workers[index] = loop.create_task(self._worker(index), name=f"pyworker-durable-worker-{index}")
-        if self._ready_event is not None:
-            self._ready_event.set()  # idle workers above the new count notice and exit
+        self._wake_workers(all_of_them=True)  # idle workers above the new count notice and exit
         if self._slot_event is not None:
             self._slot_event.set()
 
@@ -224,8 +222,7 @@ class DurableRunner:
                 await self.backend.release([lease for _, lease in unstarted])
             except Exception:
                 logger.exception("could not hand back %d unstarted lease(s); they return at expiry", len(unstarted))
-        if self._ready_event is not None:
-            self._ready_event.set()  # let idle durable workers see that fetching stopped
+        self._wake_workers(all_of_them=True)  # let idle durable workers see that fetching stopped
 
     async def close(self) -> None:
         """Stop every loop after the last acks are flushed. Idempotent."""
@@ -314,8 +311,17 @@ class DurableRunner:
         manager.track_pending(1)
         self._leases[task] = lease
         self._ready.append((task, lease))
-        assert self._ready_event is not None
-        self._ready_event.set()
+        self._wake_workers()
+
+    def _wake_workers(self, all_of_them: bool = False) -> None:
+        """Wake one idle durable worker (not all of them: no thundering herd per lease)."""
+        waiters = self._idle_workers
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                if not all_of_them:
+                    return
 
     def _build_task(self, lease: DurableLease) -> Task:
         durable = lease.task
@@ -348,18 +354,25 @@ class DurableRunner:
     # -- running ---------------------------------------------------------------
 
     async def _worker(self, index: int) -> None:
-        assert self._ready_event is not None
         me = asyncio.current_task()
         ready = self._ready
+        loop = asyncio.get_running_loop()
         while True:
             if index >= self._manager.max_workers and self._workers.get(index) is me:
                 del self._workers[index]
+                self._wake_workers()  # pass on a wake-up this worker may have taken
                 return
             if not ready:
                 if not self._fetching:
                     return
-                self._ready_event.clear()
-                await self._ready_event.wait()
+                waiter: asyncio.Future[None] = loop.create_future()
+                self._idle_workers.append(waiter)
+                try:
+                    await waiter
+                except asyncio.CancelledError:
+                    if waiter.done() and not waiter.cancelled():
+                        self._wake_workers()  # pass the wake-up on
+                    raise
                 continue
             task, lease = ready.popleft()
             try:
