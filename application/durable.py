@@ -490,11 +490,6 @@ class DurableRunner:
         except Exception as exc:  # swallowed as go-worker does; the lease expires and the task returns
             logger.warning("durable %s failed: %s", what, exc)
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._leases)
-
-
 def _replace_ready_lease(ready: deque[tuple[Task, DurableLease]], task: Task, lease: DurableLease) -> None:
     for index, (queued, _) in enumerate(ready):
         if queued is task:

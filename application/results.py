@@ -115,10 +115,6 @@ class ResultBroadcaster:
     def closed(self) -> bool:
         return self._closed
 
-    @property
-    def active(self) -> bool:
-        return bool(self.subscribers)
-
     def subscribe(self, buffer: int) -> ResultStream:
         """A new stream with ``buffer`` slots (<= 0 means 1). Already ended once closed."""
         stream = ResultStream(max(buffer, 1), None if self._closed else self)

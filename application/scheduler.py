@@ -58,9 +58,6 @@ class TaskQueue:
     def __len__(self) -> int:
         return len(self._live)
 
-    def __contains__(self, task: Task) -> bool:
-        return task in self._live
-
     @property
     def has_capacity(self) -> bool:
         return len(self._live) < self.max_tasks
@@ -138,10 +135,6 @@ class TaskQueue:
                 if waiter.done() and not waiter.cancelled():
                     self._wake(1)
                 raise
-
-    def depth_by_queue(self) -> dict[str, int]:
-        """Ready tasks per queue (delayed tasks are not in a queue yet)."""
-        return {name: count for name, count in self._counts.items() if count}
 
     @property
     def delayed(self) -> int:

@@ -37,12 +37,6 @@ class MetricCounters:
         self.latency_total = 0.0
         self.latency_max = 0.0
 
-    def observe_latency(self, seconds: float) -> None:
-        self.latency_count += 1
-        self.latency_total += seconds
-        if seconds > self.latency_max:
-            self.latency_max = seconds
-
     def snapshot(self, queue_depth: int, running: int) -> MetricsSnapshot:
         return MetricsSnapshot(
             scheduled=self.scheduled,
