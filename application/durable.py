@@ -440,20 +440,19 @@ class DurableRunner:
             try:
                 outcomes: Sequence[BaseException | None] = await self.backend.ack_many([lease for _, lease, _ in batch])
             except BackendUnavailableError as exc:
-                # Redis is away: keep acking until the leases run out, rather than
-                # letting finished work expire and run again elsewhere.
-                now = clock.now()
-                keep = [item for item in batch if item[1].expires_at > now + self.poll_interval]
-                outcomes = [exc] * len(batch)
-                if keep and not self._closed:
-                    logger.warning("durable ack of %d task(s) failed (%s); retrying", len(keep), exc)
-                    self._acks = keep + self._acks
-                    retried = {id(item) for item in keep}
-                    batch = [item for item in batch if id(item) not in retried]
-                    outcomes = [exc] * len(batch)
-                    self._finish_acked(batch, outcomes)
+                # Redis is away: keep acking while the leases last, rather than letting
+                # finished work expire and run again elsewhere; give up on the rest.
+                deadline = clock.now() + self.poll_interval
+                retry: list[tuple[Task, DurableLease, Any]] = []
+                given_up: list[tuple[Task, DurableLease, Any]] = []
+                for item in batch:  # one pass: never compare results (user objects) for equality
+                    (retry if not self._closed and item[1].expires_at > deadline else given_up).append(item)
+                self._finish_acked(given_up, [exc] * len(given_up))
+                if retry:
+                    logger.warning("durable ack of %d task(s) failed (%s); retrying", len(retry), exc)
+                    self._acks = retry + self._acks
                     await clock.sleep(self.poll_interval)
-                    continue
+                continue
             except Exception as exc:  # unexpected: the leases expire and the tasks run again
                 logger.warning("durable ack of %d task(s) failed: %s", len(batch), exc)
                 outcomes = [exc] * len(batch)
