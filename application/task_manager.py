@@ -599,8 +599,7 @@ class TaskManager:
         deadline = now + (timeout if timeout is not None else self.timeout)
         ctx = TaskContext(task.id, task.attempts, deadline, task.name)
         attempt = Attempt(ctx, owner if owner is not None else asyncio.current_task(), deadline)
-        running = self._running
-        running[task] = attempt
+        self._running[task] = attempt
         on_start = self._hooks.on_start
         if on_start is not None:
             call_hook("on_start", on_start, task)
@@ -630,13 +629,11 @@ class TaskManager:
             error = exc
         if attempt.cancels:
             attempt.settle_cancels()
-        # The attempt is over (inlined _end_attempt: this is the hot path).
-        del running[task]
-        if span is not None:
-            end_span(span, error)
+        self._end_attempt(task, attempt, span, error)
         return result, error, attempt.reason
 
     def _end_attempt(self, task: Task, attempt: Attempt, span: Any, error: BaseException | None) -> None:
+        """The attempt is over: it leaves the running map (the gauge) and its span ends."""
         del self._running[task]
         if span is not None:
             end_span(span, error)
