@@ -18,8 +18,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy --strict domain application
-	$(BIN)/mypy --strict adapters entrypoints
+	$(BIN)/mypy --strict -p pyworker
 
 test: lint
 	$(BIN)/python -m pytest -q
@@ -30,9 +29,10 @@ bench-inmemory: $(STAMP)
 bench-durable: $(STAMP)
 	$(BIN)/python bench/durable.py
 
-# Regenerate the committed gRPC/protobuf stubs from protos/worker/v1/*.proto.
+# Regenerate the committed gRPC/protobuf stubs from protos/worker/v1/*.proto. They are
+# compiled through the pyworker/protos link so that they import as pyworker.protos.worker.v1.
 protos: $(STAMP)
-	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --pyi_out=. --grpc_python_out=. protos/worker/v1/*.proto
+	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --pyi_out=. --grpc_python_out=. pyworker/protos/worker/v1/*.proto
 
 # CI guard: the committed stubs match the .proto sources.
 check-protos: protos

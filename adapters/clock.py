@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import attrs
 
-from application.clock import LoopClock
+from pyworker.application.clock import LoopClock
 
 
 class SystemClock(LoopClock):

@@ -11,7 +11,7 @@ import attrs
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, EncodeError, Message
 
-from domain.errors import CodecError
+from pyworker.domain.errors import CodecError
 
 __all__ = ["JsonDurableCodec", "ProtoDurableCodec"]
 

@@ -1,11 +1,11 @@
 """pyworker's application layer: the TaskManager, its services and its ports."""
 
-from application.attempt import Interrupt
-from application.blocking import BlockingResults, BlockingTaskManager
-from application.clock import LoopClock
-from application.durable import DurableRunner
-from application.hooks import TaskHooks
-from application.ports import (
+from pyworker.application.attempt import Interrupt
+from pyworker.application.blocking import BlockingResults, BlockingTaskManager
+from pyworker.application.clock import LoopClock
+from pyworker.application.durable import DurableRunner
+from pyworker.application.hooks import TaskHooks
+from pyworker.application.ports import (
     Clock,
     DurableBackend,
     DurableCodec,
@@ -15,15 +15,15 @@ from application.ports import (
     TimerHandle,
     Tracer,
 )
-from application.registry import (
+from pyworker.application.registry import (
     DurableHandlerSpec,
     HandlerSpec,
     TypedDurableRegistry,
     TypedHandlerRegistry,
     typed_handler,
 )
-from application.results import ResultBroadcaster, ResultStream
-from application.service import (
+from pyworker.application.results import ResultBroadcaster, ResultStream
+from pyworker.application.service import (
     LoggerMiddleware,
     Middleware,
     Service,
@@ -31,8 +31,8 @@ from application.service import (
     logger_middleware,
     register_middleware,
 )
-from application.task_manager import TaskManager
-from application.telemetry import NoopMeter, NoopTracer
+from pyworker.application.task_manager import TaskManager
+from pyworker.application.telemetry import NoopMeter, NoopTracer
 
 __all__ = [
     "BlockingResults",

@@ -14,8 +14,8 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-from application.ports import Clock, TimerHandle
-from domain import TaskContext, TaskFunction
+from pyworker.application.ports import Clock, TimerHandle
+from pyworker.domain import TaskContext, TaskFunction
 
 _ASYNC_CACHE: dict[Any, bool] = {}
 _FUNCTION_TYPES = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, functools.partial)

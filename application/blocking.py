@@ -10,8 +10,8 @@ from collections.abc import Callable, Coroutine, Iterable
 from types import TracebackType
 from typing import Any, TypeVar
 
-from application.task_manager import TaskManager
-from domain import DurableTask, Duration, Instant, MetricsSnapshot, Result, Task
+from pyworker.application.task_manager import TaskManager
+from pyworker.domain import DurableTask, Duration, Instant, MetricsSnapshot, Result, Task
 
 T = TypeVar("T")
 

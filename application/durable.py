@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from application.attempt import Interrupt, is_async_function
-from application.hooks import call_hook
-from application.outcome import classify, public_error
-from application.ports import DurableBackend, DurableCodec
-from application.registry import DurableHandlerSpec, TypedDurableRegistry, handler_map
-from domain import (
+from pyworker.application.attempt import Interrupt, is_async_function
+from pyworker.application.hooks import call_hook
+from pyworker.application.outcome import classify, public_error
+from pyworker.application.ports import DurableBackend, DurableCodec
+from pyworker.application.registry import DurableHandlerSpec, TypedDurableRegistry, handler_map
+from pyworker.domain import (
     MAX_PRIORITY,
     MIN_PRIORITY,
     BackendUnavailableError,
@@ -36,7 +36,7 @@ from domain import (
 )
 
 if TYPE_CHECKING:
-    from application.task_manager import TaskManager
+    from pyworker.application.task_manager import TaskManager
 
 logger = logging.getLogger("pyworker.durable")
 

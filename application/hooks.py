@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from domain import Task, TaskStatus
+from pyworker.domain import Task, TaskStatus
 
 logger = logging.getLogger("pyworker.hooks")
 

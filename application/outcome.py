@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from application.attempt import Interrupt
-from domain import Task, TaskCancelledError, TaskStatus, TaskTimeoutError
+from pyworker.application.attempt import Interrupt
+from pyworker.domain import Task, TaskCancelledError, TaskStatus, TaskTimeoutError
 
 
 def classify(error: BaseException | None, reason: Interrupt | None) -> TaskStatus:

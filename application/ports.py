@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from domain import (
+from pyworker.domain import (
     DurableLease,
     DurableStats,
     DurableTask,
@@ -31,7 +31,7 @@ class TimerHandle(Protocol):
 @runtime_checkable
 class Clock(Protocol):
     """Wall time and timers. Every time the manager reads or waits on goes through here,
-    so tests can drive time by hand (``adapters.clock.ManualClock``).
+    so tests can drive time by hand (``pyworker.adapters.clock.ManualClock``).
     """
 
     def now(self) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from application.ports import Clock
+from pyworker.application.ports import Clock
 
 
 class TokenBucket:

@@ -7,8 +7,8 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from application.attempt import is_async_function
-from domain import (
+from pyworker.application.attempt import is_async_function
+from pyworker.domain import (
     HandlerAlreadyRegisteredError,
     HandlerNameRequiredError,
     HandlerPayloadTypeMismatchError,

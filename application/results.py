@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Callable
 from types import TracebackType
 
-from domain import DropPolicy, Result
+from pyworker.domain import DropPolicy, Result
 
 
 class ResultStream:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import deque
 
-from domain import RetentionPolicy, Task
+from pyworker.domain import RetentionPolicy, Task
 
 
 class RegistryPruner:

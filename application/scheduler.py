@@ -8,8 +8,8 @@ import itertools
 from collections import deque
 from collections.abc import Mapping
 
-from application.ports import Clock, TimerHandle
-from domain import MAX_PRIORITY, QueueFullError, Task, WeightedRoundRobin, normalize_queue_weights
+from pyworker.application.ports import Clock, TimerHandle
+from pyworker.domain import MAX_PRIORITY, QueueFullError, Task, WeightedRoundRobin, normalize_queue_weights
 
 _Delayed = tuple[float, int, Task]  # (run_at, seq, task)
 

@@ -8,10 +8,10 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
-from application.hooks import TaskHooks
-from application.ports import Tracer
-from application.results import ResultStream
-from domain import (
+from pyworker.application.hooks import TaskHooks
+from pyworker.application.ports import Tracer
+from pyworker.application.results import ResultStream
+from pyworker.domain import (
     DropPolicy,
     DurableTask,
     Duration,

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-from application.attempt import (
+from pyworker.application.attempt import (
     Attempt,
     Deadlines,
     Interrupt,
@@ -18,18 +18,18 @@ from application.attempt import (
     call_sync_function,
     is_async_function,
 )
-from application.clock import LoopClock
-from application.durable import DurableRunner
-from application.hooks import TaskHooks, call_hook
-from application.outcome import classify, public_error
-from application.ports import Clock, DurableBackend, DurableCodec, Meter, MeterFactory, Tracer
-from application.rate_limit import TokenBucket
-from application.registry import DurableHandlerSpec, TypedDurableRegistry
-from application.results import ResultBroadcaster, ResultStream
-from application.retention import RegistryPruner
-from application.scheduler import TaskQueue
-from application.telemetry import MetricCounters, close_meter, end_span, start_span
-from domain import (
+from pyworker.application.clock import LoopClock
+from pyworker.application.durable import DurableRunner
+from pyworker.application.hooks import TaskHooks, call_hook
+from pyworker.application.outcome import classify, public_error
+from pyworker.application.ports import Clock, DurableBackend, DurableCodec, Meter, MeterFactory, Tracer
+from pyworker.application.rate_limit import TokenBucket
+from pyworker.application.registry import DurableHandlerSpec, TypedDurableRegistry
+from pyworker.application.results import ResultBroadcaster, ResultStream
+from pyworker.application.retention import RegistryPruner
+from pyworker.application.scheduler import TaskQueue
+from pyworker.application.telemetry import MetricCounters, close_meter, end_span, start_span
+from pyworker.domain import (
     ConfigurationError,
     DropPolicy,
     DurableModeError,
@@ -816,7 +816,7 @@ class TaskManager:
             return
         if self._meter_factory is None:
             raise ConfigurationError(
-                reason="no meter factory: build the manager with entrypoints.container.new_task_manager()"
+                reason="no meter factory: build the manager with pyworker.entrypoints.container.new_task_manager()"
             )
         self.set_meter(self._meter_factory(provider, name, version))
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from application.ports import Meter, TaskSpan, Tracer
-from domain import MetricsSnapshot, Task
+from pyworker.application.ports import Meter, TaskSpan, Tracer
+from pyworker.domain import MetricsSnapshot, Task
 
 logger = logging.getLogger("pyworker.telemetry")
 

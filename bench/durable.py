@@ -40,9 +40,9 @@ import huey as huey_pkg  # noqa: E402
 import redis  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 
-from adapters.redis.durable import RedisDurableBackend  # noqa: E402
-from adapters.redis.keys import RedisKeys  # noqa: E402
-from domain import DurableTask  # noqa: E402
+from pyworker.adapters.redis.durable import RedisDurableBackend  # noqa: E402
+from pyworker.adapters.redis.keys import RedisKeys  # noqa: E402
+from pyworker.domain import DurableTask  # noqa: E402
 
 URL = os.environ.get("DURABLE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 _OPTIONS = {"--quick", "--profile", "--profile-only"}

@@ -27,8 +27,8 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
-from application import TypedDurableRegistry
-from domain import TaskContext
+from pyworker.application import TypedDurableRegistry
+from pyworker.domain import TaskContext
 
 registry = TypedDurableRegistry()
 

@@ -19,8 +19,8 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
-from application import TaskManager
-from domain import Task, TaskContext
+from pyworker.application import TaskManager
+from pyworker.domain import Task, TaskContext
 
 ASYNC_TARGET = 1 / 3  # manager >= 1/3 of the asyncio.PriorityQueue baseline
 SYNC_TARGET = 1 / 2  # manager >= 1/2 of the ThreadPoolExecutor baseline

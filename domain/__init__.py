@@ -1,7 +1,7 @@
 """pyworker's domain: tasks, statuses, policies and errors. Stdlib and attrs only."""
 
-from domain.backoff import retry_delay, retry_delay_ns
-from domain.durable import (
+from pyworker.domain.backoff import retry_delay, retry_delay_ns
+from pyworker.domain.durable import (
     DurableLease,
     DurableState,
     DurableStats,
@@ -9,8 +9,8 @@ from domain.durable import (
     DurableTaskRecord,
     QueueStats,
 )
-from domain.duration import Duration, Instant, to_epoch, to_seconds
-from domain.errors import (
+from pyworker.domain.duration import Duration, Instant, to_epoch, to_seconds
+from pyworker.domain.errors import (
     BackendUnavailableError,
     CodecError,
     ConfigurationError,
@@ -37,9 +37,9 @@ from domain.errors import (
     WaitTimeoutError,
     WorkerError,
 )
-from domain.metrics import MetricsSnapshot
-from domain.retention import RetentionPolicy, prune_selection
-from domain.scheduling import (
+from pyworker.domain.metrics import MetricsSnapshot
+from pyworker.domain.retention import RetentionPolicy, prune_selection
+from pyworker.domain.scheduling import (
     DEFAULT_QUEUE,
     WeightedRoundRobin,
     normalize_queue,
@@ -47,8 +47,8 @@ from domain.scheduling import (
     normalize_weight,
     ordering_key,
 )
-from domain.status import TERMINAL_STATUSES, TRANSITIONS, TaskStatus, check_transition
-from domain.task import MAX_PRIORITY, MIN_PRIORITY, DropPolicy, Result, Task, TaskContext, TaskFunction
+from pyworker.domain.status import TERMINAL_STATUSES, TRANSITIONS, TaskStatus, check_transition
+from pyworker.domain.task import MAX_PRIORITY, MIN_PRIORITY, DropPolicy, Result, Task, TaskContext, TaskFunction
 
 __all__ = [
     "DEFAULT_QUEUE",

@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from domain.duration import to_epoch, to_seconds
+from pyworker.domain.duration import to_epoch, to_seconds
 
 
 def _frozen_metadata(value: Mapping[str, str] | None) -> Mapping[str, str]:

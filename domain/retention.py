@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import attrs
 
-from domain.duration import to_seconds
+from pyworker.domain.duration import to_seconds
 
 MIN_CLEANUP_INTERVAL = 1.0
 MAX_CLEANUP_INTERVAL = 60.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 
-from domain.errors import InvalidTransitionError
+from pyworker.domain.errors import InvalidTransitionError
 
 
 class TaskStatus(enum.IntEnum):

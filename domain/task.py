@@ -10,9 +10,9 @@ from typing import Any
 
 import attrs
 
-from domain.duration import to_epoch, to_seconds
-from domain.errors import InvalidTaskError, InvalidTransitionError, TaskCancelledError
-from domain.status import ALLOWED_MASKS, TERMINAL_MASK, TaskStatus, check_transition
+from pyworker.domain.duration import to_epoch, to_seconds
+from pyworker.domain.errors import InvalidTaskError, InvalidTransitionError, TaskCancelledError
+from pyworker.domain.status import ALLOWED_MASKS, TERMINAL_MASK, TaskStatus, check_transition
 
 #: The range of the wire format's int32 priority.
 MIN_PRIORITY = -(2**31)

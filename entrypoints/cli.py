@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 import click
 
-from domain import WorkerError
-from entrypoints.errors import EXIT_INTERNAL, exit_code_for
+from pyworker.domain import WorkerError
+from pyworker.entrypoints.errors import EXIT_INTERNAL, exit_code_for
 
 logger = logging.getLogger("pyworker.cli")
 
@@ -49,8 +49,8 @@ def cli(verbose: int) -> None:
 
 
 def _register_commands() -> None:
-    from entrypoints.demo import demo
-    from entrypoints.worker import worker
+    from pyworker.entrypoints.demo import demo
+    from pyworker.entrypoints.worker import worker
 
     cli.add_command(demo)
     cli.add_command(worker)

@@ -7,11 +7,11 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
-from adapters.clock import SystemClock
-from adapters.codec import JsonDurableCodec, ProtoDurableCodec
-from adapters.memory.durable import InMemoryDurableBackend
-from adapters.redis.durable import RedisDurableBackend
-from application import NoopTracer, TaskManager
+from pyworker.adapters.clock import SystemClock
+from pyworker.adapters.codec import JsonDurableCodec, ProtoDurableCodec
+from pyworker.adapters.memory.durable import InMemoryDurableBackend
+from pyworker.adapters.redis.durable import RedisDurableBackend
+from pyworker.application import NoopTracer, TaskManager
 
 #: Everything new_task_manager() accepts, with pyworker's defaults (SPEC B.2).
 DEFAULTS: dict[str, Any] = {

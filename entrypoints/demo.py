@@ -18,11 +18,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressC
 from rich.table import Table
 from rich.text import Text
 
-from application import Clock, TaskHooks, TaskManager
-from domain import Task, TaskStatus, WaitTimeoutError
-from entrypoints.container import new_task_manager
-from entrypoints.demo_tasks import QUEUE_WEIGHTS, RETRY_DELAY, Kind, Plan, build_plan
-from entrypoints.errors import EXIT_ERROR, EXIT_INTERNAL
+from pyworker.application import Clock, TaskHooks, TaskManager
+from pyworker.domain import Task, TaskStatus, WaitTimeoutError
+from pyworker.entrypoints.container import new_task_manager
+from pyworker.entrypoints.demo_tasks import QUEUE_WEIGHTS, RETRY_DELAY, Kind, Plan, build_plan
+from pyworker.entrypoints.errors import EXIT_ERROR, EXIT_INTERNAL
 
 #: Live states, in display order, with their colours (the terminal ones use go-worker's wire names).
 STYLES = {"Queued": "cyan", "Delayed": "blue", "Running": "yellow", "Retrying": "magenta",

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import attrs
 
-from domain import Task, TaskContext, TaskFunction
+from pyworker.domain import Task, TaskContext, TaskFunction
 
 #: Queue name -> weight for weighted round robin (3 picks from critical for every 1 from bulk).
 QUEUE_WEIGHTS: dict[str, int] = {"critical": 3, "default": 2, "bulk": 1}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain import (
+from pyworker.domain import (
     BackendUnavailableError,
     ConfigurationError,
     DurableLeaseNotFoundError,

@@ -12,10 +12,10 @@ from typing import Any
 
 import click
 
-from application import DurableHandlerSpec, TaskManager, TypedDurableRegistry
-from domain import RetentionPolicy
-from entrypoints.container import new_task_manager
-from entrypoints.durations import DURATION
+from pyworker.application import DurableHandlerSpec, TaskManager, TypedDurableRegistry
+from pyworker.domain import RetentionPolicy
+from pyworker.entrypoints.container import new_task_manager
+from pyworker.entrypoints.durations import DURATION
 
 
 class AppLoadError(click.ClickException):

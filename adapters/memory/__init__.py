@@ -1,5 +1,5 @@
 """In-memory adapters: the embedded durable backend."""
 
-from adapters.memory.durable import InMemoryDurableBackend
+from pyworker.adapters.memory.durable import InMemoryDurableBackend
 
 __all__ = ["InMemoryDurableBackend"]

@@ -12,17 +12,17 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
-from adapters.clock import SystemClock
-from application.ports import Clock
-from domain.durable import DurableLease, DurableState, DurableStats, DurableTask, DurableTaskRecord, QueueStats
-from domain.errors import (
+from pyworker.adapters.clock import SystemClock
+from pyworker.application.ports import Clock
+from pyworker.domain.durable import DurableLease, DurableState, DurableStats, DurableTask, DurableTaskRecord, QueueStats
+from pyworker.domain.errors import (
     DurableLeaseNotFoundError,
     DurablePayloadError,
     DurableTaskExistsError,
     InvalidTaskError,
     TaskNotFoundError,
 )
-from domain.scheduling import (
+from pyworker.domain.scheduling import (
     DEFAULT_QUEUE,
     WeightedRoundRobin,
     normalize_queue,

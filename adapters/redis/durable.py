@@ -13,21 +13,21 @@ import redis.exceptions
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 
-from adapters.clock import SystemClock
-from adapters.redis.connection import HiredisPackingConnection
-from adapters.redis.keys import RedisKeys
-from adapters.redis.records import (
+from pyworker.adapters.clock import SystemClock
+from pyworker.adapters.redis.connection import HiredisPackingConnection
+from pyworker.adapters.redis.keys import RedisKeys
+from pyworker.adapters.redis.records import (
     encode_task,
     leases_from_reply,
     record_from_hash,
     record_from_row,
     to_ms,
 )
-from adapters.redis.scripts import RedisScripts
-from adapters.redis.wake import RedisWakeListener
-from application.ports import Clock
-from domain.durable import DurableLease, DurableStats, DurableTask, DurableTaskRecord, QueueStats
-from domain.errors import (
+from pyworker.adapters.redis.scripts import RedisScripts
+from pyworker.adapters.redis.wake import RedisWakeListener
+from pyworker.application.ports import Clock
+from pyworker.domain.durable import DurableLease, DurableStats, DurableTask, DurableTaskRecord, QueueStats
+from pyworker.domain.errors import (
     BackendUnavailableError,
     ConfigurationError,
     DurableLeaseNotFoundError,
@@ -36,7 +36,7 @@ from domain.errors import (
     InvalidTaskError,
     TaskNotFoundError,
 )
-from domain.scheduling import DEFAULT_QUEUE, normalize_queue, normalize_queue_weights
+from pyworker.domain.scheduling import DEFAULT_QUEUE, normalize_queue, normalize_queue_weights
 
 RedisClient = redis.asyncio.Redis | RedisCluster
 T = TypeVar("T")
@@ -57,7 +57,7 @@ _UNAVAILABLE = (
 class RedisDurableBackend:
     """The DurableBackend port on Redis; every state change is one Lua script.
 
-    Keys live under one hash-tagged prefix (``adapters.redis.keys``), so the
+    Keys live under one hash-tagged prefix (``pyworker.adapters.redis.keys``), so the
     backend runs unchanged on Redis Cluster. Times are the injected Clock's (in
     ms, passed to the scripts as go-worker does), so ManualClock drives leases
     and delays in tests. The client must not decode responses (payloads are bytes).

@@ -8,9 +8,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from domain.durable import DurableLease, DurableState, DurableTask, DurableTaskRecord
-from domain.errors import DurablePayloadError, InvalidTaskError
-from domain.scheduling import normalize_queue, normalize_weight
+from pyworker.domain.durable import DurableLease, DurableState, DurableTask, DurableTaskRecord
+from pyworker.domain.errors import DurablePayloadError, InvalidTaskError
+from pyworker.domain.scheduling import normalize_queue, normalize_weight
 
 _LENGTH = struct.Struct(">I")  # the enqueue script's struct.unpack reads 'I4c0'
 

@@ -13,7 +13,7 @@ _NAMES = ("enqueue", "dequeue", "ack", "nack", "fail", "extend", "release", "pau
 
 def script_source(name: str) -> str:
     """A script's full text: the shared prelude, then the script itself."""
-    lua = importlib.resources.files("adapters.redis") / "lua"
+    lua = importlib.resources.files("pyworker.adapters.redis") / "lua"
     return (lua / "prelude.lua").read_text() + "\n" + (lua / f"{name}.lua").read_text()
 
 

@@ -9,9 +9,9 @@ import uuid
 from google.protobuf import struct_pb2
 from tasks import registry
 
-from domain import DurableTask
-from entrypoints.container import new_task_manager
-from protos.worker.v1.payload_pb2 import SendEmailPayload
+from pyworker.domain import DurableTask
+from pyworker.entrypoints.container import new_task_manager
+from pyworker.protos.worker.v1.payload_pb2 import SendEmailPayload
 
 
 def make_task(n: int) -> DurableTask:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from google.protobuf import json_format, struct_pb2
 
-from application import TypedDurableRegistry
-from domain import TaskContext
-from protos.worker.v1.payload_pb2 import SendEmailPayload
+from pyworker.application import TypedDurableRegistry
+from pyworker.domain import TaskContext
+from pyworker.protos.worker.v1.payload_pb2 import SendEmailPayload
 
 #: What `workerctl worker --app tasks:registry` loads: handler name -> (message type, function).
 registry = TypedDurableRegistry()

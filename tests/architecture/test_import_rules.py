@@ -18,6 +18,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ("domain", "application", "adapters", "entrypoints")
+ROOT_PACKAGE = "pyworker"
+#: Top-level names that exist only inside the repository, never in an installed pyworker.
+BARE_LAYERS = frozenset({*LAYERS, "protos"})
 GENERATED = ("protos/worker/v1/*_pb2*.py",)
 
 STDLIB = frozenset(sys.stdlib_module_names)
@@ -59,11 +62,20 @@ CLOCK_READS = frozenset(
 
 
 def module_name(path: str) -> str:
-    """``domain/task.py`` -> ``domain.task``; ``adapters/grpc/__init__.py`` -> ``adapters.grpc``."""
-    parts = list(PurePosixPath(path).with_suffix("").parts)
+    """``domain/task.py`` -> ``pyworker.domain.task``; ``adapters/grpc/__init__.py`` -> ``pyworker.adapters.grpc``.
+
+    The layer folders sit at the top of the repository and install as ``pyworker.<layer>``
+    (docs/adr/0009-one-pyworker-namespace.md).
+    """
+    parts = [ROOT_PACKAGE, *PurePosixPath(path).with_suffix("").parts]
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
+
+
+def _layer_relative(name: str) -> str:
+    """``pyworker.domain.task`` -> ``domain.task``: the rules below speak of layers."""
+    return name[len(ROOT_PACKAGE) + 1 :] if name.startswith(ROOT_PACKAGE + ".") else name
 
 
 def _package(path: str) -> str:
@@ -178,9 +190,16 @@ def check_module(path: str, source: str) -> list[str]:
     in_grpc_adapter = fnmatch.fnmatch(path, "adapters/grpc*")
     in_codec_adapter = path == "adapters/codec.py" or path.startswith("adapters/codec/")
 
-    for line, name in imports:
+    for line, full_name in imports:
+        where = f"{path}:{line}: {layer} imports {full_name}"
+        if full_name.split(".")[0] in BARE_LAYERS:
+            problems.append(f"{where} (import it as {ROOT_PACKAGE}.{full_name}: the layers install under pyworker)")
+            continue
+        if full_name == ROOT_PACKAGE and layer in {"domain", "application"}:
+            problems.append(f"{where} (the root package's surface imports the application; import the layer)")
+            continue
+        name = _layer_relative(full_name)
         top = name.split(".")[0]
-        where = f"{path}:{line}: {layer} imports {name}"
         if layer == "domain":
             if top in DOMAIN_FORBIDDEN_STDLIB:
                 problems.append(f"{where} (the domain does no I/O and no asyncio)")
@@ -254,7 +273,7 @@ def _violations(path: str, source: str) -> list[str]:
         ("domain/task.py", "import socket\n"),
         ("domain/task.py", "import grpc\n"),
         ("domain/task.py", "from google.protobuf import message\n"),
-        ("domain/task.py", "from application import TaskManager\n"),
+        ("domain/task.py", "from pyworker.application import TaskManager\n"),
         ("domain/task.py", "from ..adapters import clock\n"),
         ("domain/task.py", "import typing_extensions\n"),
         ("domain/task.py", "def f():\n    import opentelemetry.trace\n"),
@@ -271,7 +290,7 @@ def test_domain_violations_are_caught(path: str, source: str) -> None:
     [
         "from __future__ import annotations\nimport attrs\nimport attr\n",
         "import threading\nimport time\nimport datetime as dt\nimport uuid\nimport enum\n",
-        "from domain.errors import WorkerError\nfrom . import status\nfrom .task import Task\n",
+        "from pyworker.domain.errors import WorkerError\nfrom . import status\nfrom .task import Task\n",
         "import time\n\ndef age(now: float, then: float) -> float:\n    return now - then\n",
         "import datetime as dt\nx = dt.datetime(2024, 1, 1, tzinfo=dt.UTC).timestamp()\n",
     ],
@@ -309,9 +328,9 @@ def test_clock_reads_are_allowed_outside_the_domain() -> None:
 @pytest.mark.parametrize(
     "source",
     [
-        "from adapters.clock import SystemClock\n",
+        "from pyworker.adapters.clock import SystemClock\n",
         "import adapters\n",
-        "from entrypoints.container import Container\n",
+        "from pyworker.entrypoints.container import Container\n",
         "import redis\n",
         "import redis.asyncio as aioredis\n",
         "import grpc\n",
@@ -322,7 +341,7 @@ def test_clock_reads_are_allowed_outside_the_domain() -> None:
         "import google.protobuf.message\n",
         "from opentelemetry import trace\n",
         "from dependency_injector import containers\n",
-        "from protos.worker.v1 import worker_pb2\n",
+        "from pyworker.protos.worker.v1 import worker_pb2\n",
         "import yaml\n",
         "import click\n",
         "from ..adapters.clock import SystemClock\n",
@@ -336,8 +355,8 @@ def test_application_violations_are_caught(source: str) -> None:
 def test_application_allowed_sources_pass() -> None:
     source = (
         "from __future__ import annotations\nimport asyncio\nimport attrs\n"
-        "from typing_extensions import Self\nfrom domain import Task\n"
-        "from application.ports import Clock\nfrom .ports import Tracer\n"
+        "from typing_extensions import Self\nfrom pyworker.domain import Task\n"
+        "from pyworker.application.ports import Clock\nfrom .ports import Tracer\n"
     )
     assert _violations("application/manager.py", source) == []
 
@@ -353,7 +372,7 @@ def test_only_entrypoints_import_dependency_injector(path: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "source", ["import grpc\n", "from grpc import aio\n", "from protos.worker.v1 import worker_pb2\n"]
+    "source", ["import grpc\n", "from grpc import aio\n", "from pyworker.protos.worker.v1 import worker_pb2\n"]
 )
 def test_grpc_and_protos_only_in_grpc_adapter_and_entrypoints(source: str) -> None:
     assert _violations("adapters/redis/backend.py", source)
@@ -373,9 +392,12 @@ def test_protobuf_is_allowed_in_the_codec_adapter() -> None:
 
 
 def test_adapters_never_import_entrypoints() -> None:
-    assert _violations("adapters/redis/backend.py", "from entrypoints.container import Container\n")
+    assert _violations("adapters/redis/backend.py", "from pyworker.entrypoints.container import Container\n")
     assert (
-        _violations("adapters/redis/backend.py", "import redis\nimport opentelemetry\nfrom domain import Task\n") == []
+        _violations(
+            "adapters/redis/backend.py", "import redis\nimport opentelemetry\nfrom pyworker.domain import Task\n"
+        )
+        == []
     )
 
 
@@ -386,9 +408,14 @@ def test_relative_imports_are_resolved() -> None:
     )
     assert problems == []
     names = {name for _, name in imports}
-    assert {"application.sub.a", "application.b", "application.c.d", "application.sub.e"} <= names
+    assert {
+        "pyworker.application.sub.a",
+        "pyworker.application.b",
+        "pyworker.application.c.d",
+        "pyworker.application.sub.e",
+    } <= names
     imports, _ = collect_imports("domain/__init__.py", ast.parse("from .task import Task\n"))
-    assert {name for _, name in imports} == {"domain.task", "domain.task.Task"}
+    assert {name for _, name in imports} == {"pyworker.domain.task", "pyworker.domain.task.Task"}
 
 
 def test_relative_import_beyond_top_level_is_reported() -> None:
@@ -400,5 +427,15 @@ def test_unparsable_module_is_reported() -> None:
 
 
 def test_module_name() -> None:
-    assert module_name("domain/task.py") == "domain.task"
-    assert module_name("adapters/grpc/__init__.py") == "adapters.grpc"
+    assert module_name("domain/task.py") == "pyworker.domain.task"
+    assert module_name("adapters/grpc/__init__.py") == "pyworker.adapters.grpc"
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["from domain import Task\n", "import application\n", "from adapters.clock import SystemClock\n"],
+)
+def test_bare_layer_imports_are_caught(source: str) -> None:
+    """Only ``pyworker.<layer>`` exists once installed; a bare ``domain`` would be the user's own."""
+    for path in ("domain/task.py", "application/manager.py", "adapters/redis/x.py", "entrypoints/cli.py"):
+        assert any("install under pyworker" in p for p in _violations(path, source)), path

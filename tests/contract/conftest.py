@@ -15,9 +15,9 @@ import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from adapters.clock import ManualClock
-from adapters.memory import InMemoryDurableBackend
-from adapters.redis import RedisDurableBackend, RedisKeys
+from pyworker.adapters.clock import ManualClock
+from pyworker.adapters.memory import InMemoryDurableBackend
+from pyworker.adapters.redis import RedisDurableBackend, RedisKeys
 
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 #: A connection failure must surface at once in tests, not after redis-py's retries.

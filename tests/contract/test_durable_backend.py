@@ -9,8 +9,8 @@ from typing import Any
 import attrs
 import pytest
 
-from domain.durable import DurableState, DurableTask
-from domain.errors import (
+from pyworker.domain.durable import DurableState, DurableTask
+from pyworker.domain.errors import (
     BackendUnavailableError,
     DurableLeaseNotFoundError,
     DurableTaskExistsError,

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-import entrypoints.demo
-from entrypoints.cli import main
-from entrypoints.demo_tasks import Kind, build_plan
-from entrypoints.errors import EXIT_ERROR, EXIT_INTERNAL
+import pyworker.entrypoints.demo
+from pyworker.entrypoints.cli import main
+from pyworker.entrypoints.demo_tasks import Kind, build_plan
+from pyworker.entrypoints.errors import EXIT_ERROR, EXIT_INTERNAL
 
 ACCOUNTED = re.compile(r"(\d+) registered = (\d+) completed \+ (\d+) failed \+ (\d+) cancelled: nothing lost")
 WORKERCTL = Path(sys.executable).with_name("workerctl")
@@ -57,7 +57,7 @@ def test_demo_through_main_accounts_for_every_task(capsys: pytest.CaptureFixture
 def test_demo_fails_when_tasks_are_lost(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(entrypoints.demo, "WAIT_LIMIT", 0.01)  # give up long before the tasks finish
+    monkeypatch.setattr(pyworker.entrypoints.demo, "WAIT_LIMIT", 0.01)  # give up long before the tasks finish
 
     code = main(["demo", "--tasks", "30", "--no-progress", "--seed", "2"])
 
@@ -70,10 +70,10 @@ def test_demo_fails_when_tasks_are_lost(
 def test_demo_fails_on_an_internal_error(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken_hook(self: entrypoints.demo.Tally, task: object, *args: object) -> None:
+    def broken_hook(self: pyworker.entrypoints.demo.Tally, task: object, *args: object) -> None:
         raise RuntimeError("hook bug")
 
-    monkeypatch.setattr(entrypoints.demo.Tally, "on_retry", broken_hook)
+    monkeypatch.setattr(pyworker.entrypoints.demo.Tally, "on_retry", broken_hook)
 
     code = main(["demo", "--tasks", "30", "--no-progress", "--seed", "3", "--speed", "20"])
 

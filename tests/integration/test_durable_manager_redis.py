@@ -14,10 +14,10 @@ import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from adapters.codec import JsonDurableCodec
-from adapters.redis import RedisDurableBackend, RedisKeys
-from application import TaskHooks, TaskManager, TypedDurableRegistry
-from domain import (
+from pyworker.adapters.codec import JsonDurableCodec
+from pyworker.adapters.redis import RedisDurableBackend, RedisKeys
+from pyworker.application import TaskHooks, TaskManager, TypedDurableRegistry
+from pyworker.domain import (
     BackendUnavailableError,
     DurableState,
     DurableTask,

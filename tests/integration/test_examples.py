@@ -16,7 +16,7 @@ from typing import IO
 import pytest
 import redis
 
-from adapters.redis import RedisKeys
+from pyworker.adapters.redis import RedisKeys
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 

@@ -12,10 +12,10 @@ import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from adapters.clock import ManualClock
-from adapters.redis import RedisDurableBackend
-from domain.durable import DurableTask
-from domain.errors import BackendUnavailableError
+from pyworker.adapters.clock import ManualClock
+from pyworker.adapters.redis import RedisDurableBackend
+from pyworker.domain.durable import DurableTask
+from pyworker.domain.errors import BackendUnavailableError
 
 # tests/ holds the shared support package; pytest's rootdir-based import only puts this
 # directory on sys.path.

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from adapters.redis.durable import RedisDurableBackend
-from domain import DurableTask
+from pyworker.adapters.redis.durable import RedisDurableBackend
+from pyworker.domain import DurableTask
 from tests.support.redis_servers import redis_available, start_redis_server
 
 pytestmark = [

@@ -8,8 +8,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from application import TypedDurableRegistry
-from domain import TaskContext
+from pyworker.application import TypedDurableRegistry
+from pyworker.domain import TaskContext
 
 registry = TypedDurableRegistry()
 _client: aioredis.Redis | None = None

@@ -10,10 +10,10 @@ import attrs
 import pytest
 from google.protobuf import duration_pb2
 
-from adapters.codec import JsonDurableCodec, ProtoDurableCodec
-from application.ports import DurableCodec
-from domain.errors import CodecError, WorkerError
-from protos.worker.v1 import payload_pb2, worker_pb2
+from pyworker.adapters.codec import JsonDurableCodec, ProtoDurableCodec
+from pyworker.application.ports import DurableCodec
+from pyworker.domain.errors import CodecError, WorkerError
+from pyworker.protos.worker.v1 import payload_pb2, worker_pb2
 
 
 @attrs.define

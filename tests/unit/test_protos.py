@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, FileDescriptor
 
-from protos.worker.v1 import payload_pb2, worker_pb2, worker_pb2_grpc
+from pyworker.protos.worker.v1 import payload_pb2, worker_pb2, worker_pb2_grpc
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROTO_DIR = REPO_ROOT / "protos" / "worker" / "v1"
@@ -183,8 +183,8 @@ def test_grpcio_and_grpcio_tools_are_the_same_version() -> None:
 
 def test_committed_stubs_match_the_protos(tmp_path: Path) -> None:
     """Regenerate exactly as ``make protos`` does, into a temp dir, and compare byte for byte."""
-    protos = sorted(str(path.relative_to(REPO_ROOT)) for path in PROTO_DIR.glob("*.proto"))
-    assert protos == ["protos/worker/v1/payload.proto", "protos/worker/v1/worker.proto"]
+    protos = sorted(f"pyworker/{path.relative_to(REPO_ROOT)}" for path in PROTO_DIR.glob("*.proto"))
+    assert protos == ["pyworker/protos/worker/v1/payload.proto", "pyworker/protos/worker/v1/worker.proto"]
     result = subprocess.run(
         [
             sys.executable,
@@ -204,7 +204,7 @@ def test_committed_stubs_match_the_protos(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
 
-    generated_dir = tmp_path / "protos" / "worker" / "v1"
+    generated_dir = tmp_path / "pyworker" / "protos" / "worker" / "v1"
     generated = {path.name: path.read_bytes() for path in generated_dir.iterdir()}
     committed = {
         path.name: path.read_bytes()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis.asyncio
 
-from adapters.redis.connection import HiredisPackingConnection
+from pyworker.adapters.redis.connection import HiredisPackingConnection
 
 CASES = [
     ("PING",),

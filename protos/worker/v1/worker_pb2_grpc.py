@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from protos.worker.v1 import worker_pb2 as protos_dot_worker_dot_v1_dot_worker__pb2
+from pyworker.protos.worker.v1 import worker_pb2 as pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in protos/worker/v1/worker_pb2_grpc.py depends on'
+        + ' but the generated code in pyworker/protos/worker/v1/worker_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -37,28 +37,28 @@ class WorkerServiceStub:
         """
         self.RegisterTasks = channel.unary_unary(
                 '/worker.v1.WorkerService/RegisterTasks',
-                request_serializer=protos_dot_worker_dot_v1_dot_worker__pb2.RegisterTasksRequest.SerializeToString,
-                response_deserializer=protos_dot_worker_dot_v1_dot_worker__pb2.RegisterTasksResponse.FromString,
+                request_serializer=pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.RegisterTasksRequest.SerializeToString,
+                response_deserializer=pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.RegisterTasksResponse.FromString,
                 _registered_method=True)
         self.RegisterDurableTasks = channel.unary_unary(
                 '/worker.v1.WorkerService/RegisterDurableTasks',
-                request_serializer=protos_dot_worker_dot_v1_dot_worker__pb2.RegisterDurableTasksRequest.SerializeToString,
-                response_deserializer=protos_dot_worker_dot_v1_dot_worker__pb2.RegisterDurableTasksResponse.FromString,
+                request_serializer=pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.RegisterDurableTasksRequest.SerializeToString,
+                response_deserializer=pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.RegisterDurableTasksResponse.FromString,
                 _registered_method=True)
         self.StreamResults = channel.unary_stream(
                 '/worker.v1.WorkerService/StreamResults',
-                request_serializer=protos_dot_worker_dot_v1_dot_worker__pb2.StreamResultsRequest.SerializeToString,
-                response_deserializer=protos_dot_worker_dot_v1_dot_worker__pb2.StreamResultsResponse.FromString,
+                request_serializer=pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.StreamResultsRequest.SerializeToString,
+                response_deserializer=pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.StreamResultsResponse.FromString,
                 _registered_method=True)
         self.CancelTask = channel.unary_unary(
                 '/worker.v1.WorkerService/CancelTask',
-                request_serializer=protos_dot_worker_dot_v1_dot_worker__pb2.CancelTaskRequest.SerializeToString,
-                response_deserializer=protos_dot_worker_dot_v1_dot_worker__pb2.CancelTaskResponse.FromString,
+                request_serializer=pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.CancelTaskRequest.SerializeToString,
+                response_deserializer=pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.CancelTaskResponse.FromString,
                 _registered_method=True)
         self.GetTask = channel.unary_unary(
                 '/worker.v1.WorkerService/GetTask',
-                request_serializer=protos_dot_worker_dot_v1_dot_worker__pb2.GetTaskRequest.SerializeToString,
-                response_deserializer=protos_dot_worker_dot_v1_dot_worker__pb2.GetTaskResponse.FromString,
+                request_serializer=pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.GetTaskRequest.SerializeToString,
+                response_deserializer=pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.GetTaskResponse.FromString,
                 _registered_method=True)
 
 
@@ -101,28 +101,28 @@ def add_WorkerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'RegisterTasks': grpc.unary_unary_rpc_method_handler(
                     servicer.RegisterTasks,
-                    request_deserializer=protos_dot_worker_dot_v1_dot_worker__pb2.RegisterTasksRequest.FromString,
-                    response_serializer=protos_dot_worker_dot_v1_dot_worker__pb2.RegisterTasksResponse.SerializeToString,
+                    request_deserializer=pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.RegisterTasksRequest.FromString,
+                    response_serializer=pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.RegisterTasksResponse.SerializeToString,
             ),
             'RegisterDurableTasks': grpc.unary_unary_rpc_method_handler(
                     servicer.RegisterDurableTasks,
-                    request_deserializer=protos_dot_worker_dot_v1_dot_worker__pb2.RegisterDurableTasksRequest.FromString,
-                    response_serializer=protos_dot_worker_dot_v1_dot_worker__pb2.RegisterDurableTasksResponse.SerializeToString,
+                    request_deserializer=pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.RegisterDurableTasksRequest.FromString,
+                    response_serializer=pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.RegisterDurableTasksResponse.SerializeToString,
             ),
             'StreamResults': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamResults,
-                    request_deserializer=protos_dot_worker_dot_v1_dot_worker__pb2.StreamResultsRequest.FromString,
-                    response_serializer=protos_dot_worker_dot_v1_dot_worker__pb2.StreamResultsResponse.SerializeToString,
+                    request_deserializer=pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.StreamResultsRequest.FromString,
+                    response_serializer=pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.StreamResultsResponse.SerializeToString,
             ),
             'CancelTask': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelTask,
-                    request_deserializer=protos_dot_worker_dot_v1_dot_worker__pb2.CancelTaskRequest.FromString,
-                    response_serializer=protos_dot_worker_dot_v1_dot_worker__pb2.CancelTaskResponse.SerializeToString,
+                    request_deserializer=pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.CancelTaskRequest.FromString,
+                    response_serializer=pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.CancelTaskResponse.SerializeToString,
             ),
             'GetTask': grpc.unary_unary_rpc_method_handler(
                     servicer.GetTask,
-                    request_deserializer=protos_dot_worker_dot_v1_dot_worker__pb2.GetTaskRequest.FromString,
-                    response_serializer=protos_dot_worker_dot_v1_dot_worker__pb2.GetTaskResponse.SerializeToString,
+                    request_deserializer=pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.GetTaskRequest.FromString,
+                    response_serializer=pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.GetTaskResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -151,8 +151,8 @@ class WorkerService:
             request,
             target,
             '/worker.v1.WorkerService/RegisterTasks',
-            protos_dot_worker_dot_v1_dot_worker__pb2.RegisterTasksRequest.SerializeToString,
-            protos_dot_worker_dot_v1_dot_worker__pb2.RegisterTasksResponse.FromString,
+            pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.RegisterTasksRequest.SerializeToString,
+            pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.RegisterTasksResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -178,8 +178,8 @@ class WorkerService:
             request,
             target,
             '/worker.v1.WorkerService/RegisterDurableTasks',
-            protos_dot_worker_dot_v1_dot_worker__pb2.RegisterDurableTasksRequest.SerializeToString,
-            protos_dot_worker_dot_v1_dot_worker__pb2.RegisterDurableTasksResponse.FromString,
+            pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.RegisterDurableTasksRequest.SerializeToString,
+            pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.RegisterDurableTasksResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -205,8 +205,8 @@ class WorkerService:
             request,
             target,
             '/worker.v1.WorkerService/StreamResults',
-            protos_dot_worker_dot_v1_dot_worker__pb2.StreamResultsRequest.SerializeToString,
-            protos_dot_worker_dot_v1_dot_worker__pb2.StreamResultsResponse.FromString,
+            pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.StreamResultsRequest.SerializeToString,
+            pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.StreamResultsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -232,8 +232,8 @@ class WorkerService:
             request,
             target,
             '/worker.v1.WorkerService/CancelTask',
-            protos_dot_worker_dot_v1_dot_worker__pb2.CancelTaskRequest.SerializeToString,
-            protos_dot_worker_dot_v1_dot_worker__pb2.CancelTaskResponse.FromString,
+            pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.CancelTaskRequest.SerializeToString,
+            pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.CancelTaskResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -259,8 +259,8 @@ class WorkerService:
             request,
             target,
             '/worker.v1.WorkerService/GetTask',
-            protos_dot_worker_dot_v1_dot_worker__pb2.GetTaskRequest.SerializeToString,
-            protos_dot_worker_dot_v1_dot_worker__pb2.GetTaskResponse.FromString,
+            pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.GetTaskRequest.SerializeToString,
+            pyworker_dot_protos_dot_worker_dot_v1_dot_worker__pb2.GetTaskResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from adapters.clock import ManualClock
-from application import TaskManager
+from pyworker.adapters.clock import ManualClock
+from pyworker.application import TaskManager
 from tests.unit.application.support import MakeManager
 
 

@@ -7,8 +7,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from application import TaskHooks, TaskManager
-from domain import Task, TaskContext
+from pyworker.application import TaskHooks, TaskManager
+from pyworker.domain import Task, TaskContext
 
 MakeManager = Callable[..., TaskManager]
 

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from application import BlockingTaskManager, TaskManager
-from domain import NotAcceptingTasksError, Task, TaskContext, TaskNotFoundError, TaskStatus
+from pyworker.application import BlockingTaskManager, TaskManager
+from pyworker.domain import NotAcceptingTasksError, Task, TaskContext, TaskNotFoundError, TaskStatus
 from tests.unit.application.support import BoomError, failing
 
 

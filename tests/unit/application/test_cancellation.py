@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from adapters.clock import ManualClock
-from domain import Task, TaskCancelledError, TaskContext, TaskStatus
+from pyworker.adapters.clock import ManualClock
+from pyworker.domain import Task, TaskCancelledError, TaskContext, TaskStatus
 from tests.unit.application.support import Gate, HookLog, MakeManager, Recorder, SyncGate, settle, until
 
 

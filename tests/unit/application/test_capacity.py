@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.clock import ManualClock
-from domain import QueueFullError, Task, TaskNotFoundError, TaskStatus
+from pyworker.adapters.clock import ManualClock
+from pyworker.domain import QueueFullError, Task, TaskNotFoundError, TaskStatus
 from tests.unit.application.support import Gate, HookLog, MakeManager, failing, ok, until
 
 

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from adapters.clock import ManualClock
-from domain import InvalidTaskError, Task, TaskStatus
+from pyworker.adapters.clock import ManualClock
+from pyworker.domain import InvalidTaskError, Task, TaskStatus
 from tests.unit.application.support import HookLog, MakeManager, Recorder, ok, settle
 
 

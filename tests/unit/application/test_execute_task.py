@@ -8,9 +8,16 @@ import uuid
 
 import pytest
 
-from adapters.clock import ManualClock
-from application import TaskManager
-from domain import Task, TaskAlreadyStartedError, TaskCancelledError, TaskContext, TaskNotFoundError, TaskStatus
+from pyworker.adapters.clock import ManualClock
+from pyworker.application import TaskManager
+from pyworker.domain import (
+    Task,
+    TaskAlreadyStartedError,
+    TaskCancelledError,
+    TaskContext,
+    TaskNotFoundError,
+    TaskStatus,
+)
 from tests.unit.application.support import BoomError, Gate, HookLog, MakeManager, failing, ok, settle, until
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from adapters.clock import ManualClock
-from application import TaskManager
-from domain import Task, TaskCancelledError, TaskContext, TaskStatus
+from pyworker.adapters.clock import ManualClock
+from pyworker.application import TaskManager
+from pyworker.domain import Task, TaskCancelledError, TaskContext, TaskStatus
 from tests.unit.application.support import BoomError, Gate, MakeManager, SyncGate, ok, settle, until
 
 

@@ -7,9 +7,9 @@ import logging
 
 import pytest
 
-from adapters.clock import ManualClock
-from application import TaskHooks
-from domain import QueueFullError, Task, TaskCancelledError, TaskStatus, retry_delay
+from pyworker.adapters.clock import ManualClock
+from pyworker.application import TaskHooks
+from pyworker.domain import QueueFullError, Task, TaskCancelledError, TaskStatus, retry_delay
 from tests.unit.application.support import BoomError, Gate, HookLog, MakeManager, failing, ok, until
 
 

@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from adapters.clock import ManualClock
-from application import TaskHooks, TaskManager
-from domain import (
+from pyworker.adapters.clock import ManualClock
+from pyworker.application import TaskHooks, TaskManager
+from pyworker.domain import (
     NotAcceptingTasksError,
     Task,
     TaskCancelledError,

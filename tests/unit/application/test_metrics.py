@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from adapters.clock import ManualClock
-from application import Meter
-from domain import ConfigurationError, MetricsSnapshot, QueueFullError, Task, TaskContext, TaskStatus
+from pyworker.adapters.clock import ManualClock
+from pyworker.application import Meter
+from pyworker.domain import ConfigurationError, MetricsSnapshot, QueueFullError, Task, TaskContext, TaskStatus
 from tests.unit.application.support import Gate, MakeManager, failing, ok, until
 
 

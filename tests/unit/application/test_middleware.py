@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
-from adapters.clock import ManualClock
-from application import (
+from pyworker.adapters.clock import ManualClock
+from pyworker.application import (
     LoggerMiddleware,
     Service,
     ServiceMiddleware,
@@ -18,7 +18,7 @@ from application import (
     logger_middleware,
     register_middleware,
 )
-from domain import DropPolicy, QueueFullError, RetentionPolicy, Task, TaskNotFoundError, TaskStatus
+from pyworker.domain import DropPolicy, QueueFullError, RetentionPolicy, Task, TaskNotFoundError, TaskStatus
 from tests.unit.application.support import BoomError, Gate, MakeManager, failing, ok
 
 

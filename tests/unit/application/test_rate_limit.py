@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-from adapters.clock import ManualClock
-from application.rate_limit import TokenBucket
-from domain import Task, TaskStatus
+from pyworker.adapters.clock import ManualClock
+from pyworker.application.rate_limit import TokenBucket
+from pyworker.domain import Task, TaskStatus
 from tests.unit.application.support import MakeManager, Recorder, failing, ok, settle, until
 
 

@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 
-from adapters.clock import ManualClock
-from application import TaskManager
-from domain import (
+from pyworker.adapters.clock import ManualClock
+from pyworker.application import TaskManager
+from pyworker.domain import (
     InvalidTaskError,
     NotAcceptingTasksError,
     Task,

@@ -8,15 +8,15 @@ import uuid
 import attrs
 import pytest
 
-from application import (
+from pyworker.application import (
     DurableHandlerSpec,
     HandlerSpec,
     TypedDurableRegistry,
     TypedHandlerRegistry,
     typed_handler,
 )
-from application.registry import handler_map
-from domain import (
+from pyworker.application.registry import handler_map
+from pyworker.domain import (
     HandlerAlreadyRegisteredError,
     HandlerNameRequiredError,
     HandlerPayloadTypeMismatchError,

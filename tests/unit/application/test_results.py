@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from application import TaskManager
-from domain import DropPolicy, Result, Task, TaskStatus
+from pyworker.application import TaskManager
+from pyworker.domain import DropPolicy, Result, Task, TaskStatus
 from tests.unit.application.support import BoomError, MakeManager, Recorder, failing, ok, until
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.clock import ManualClock
-from application import TaskManager
-from domain import RetentionPolicy, Task, TaskNotFoundError, TaskStatus
+from pyworker.adapters.clock import ManualClock
+from pyworker.application import TaskManager
+from pyworker.domain import RetentionPolicy, Task, TaskNotFoundError, TaskStatus
 from tests.unit.application.support import Gate, MakeManager, ok, settle, until
 
 

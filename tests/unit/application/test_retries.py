@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-from adapters.clock import ManualClock
-from domain import Task, TaskCancelledError, TaskStatus, retry_delay
+from pyworker.adapters.clock import ManualClock
+from pyworker.domain import Task, TaskCancelledError, TaskStatus, retry_delay
 from tests.unit.application.support import BoomError, HookLog, MakeManager, failing, settle, until
 
 GOLDEN_ID = uuid.UUID("11111111-2222-3333-4444-555555555555")

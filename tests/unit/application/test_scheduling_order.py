@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import uuid
 
-from adapters.clock import ManualClock
-from application import TaskManager
-from domain import Task
+from pyworker.adapters.clock import ManualClock
+from pyworker.application import TaskManager
+from pyworker.domain import Task
 from tests.unit.application.support import Gate, MakeManager, Recorder
 
 

@@ -8,8 +8,8 @@ import datetime as dt
 
 import pytest
 
-from adapters.clock import ManualClock
-from domain import Task, TaskContext, TaskStatus, TaskTimeoutError, retry_delay
+from pyworker.adapters.clock import ManualClock
+from pyworker.domain import Task, TaskContext, TaskStatus, TaskTimeoutError, retry_delay
 from tests.unit.application.support import Gate, HookLog, MakeManager, SyncGate, settle, until
 
 

@@ -7,10 +7,10 @@ import logging
 
 import pytest
 
-from adapters.clock import ManualClock
-from application import Tracer
-from application.ports import TaskSpan
-from domain import Task, TaskStatus
+from pyworker.adapters.clock import ManualClock
+from pyworker.application import Tracer
+from pyworker.application.ports import TaskSpan
+from pyworker.domain import Task, TaskStatus
 from tests.unit.application.support import BoomError, MakeManager, failing, ok, until
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.backoff import (
+from pyworker.domain.backoff import (
     MAX_BACKOFF_NS,
     apply_jitter_ns,
     capped_backoff_ns,

@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
-import domain
-from domain import errors
-from domain.errors import (
+from pyworker import domain
+from pyworker.domain import errors
+from pyworker.domain.errors import (
     BackendUnavailableError,
     CodecError,
     ConfigurationError,
@@ -36,7 +36,7 @@ from domain.errors import (
     WaitTimeoutError,
     WorkerError,
 )
-from domain.status import TaskStatus
+from pyworker.domain.status import TaskStatus
 
 TASK_ID = uuid.UUID("11111111-2222-3333-4444-555555555555")
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.retention import RetentionPolicy, prune_selection
+from pyworker.domain.retention import RetentionPolicy, prune_selection
 
 
 def test_defaults_disable_retention() -> None:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.scheduling import (
+from pyworker.domain.scheduling import (
     DEFAULT_QUEUE,
     WeightedRoundRobin,
     normalize_queue,

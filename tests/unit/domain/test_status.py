@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.errors import InvalidTransitionError, WorkerError
-from domain.status import TERMINAL_STATUSES, TRANSITIONS, TaskStatus, check_transition
-from domain.task import Task
+from pyworker.domain.errors import InvalidTransitionError, WorkerError
+from pyworker.domain.status import TERMINAL_STATUSES, TRANSITIONS, TaskStatus, check_transition
+from pyworker.domain.task import Task
 
 S = TaskStatus
 

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from domain.errors import InvalidTaskError, TaskCancelledError
-from domain.task import MAX_PRIORITY, MIN_PRIORITY, Result, Task, TaskContext
+from pyworker.domain.errors import InvalidTaskError, TaskCancelledError
+from pyworker.domain.task import MAX_PRIORITY, MIN_PRIORITY, Result, Task, TaskContext
 
 
 def _fn(ctx: TaskContext) -> str:

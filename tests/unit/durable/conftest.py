@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from adapters.clock import ManualClock
-from adapters.codec import ProtoDurableCodec
-from adapters.memory import InMemoryDurableBackend
-from application import TaskManager
+from pyworker.adapters.clock import ManualClock
+from pyworker.adapters.codec import ProtoDurableCodec
+from pyworker.adapters.memory import InMemoryDurableBackend
+from pyworker.application import TaskManager
 from tests.unit.durable.durable_support import MakeDurable
 
 

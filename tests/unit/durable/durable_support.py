@@ -8,9 +8,9 @@ from typing import Any
 
 import attrs
 
-from adapters.memory import InMemoryDurableBackend
-from application import TaskHooks, TaskManager
-from domain import DurableLease, Result, TaskContext
+from pyworker.adapters.memory import InMemoryDurableBackend
+from pyworker.application import TaskHooks, TaskManager
+from pyworker.domain import DurableLease, Result, TaskContext
 
 MakeDurable = Callable[..., TaskManager]
 

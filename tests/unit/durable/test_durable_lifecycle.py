@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from adapters.clock import ManualClock
-from adapters.memory import InMemoryDurableBackend
-from application import TypedDurableRegistry
-from domain import DurableState, DurableTask, TaskNotFoundError, TaskStatus, WaitTimeoutError
-from protos.worker.v1.payload_pb2 import SendEmailPayload
+from pyworker.adapters.clock import ManualClock
+from pyworker.adapters.memory import InMemoryDurableBackend
+from pyworker.application import TypedDurableRegistry
+from pyworker.domain import DurableState, DurableTask, TaskNotFoundError, TaskStatus, WaitTimeoutError
+from pyworker.protos.worker.v1.payload_pb2 import SendEmailPayload
 from tests.unit.durable.durable_support import (
     DequeueCall,
     MakeDurable,

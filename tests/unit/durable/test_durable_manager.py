@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from adapters.clock import ManualClock
-from adapters.codec import JsonDurableCodec
-from adapters.memory import InMemoryDurableBackend
-from application import DurableHandlerSpec, TypedDurableRegistry
-from domain import (
+from pyworker.adapters.clock import ManualClock
+from pyworker.adapters.codec import JsonDurableCodec
+from pyworker.adapters.memory import InMemoryDurableBackend
+from pyworker.application import DurableHandlerSpec, TypedDurableRegistry
+from pyworker.domain import (
     DurableState,
     DurableTask,
     HandlerPayloadTypeMismatchError,
@@ -23,7 +23,7 @@ from domain import (
     TaskTimeoutError,
     retry_delay,
 )
-from protos.worker.v1.payload_pb2 import SendEmailPayload
+from pyworker.protos.worker.v1.payload_pb2 import SendEmailPayload
 from tests.unit.durable.durable_support import (
     BoomError,
     HookLog,
@@ -333,7 +333,7 @@ async def test_hooks_start_retry_finish_but_not_queued(
 
 
 async def test_a_failing_hook_does_not_stop_the_task(make_durable: MakeDurable) -> None:
-    from application import TaskHooks
+    from pyworker.application import TaskHooks
 
     def explode(*args: Any) -> None:
         raise RuntimeError("hook failure")

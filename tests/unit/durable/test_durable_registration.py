@@ -7,11 +7,11 @@ import uuid
 
 import pytest
 
-from adapters.clock import ManualClock
-from adapters.codec import JsonDurableCodec, ProtoDurableCodec
-from adapters.memory import InMemoryDurableBackend
-from application import DurableHandlerSpec, TaskManager, TypedDurableRegistry
-from domain import (
+from pyworker.adapters.clock import ManualClock
+from pyworker.adapters.codec import JsonDurableCodec, ProtoDurableCodec
+from pyworker.adapters.memory import InMemoryDurableBackend
+from pyworker.application import DurableHandlerSpec, TaskManager, TypedDurableRegistry
+from pyworker.domain import (
     MAX_PRIORITY,
     MIN_PRIORITY,
     DurableHandlerNotRegisteredError,
@@ -24,7 +24,7 @@ from domain import (
     Task,
     TaskStatus,
 )
-from protos.worker.v1.payload_pb2 import SendEmailPayload
+from pyworker.protos.worker.v1.payload_pb2 import SendEmailPayload
 from tests.unit.durable.durable_support import MakeDurable, Probe, next_result, settle
 
 
