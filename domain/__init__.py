@@ -2,6 +2,8 @@
 
 from pyworker.domain.backoff import retry_delay, retry_delay_ns
 from pyworker.domain.durable import (
+    DEFAULT_IDEMPOTENCY_TTL,
+    DEFAULT_LEASE,
     DurableLease,
     DurableState,
     DurableStats,
@@ -51,6 +53,8 @@ from pyworker.domain.status import TERMINAL_STATUSES, TRANSITIONS, TaskStatus, c
 from pyworker.domain.task import MAX_PRIORITY, MIN_PRIORITY, DropPolicy, Result, Task, TaskContext, TaskFunction
 
 __all__ = [
+    "DEFAULT_IDEMPOTENCY_TTL",
+    "DEFAULT_LEASE",
     "DEFAULT_QUEUE",
     "MAX_PRIORITY",
     "MIN_PRIORITY",

@@ -11,6 +11,11 @@ import attrs
 
 from pyworker.domain.duration import to_epoch, to_seconds
 
+#: How long a dequeued task stays leased when no lease is given (go-worker's default).
+DEFAULT_LEASE = 30.0
+#: How long an idempotency key keeps deduplicating after its task is acked.
+DEFAULT_IDEMPOTENCY_TTL = 24 * 3600.0
+
 
 def _frozen_metadata(value: Mapping[str, str] | None) -> Mapping[str, str]:
     return dict(value or {})

@@ -1,0 +1,166 @@
+"""Configuration as values: the TaskManager's and durable mode's settings, defaults in one place."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+from pyworker.domain import (
+    DEFAULT_LEASE,
+    DEFAULT_QUEUE,
+    Duration,
+    normalize_queue,
+    normalize_queue_weights,
+    to_seconds,
+)
+
+DEFAULT_MAX_TASKS = 10
+DEFAULT_TASKS_PER_SECOND = 5.0
+DEFAULT_TIMEOUT = 300.0
+DEFAULT_RETRY_DELAY = 1.0
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_POLL_INTERVAL = 0.2
+DEFAULT_BATCH_SIZE = 16
+
+
+def _workers(value: int) -> int:
+    return value if value > 0 else (os.cpu_count() or 1)
+
+
+def _max_tasks(value: int) -> int:
+    return value if value > 0 else DEFAULT_MAX_TASKS
+
+
+def _rate(value: float) -> float:
+    return float(value) if value > 0 else 0.0
+
+
+def _seconds_or(value: Duration, default: float) -> float:
+    seconds = to_seconds(value)
+    return seconds if seconds > 0 else default
+
+
+def _timeout(value: Duration) -> float:
+    return _seconds_or(value, DEFAULT_TIMEOUT)
+
+
+def _retry_delay(value: Duration) -> float:
+    return _seconds_or(value, DEFAULT_RETRY_DELAY)
+
+
+def _lease(value: Duration) -> float:
+    return _seconds_or(value, DEFAULT_LEASE)
+
+
+def _poll_interval(value: Duration) -> float:
+    return _seconds_or(value, DEFAULT_POLL_INTERVAL)
+
+
+def _non_negative_seconds(value: Duration) -> float:
+    seconds = to_seconds(value)
+    return seconds if seconds > 0 else 0.0
+
+
+def _max_retries(value: int) -> int:
+    return value if value >= 0 else DEFAULT_MAX_RETRIES
+
+
+def _weights(value: Mapping[str, int] | None) -> dict[str, int]:
+    return normalize_queue_weights(value)
+
+
+def _at_least_one(value: int) -> int:
+    return value if value > 0 else 1
+
+
+def _non_negative(value: int) -> int:
+    return max(value, 0)
+
+
+def _optional_count(value: int | None) -> int | None:
+    return value if value is not None and value > 0 else None
+
+
+def _queues(value: Sequence[str] | None) -> tuple[str, ...] | None:
+    return tuple(normalize_queue(q) for q in value) if value else None
+
+
+@attrs.frozen
+class ManagerConfig:
+    """The TaskManager's settings (go-worker's ``NewTaskManager`` arguments and options).
+
+    Out-of-range values take go-worker's defaults as they are set, so a config is
+    always valid: workers <= 0 means the number of CPUs, ``max_tasks`` <= 0 means 10,
+    ``tasks_per_second`` <= 0 means unlimited, ``timeout`` and ``retry_delay`` <= 0
+    mean 5 minutes and 1 s, ``max_retries`` < 0 means 3.
+
+    Attributes:
+        max_workers: concurrent attempts.
+        max_tasks: how many tasks may wait, ready or delayed.
+        tasks_per_second: dispatch rate, shared with execute_task; the bucket holds
+            min(max_workers, max_tasks) tokens and starts full.
+        timeout: default per-attempt timeout in seconds.
+        retry_delay: default base retry delay in seconds.
+        max_retries: cap on every task's retries (0 disables retries).
+        default_queue: the queue of tasks registered without one.
+        queue_weights: inter-queue weights for weighted round robin.
+        sync_workers: threads for plain ``def`` task functions (None: max_workers).
+    """
+
+    max_workers: int = attrs.field(default=0, converter=_workers)
+    max_tasks: int = attrs.field(default=DEFAULT_MAX_TASKS, converter=_max_tasks)
+    tasks_per_second: float = attrs.field(default=DEFAULT_TASKS_PER_SECOND, converter=_rate)
+    timeout: float = attrs.field(default=DEFAULT_TIMEOUT, converter=_timeout)
+    retry_delay: float = attrs.field(default=DEFAULT_RETRY_DELAY, converter=_retry_delay)
+    max_retries: int = attrs.field(default=DEFAULT_MAX_RETRIES, converter=_max_retries)
+    default_queue: str = attrs.field(default=DEFAULT_QUEUE, converter=normalize_queue)
+    queue_weights: Mapping[str, int] = attrs.field(factory=dict, converter=_weights)
+    sync_workers: int | None = attrs.field(default=None, converter=_optional_count)
+
+
+@attrs.frozen
+class DurableConfig:
+    """Durable mode's settings for one worker node.
+
+    Attributes:
+        lease: how long a dequeued task stays leased to this node (<= 0: 30 s).
+        poll_interval: the longest an idle node waits for a wake-up before asking
+            again, and the base of the retry backoff while the backend is away (<= 0: 0.2 s).
+        batch_size: leases asked for per dequeue (<= 0: 1).
+        queues: the queues this node leases from (None: all).
+        prefetch: leases held beyond the running ones, so the next batch is local.
+        renewal_interval: how often running leases are extended (0: never; at or
+            above the lease it becomes half the lease).
+        connect_timeout: how long ``start()`` retries a backend that does not answer
+            before it raises BackendUnavailableError (0: one try).
+    """
+
+    lease: float = attrs.field(default=DEFAULT_LEASE, converter=_lease)
+    poll_interval: float = attrs.field(default=DEFAULT_POLL_INTERVAL, converter=_poll_interval)
+    batch_size: int = attrs.field(default=DEFAULT_BATCH_SIZE, converter=_at_least_one)
+    queues: tuple[str, ...] | None = attrs.field(default=None, converter=_queues)
+    prefetch: int = attrs.field(default=0, converter=_non_negative)
+    renewal_interval: float = attrs.field(default=0.0, converter=_non_negative_seconds)
+    connect_timeout: float = attrs.field(default=0.0, converter=_non_negative_seconds)
+
+    @property
+    def renew_every(self) -> float:
+        """The renewal period actually used (0: renewal off)."""
+        if self.renewal_interval <= 0:
+            return 0.0
+        return self.lease / 2 if self.renewal_interval >= self.lease else self.renewal_interval
+
+
+#: The TaskManager keyword arguments that build a ManagerConfig / a DurableConfig.
+MANAGER_OPTIONS = frozenset(f.name for f in attrs.fields(ManagerConfig))
+DURABLE_OPTIONS = {
+    "durable_lease": "lease",
+    "durable_poll_interval": "poll_interval",
+    "durable_batch_size": "batch_size",
+    "durable_queues": "queues",
+    "durable_prefetch": "prefetch",
+    "durable_lease_renewal_interval": "renewal_interval",
+    "durable_connect_timeout": "connect_timeout",
+}
