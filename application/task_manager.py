@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
@@ -19,6 +18,17 @@ from pyworker.application.attempt import (
     is_async_function,
 )
 from pyworker.application.clock import LoopClock
+from pyworker.application.config import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_TASKS,
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_RETRY_DELAY,
+    DEFAULT_TASKS_PER_SECOND,
+    DEFAULT_TIMEOUT,
+    DurableConfig,
+    ManagerConfig,
+)
 from pyworker.application.durable import DurableRunner
 from pyworker.application.hooks import TaskHooks, call_hook
 from pyworker.application.outcome import classify, public_error
@@ -30,6 +40,7 @@ from pyworker.application.retention import RegistryPruner
 from pyworker.application.scheduler import TaskQueue
 from pyworker.application.telemetry import MetricCounters, close_meter, end_span, start_span
 from pyworker.domain import (
+    DEFAULT_LEASE,
     ConfigurationError,
     DropPolicy,
     DurableModeError,
@@ -51,7 +62,6 @@ from pyworker.domain import (
     TaskStatus,
     WaitTimeoutError,
     normalize_queue,
-    normalize_queue_weights,
     retry_delay,
     to_epoch,
     to_seconds,
@@ -59,11 +69,6 @@ from pyworker.domain import (
 
 logger = logging.getLogger("pyworker")
 
-DEFAULT_MAX_TASKS = 10
-DEFAULT_TASKS_PER_SECOND = 5.0
-DEFAULT_TIMEOUT = 300.0
-DEFAULT_RETRY_DELAY = 1.0
-DEFAULT_MAX_RETRIES = 3
 
 _QUEUED = TaskStatus.QUEUED
 _RUNNING = TaskStatus.RUNNING
@@ -71,6 +76,10 @@ _RUNNING = TaskStatus.RUNNING
 
 class TaskManager:
     """Runs prioritized tasks on a pool of asyncio workers.
+
+    Settings come as a ``ManagerConfig`` (``config=``) and a ``DurableConfig``
+    (``durable_config=``); the keyword arguments below are sugar that builds them
+    when they are not given (see ``pyworker.application.config`` for each default).
 
     Args:
         max_workers: concurrent attempts (<= 0: the number of CPUs).
@@ -103,34 +112,59 @@ class TaskManager:
         *,
         default_queue: str = "default",
         queue_weights: Mapping[str, int] | None = None,
+        sync_workers: int | None = None,
+        config: ManagerConfig | None = None,
+        durable_config: DurableConfig | None = None,
         clock: Clock | None = None,
         tracer: Tracer | None = None,
         meter: Meter | None = None,
         meter_factory: MeterFactory | None = None,
         hooks: TaskHooks | None = None,
         retention: RetentionPolicy | None = None,
-        sync_workers: int | None = None,
         durable_backend: DurableBackend | None = None,
         durable_handlers: Mapping[str, DurableHandlerSpec] | TypedDurableRegistry | None = None,
         durable_codec: DurableCodec | None = None,
-        durable_lease: Duration = 30.0,
-        durable_poll_interval: Duration = 0.2,
-        durable_batch_size: int = 16,
+        durable_lease: Duration = DEFAULT_LEASE,
+        durable_poll_interval: Duration = DEFAULT_POLL_INTERVAL,
+        durable_batch_size: int = DEFAULT_BATCH_SIZE,
         durable_queues: Sequence[str] | None = None,
         durable_prefetch: int = 0,
         durable_lease_renewal_interval: Duration = 0.0,
+        durable_connect_timeout: Duration = 0.0,
         close_backend: bool = False,
     ) -> None:
-        self.max_workers = max_workers if max_workers > 0 else (os.cpu_count() or 1)
-        self.max_tasks = max_tasks if max_tasks > 0 else DEFAULT_MAX_TASKS
-        self.tasks_per_second = float(tasks_per_second) if tasks_per_second > 0 else 0.0
-        timeout_s = to_seconds(timeout)
-        self.timeout = timeout_s if timeout_s > 0 else DEFAULT_TIMEOUT
-        delay_s = to_seconds(retry_delay)
-        self.retry_delay = delay_s if delay_s > 0 else DEFAULT_RETRY_DELAY
-        self.max_retries = max_retries if max_retries >= 0 else DEFAULT_MAX_RETRIES
-        self.default_queue = normalize_queue(default_queue)
-        self.queue_weights = normalize_queue_weights(queue_weights)
+        if config is None:
+            config = ManagerConfig(
+                max_workers=max_workers,
+                max_tasks=max_tasks,
+                tasks_per_second=tasks_per_second,
+                timeout=timeout,
+                retry_delay=retry_delay,
+                max_retries=max_retries,
+                default_queue=default_queue,
+                queue_weights=queue_weights,
+                sync_workers=sync_workers,
+            )
+        if durable_config is None:
+            durable_config = DurableConfig(
+                lease=durable_lease,
+                poll_interval=durable_poll_interval,
+                batch_size=durable_batch_size,
+                queues=durable_queues,
+                prefetch=durable_prefetch,
+                renewal_interval=durable_lease_renewal_interval,
+                connect_timeout=durable_connect_timeout,
+            )
+        self.config = config
+        self.durable_config = durable_config
+        self.max_workers = config.max_workers
+        self.max_tasks = config.max_tasks
+        self.tasks_per_second = config.tasks_per_second
+        self.timeout = config.timeout
+        self.retry_delay = config.retry_delay
+        self.max_retries = config.max_retries
+        self.default_queue = config.default_queue
+        self.queue_weights = dict(config.queue_weights)
         self._queue_names = {self.default_queue}  # names known to be normalised
 
         self._clock: Clock = clock if clock is not None else LoopClock()
@@ -156,7 +190,7 @@ class TaskManager:
         self._pruner = RegistryPruner(self._tasks, retention)
         self._retention_task: asyncio.Task[None] | None = None
 
-        self._sync_workers = sync_workers if sync_workers and sync_workers > 0 else self.max_workers
+        self._sync_workers = config.sync_workers or self.max_workers
         self._sync: SyncRunner | None = None
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._parked: set[int] = set()  # workers waiting for a task or a token
@@ -175,12 +209,12 @@ class TaskManager:
                 backend=durable_backend,
                 handlers=durable_handlers,
                 codec=durable_codec,
-                lease=to_seconds(durable_lease),
-                poll_interval=to_seconds(durable_poll_interval),
-                batch_size=durable_batch_size,
-                queues=durable_queues,
-                prefetch=durable_prefetch,
-                renewal_interval=to_seconds(durable_lease_renewal_interval),
+                lease=durable_config.lease,
+                poll_interval=durable_config.poll_interval,
+                batch_size=durable_config.batch_size,
+                queues=durable_config.queues,
+                prefetch=durable_config.prefetch,
+                renewal_interval=durable_config.renewal_interval,
                 close_backend=close_backend,
             )
         if meter is not None:
