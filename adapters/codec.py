@@ -1,4 +1,9 @@
-"""Durable payload codecs: protobuf binary (go-worker's ProtoDurableCodec) and JSON. Never pickle."""
+"""Durable payload codecs: JSON here, and protobuf binary (the default) from the application. Never pickle.
+
+``ProtoDurableCodec`` lives in ``pyworker.application.codec`` because it is the codec a
+durable TaskManager falls back to, and the application may not import an adapter; it is
+re-exported here so that both codecs are found in one place.
+"""
 
 from __future__ import annotations
 
@@ -9,81 +14,12 @@ from typing import Any, ClassVar
 
 import attrs
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError, EncodeError, Message
+from google.protobuf.message import Message
 
+from pyworker.application.codec import ProtoDurableCodec, make_message, message_type_name, payload_bytes
 from pyworker.domain.errors import CodecError
 
 __all__ = ["JsonDurableCodec", "ProtoDurableCodec"]
-
-
-def _type_name(value: object) -> str:
-    """The protobuf full name of a message, else the Python qualified type name."""
-    if isinstance(value, Message):
-        return value.DESCRIPTOR.full_name
-    return type(value).__qualname__
-
-
-def _make(make: Callable[[], Any], codec: str) -> Any:
-    """Call the handler's message factory; its failure is reported as a CodecError."""
-    try:
-        return make()
-    except Exception as exc:
-        raise CodecError(f"{codec} codec: message factory failed: {exc!r}") from exc
-
-
-def _as_bytes(data: object, codec: str) -> bytes:
-    if type(data) is bytes:
-        return data
-    if isinstance(data, bytes | bytearray | memoryview):
-        return bytes(data)
-    raise CodecError(f"{codec} codec: payload must be bytes, got {type(data).__qualname__}")
-
-
-class ProtoDurableCodec:
-    """Protobuf binary encoding, byte-compatible with go-worker's ProtoDurableCodec.
-
-    Messages must be ``google.protobuf.message.Message`` instances. Serialisation
-    is deterministic (map entries sorted), so equal messages give equal bytes.
-    Like any protobuf parser, decode accepts bytes of a *different* message type
-    when they are well-formed (unknown fields are kept, known ones may be empty).
-    """
-
-    name: ClassVar[str] = "proto"
-
-    def encode(self, message: Any) -> bytes:
-        """Serialise ``message``.
-
-        Raises:
-            CodecError: ``message`` is not a protobuf message, or cannot be serialised.
-        """
-        if not isinstance(message, Message):
-            raise CodecError(
-                f"marshal protobuf message: {_type_name(message)} is not a protobuf message"
-            )
-        try:
-            return message.SerializeToString(deterministic=True)
-        except EncodeError as exc:
-            raise CodecError(f"marshal protobuf message {_type_name(message)}: {exc}") from exc
-
-    def decode(self, data: bytes, make: Callable[[], Any]) -> Any:
-        """Parse ``data`` into a fresh ``make()`` message and return it.
-
-        Raises:
-            CodecError: ``make()`` does not return a protobuf message, or ``data``
-                is not a valid encoding of that message type.
-        """
-        message = _make(make, "proto")
-        if not isinstance(message, Message):
-            raise CodecError(
-                f"unmarshal protobuf message: factory returned {_type_name(message)}, "
-                "not a protobuf message"
-            )
-        raw = _as_bytes(data, "proto")
-        try:
-            message.ParseFromString(raw)
-        except DecodeError as exc:
-            raise CodecError(f"unmarshal protobuf message {_type_name(message)}: {exc}") from exc
-        return message
 
 
 def _jsonable(value: object) -> Any:
@@ -131,7 +67,7 @@ class JsonDurableCodec:
                 allow_nan=False,
             )
         except (TypeError, ValueError, RecursionError, json_format.Error) as exc:
-            raise CodecError(f"marshal json payload {_type_name(message)}: {exc}") from exc
+            raise CodecError(f"marshal json payload {message_type_name(message)}: {exc}") from exc
         return text.encode("utf-8")
 
     def decode(self, data: bytes, make: Callable[[], Any]) -> Any:
@@ -141,9 +77,9 @@ class JsonDurableCodec:
             CodecError: ``data`` is not UTF-8 JSON, or does not fit the template
                 (not an object, unknown or missing fields, wrong field types).
         """
-        template = _make(make, "json")
-        raw = _as_bytes(data, "json")
-        kind = _type_name(template)
+        template = make_message(make, "json")
+        raw = payload_bytes(data, "json")
+        kind = message_type_name(template)
         try:
             parsed = _JSON_DECODER.decode(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:

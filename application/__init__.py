@@ -3,12 +3,17 @@
 from pyworker.application.attempt import Interrupt
 from pyworker.application.blocking import BlockingResults, BlockingTaskManager
 from pyworker.application.clock import LoopClock
-from pyworker.application.durable import DurableRunner
+from pyworker.application.codec import ProtoDurableCodec
+from pyworker.application.config import DurableConfig, ManagerConfig
+from pyworker.application.dispatch import Dispatcher
+from pyworker.application.durable import DurableDispatcher
+from pyworker.application.events import AttemptInfo, LifecycleListener
 from pyworker.application.hooks import TaskHooks
 from pyworker.application.ports import (
     Clock,
     DurableBackend,
     DurableCodec,
+    DurableQueue,
     Meter,
     MeterFactory,
     TaskSpan,
@@ -35,13 +40,20 @@ from pyworker.application.task_manager import TaskManager
 from pyworker.application.telemetry import NoopMeter, NoopTracer
 
 __all__ = [
+    "AttemptInfo",
+    "Dispatcher",
+    "DurableConfig",
+    "DurableQueue",
+    "LifecycleListener",
+    "ManagerConfig",
+    "ProtoDurableCodec",
     "BlockingResults",
     "BlockingTaskManager",
     "Clock",
     "DurableBackend",
     "DurableCodec",
     "DurableHandlerSpec",
-    "DurableRunner",
+    "DurableDispatcher",
     "HandlerSpec",
     "Interrupt",
     "LoggerMiddleware",

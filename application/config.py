@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import attrs
 
 from pyworker.domain import (
     DEFAULT_LEASE,
     DEFAULT_QUEUE,
+    ConfigurationError,
     Duration,
     normalize_queue,
     normalize_queue_weights,
@@ -164,3 +166,32 @@ DURABLE_OPTIONS = {
     "durable_lease_renewal_interval": "renewal_interval",
     "durable_connect_timeout": "connect_timeout",
 }
+
+
+def build_configs(
+    config: ManagerConfig | None, durable_config: DurableConfig | None, options: Mapping[str, Any]
+) -> tuple[ManagerConfig, DurableConfig]:
+    """The configs a TaskManager runs with: the given ones, or built from keyword options.
+
+    Raises:
+        ConfigurationError: a config object and keyword options for it were both given.
+    """
+    manager_options = {k: v for k, v in options.items() if k in MANAGER_OPTIONS and v is not _UNSET}
+    durable_options = {DURABLE_OPTIONS[k]: v for k, v in options.items() if k in DURABLE_OPTIONS and v is not _UNSET}
+    if config is not None and manager_options:
+        raise ConfigurationError(reason=f"pass either config= or {', '.join(sorted(manager_options))}, not both")
+    if durable_config is not None and durable_options:
+        given = sorted(k for k in options if k in DURABLE_OPTIONS and options[k] is not _UNSET)
+        raise ConfigurationError(reason=f"pass either durable_config= or {', '.join(given)}, not both")
+    return config or ManagerConfig(**manager_options), durable_config or DurableConfig(**durable_options)
+
+
+class _Unset:
+    """The default of a TaskManager keyword option: not given, so the config's default applies."""
+
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+_UNSET: Any = _Unset()
+UNSET: Any = _UNSET

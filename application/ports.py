@@ -11,13 +11,13 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from pyworker.application.events import AttemptInfo
 from pyworker.domain import (
     DurableLease,
     DurableStats,
     DurableTask,
     DurableTaskRecord,
     MetricsSnapshot,
-    Task,
 )
 
 
@@ -58,9 +58,14 @@ class TaskSpan(Protocol):
 
 @runtime_checkable
 class Tracer(Protocol):
-    """Starts one span per attempt (in-memory and durable)."""
+    """Starts one span per attempt (in-memory and durable).
 
-    def start(self, task: Task) -> TaskSpan: ...
+    It receives a frozen description of the attempt (``AttemptInfo``: id, name,
+    queue, priority, weight, attempt number, metadata, correlation id), never the
+    mutable Task.
+    """
+
+    def start(self, attempt: AttemptInfo) -> TaskSpan: ...
 
 
 @runtime_checkable
@@ -216,3 +221,7 @@ class DurableBackend(Protocol):
     async def close(self) -> None:
         """Release connections. Idempotent."""
         ...
+
+
+#: The worker side of the durable port (being split from DurableBackend).
+DurableQueue = DurableBackend

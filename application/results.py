@@ -36,9 +36,10 @@ class ResultStream:
     def close(self) -> None:
         """Unsubscribe and end iteration. Idempotent."""
         self._items.clear()
-        self._end()
+        self.end()
 
-    def _end(self) -> None:
+    def end(self) -> None:
+        """End iteration after what is buffered, and leave the broadcaster (the manager stops)."""
         if self._closed:
             return
         self._closed = True
@@ -52,7 +53,11 @@ class ResultStream:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def _offer(self, result: Result, policy: DropPolicy) -> bool:
+    def detach(self) -> None:
+        """Forget the broadcaster without unsubscribing (it is closing and drops every stream)."""
+        self._broadcaster = None
+
+    def offer(self, result: Result, policy: DropPolicy) -> bool:
         """Buffer a result; False when it had to be dropped."""
         items = self._items
         if len(items) >= self.buffer:
@@ -119,7 +124,7 @@ class ResultBroadcaster:
         """A new stream with ``buffer`` slots (<= 0 means 1). Already ended once closed."""
         stream = ResultStream(max(buffer, 1), None if self._closed else self)
         if self._closed:
-            stream._end()
+            stream.end()
         else:
             self.subscribers.append(stream)
         return stream
@@ -138,7 +143,7 @@ class ResultBroadcaster:
         dropped = 0
         policy = self.policy
         for stream in self.subscribers:
-            if not stream._offer(result, policy):
+            if not stream.offer(result, policy):
                 dropped += 1
         if dropped:
             self._on_drop(dropped)
@@ -150,5 +155,5 @@ class ResultBroadcaster:
         self._closed = True
         subscribers, self.subscribers = self.subscribers, []
         for stream in subscribers:
-            stream._broadcaster = None
-            stream._end()
+            stream.detach()
+            stream.end()

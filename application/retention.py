@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import deque
 
+from pyworker.application.ports import Clock
 from pyworker.domain import RetentionPolicy, Task
 
 
@@ -63,3 +65,29 @@ class RegistryPruner:
                 break
             finished.popleft()
             del tasks[task.id.int]
+
+
+class RetentionSweeper:
+    """The periodic TTL sweep (every ``policy.interval``), while a TTL policy is set."""
+
+    def __init__(self, pruner: RegistryPruner, clock: Clock) -> None:
+        self._pruner = pruner
+        self._clock = clock
+        self.task: asyncio.Task[None] | None = None
+
+    def ensure_running(self) -> None:
+        """Start the sweep on the running loop if the policy has a TTL and none runs."""
+        policy = self._pruner.policy
+        if policy is None or policy.ttl <= 0 or self.task is not None:
+            return
+        self.task = asyncio.get_running_loop().create_task(self._run(), name="pyworker-retention")
+
+    async def _run(self) -> None:
+        while True:
+            policy = self._pruner.policy
+            await self._clock.sleep(policy.interval if policy is not None else 60.0)
+            self._pruner.prune(self._clock.now())
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from pyworker.application.events import AttemptInfo
 from pyworker.application.ports import Meter, TaskSpan, Tracer
-from pyworker.domain import MetricsSnapshot, Task
+from pyworker.domain import MetricsSnapshot
 
 logger = logging.getLogger("pyworker.telemetry")
 
@@ -66,7 +67,7 @@ _NOOP_SPAN = _NoopSpan()
 class NoopTracer:
     """A Tracer that records nothing."""
 
-    def start(self, task: Task) -> TaskSpan:
+    def start(self, attempt: AttemptInfo) -> TaskSpan:
         return _NOOP_SPAN
 
 
@@ -83,10 +84,10 @@ class NoopMeter:
         return None
 
 
-def start_span(tracer: Tracer, task: Task) -> TaskSpan:
-    """tracer.start, falling back to a no-op span when it raises (SPEC B.12)."""
+def start_span(tracer: Tracer, attempt: AttemptInfo) -> TaskSpan:
+    """tracer.start, falling back to a no-op span when it raises (docs/task-manager.md, tracer)."""
     try:
-        return tracer.start(task)
+        return tracer.start(attempt)
     except Exception:
         logger.exception("tracer.start raised; the attempt runs without a span")
         return _NOOP_SPAN

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 import threading
+import types
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import attrs
@@ -18,6 +19,8 @@ from pyworker.domain.status import ALLOWED_MASKS, TERMINAL_MASK, TaskStatus, che
 MIN_PRIORITY = -(2**31)
 MAX_PRIORITY = 2**31 - 1
 NIL_UUID = uuid.UUID(int=0)
+#: The shared, immutable default of Task.metadata (no dict per task).
+EMPTY_METADATA: Mapping[str, str] = types.MappingProxyType({})
 
 TaskFunction = Callable[["TaskContext"], Awaitable[Any] | Any]
 
@@ -105,6 +108,11 @@ class Task:
     name: str = ""
     description: str = ""
     id: uuid.UUID = attrs.field(factory=uuid.uuid4)
+    #: Caller-supplied labels (a durable task's metadata, gRPC metadata): visible to
+    #: handlers' hooks, logs and spans. Read-only by convention.
+    metadata: Mapping[str, str] = attrs.field(default=EMPTY_METADATA)
+    #: Ties the task to the request that created it (logs, spans).
+    correlation_id: str = ""
     # Owned by the manager.
     _status: TaskStatus = attrs.field(default=TaskStatus.UNKNOWN, init=False)
     _result: Any = attrs.field(default=None, init=False)

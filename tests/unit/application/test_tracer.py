@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import logging
 
+import attrs
 import pytest
 
 from pyworker.adapters.clock import ManualClock
-from pyworker.application import Tracer
+from pyworker.application import AttemptInfo, Tracer
 from pyworker.application.ports import TaskSpan
 from pyworker.domain import Task, TaskStatus
 from tests.unit.application.support import BoomError, MakeManager, failing, ok, until
 
 
 class FakeSpan:
-    def __init__(self, log: list[tuple[str, object]], task: Task) -> None:
+    def __init__(self, log: list[tuple[str, object]], attempt: AttemptInfo) -> None:
         self._log = log
-        self.task = task
+        self.attempt = attempt
         self.ended: list[BaseException | None] = []
 
     def end(self, error: BaseException | None) -> None:
@@ -34,11 +35,11 @@ class FakeTracer:
         self.fail_start = fail_start
         self.fail_end = fail_end
 
-    def start(self, task: Task) -> TaskSpan:
-        self.log.append(("start", task.status))
+    def start(self, attempt: AttemptInfo) -> TaskSpan:
+        self.log.append(("start", attempt.attempt))
         if self.fail_start:
             raise RuntimeError("tracer down")
-        span = FakeSpan(self.log, task)
+        span = FakeSpan(self.log, attempt)
         if self.fail_end:
 
             def broken_end(error: BaseException | None) -> None:
@@ -69,11 +70,40 @@ async def test_one_span_per_attempt_with_the_raw_error(make_manager: MakeManager
     await until(lambda: task.status is TaskStatus.WAITING_RETRY)
     clock.advance(2)
     await tm.wait()
-    assert [s.task for s in tracer.spans] == [task, task]
+    assert [(s.attempt.task_id, s.attempt.attempt) for s in tracer.spans] == [(task.id, 1), (task.id, 2)]
     assert tracer.spans[0].ended == [errors[0]]  # the very object the function raised
     assert tracer.spans[1].ended == [None]
     assert [entry[0] for entry in tracer.log] == ["start", "end", "start", "end"]
-    assert tracer.log[0][1] is TaskStatus.RUNNING  # spans start once the attempt runs
+    assert tracer.log[0][1] == 1  # spans start once the attempt runs: it counts as attempt 1
+
+
+async def test_the_tracer_gets_a_frozen_description_of_the_attempt(make_manager: MakeManager) -> None:
+    tracer = FakeTracer()
+    tm = make_manager(tracer=tracer)
+    task = Task(
+        execute=ok,
+        name="report",
+        queue="reports",
+        priority=3,
+        weight=2,
+        metadata={"tenant": "acme"},
+        correlation_id="req-7",
+    )
+    await tm.register_task(task)
+    await tm.wait(timeout=5)
+    (span,) = tracer.spans
+    assert span.attempt == AttemptInfo(
+        task_id=task.id,
+        name="report",
+        queue="reports",
+        priority=3,
+        weight=2,
+        attempt=1,
+        metadata={"tenant": "acme"},
+        correlation_id="req-7",
+    )
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        span.attempt.name = "changed"  # type: ignore[misc]  # frozen: the tracer cannot change the task
 
 
 async def test_execute_task_attempts_are_traced(make_manager: MakeManager) -> None:

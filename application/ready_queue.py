@@ -1,4 +1,4 @@
-"""The waiting room: per-queue priority heaps, the delayed heap, capacity and wake-ups."""
+"""The ready queue (the waiting room): per-queue priority heaps, the delayed heap, capacity and wake-ups."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def ready_key(priority: int, weight: int, seq: int) -> int:
     return ((priority + _PRIORITY_OFFSET) << _PRIORITY_SHIFT) | (inverted << _SEQ_BITS) | seq
 
 
-class TaskQueue:
+class ReadyQueue:
     """Waiting tasks, ready or delayed. Loop-confined (no locks).
 
     Capacity counts only waiting tasks (SPEC B.3.4). Removal is lazy: a removed

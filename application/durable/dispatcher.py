@@ -1,0 +1,282 @@
+"""The durable dispatcher: lease tasks from a DurableQueue, run them, ack / nack / fail them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable
+from typing import Any
+
+from pyworker.application.config import DurableConfig, ManagerConfig
+from pyworker.application.durable.acks import AckFlusher
+from pyworker.application.durable.fetcher import LeaseFetcher
+from pyworker.application.durable.handlers import DurableHandlers
+from pyworker.application.durable.leases import HeldLeases, LeaseRenewer
+from pyworker.application.durable.reconnect import backend_call, connect
+from pyworker.application.durable.registration import DurableRegistrar
+from pyworker.application.events import Listeners
+from pyworker.application.executor import AttemptExecutor
+from pyworker.application.ledger import TaskLedger
+from pyworker.application.ports import Clock, DurableQueue
+from pyworker.application.settle import Retry, settle
+from pyworker.domain import (
+    DurableLease,
+    Task,
+    TaskCancelledError,
+    TaskStatus,
+    retry_delay,
+)
+
+logger = logging.getLogger("pyworker.durable")
+
+
+class DurableDispatcher:
+    """Durable mode of a TaskManager (docs/durable.md).
+
+    A fetch loop leases up to ``batch_size`` tasks whenever workers are free, waking
+    on enqueue through the queue's ``wait_and_dequeue`` (polling only as a fallback),
+    and backs off while the backend is away. Durable workers run each lease through
+    the shared attempt executor; the shared settle step decides ack, nack (retry) or
+    fail (dead letter). Acks are batched by the AckFlusher; running leases are renewed
+    by the LeaseRenewer in one round trip per interval.
+    """
+
+    def __init__(
+        self,
+        queue: DurableQueue,
+        handlers: DurableHandlers,
+        config: DurableConfig,
+        manager: ManagerConfig,
+        clock: Clock,
+        ledger: TaskLedger,
+        executor: AttemptExecutor,
+        listeners: Listeners,
+    ) -> None:
+        self.queue = queue
+        self.handlers = handlers
+        self.registrar = DurableRegistrar(queue, handlers)
+        self.config = config
+        self._manager = manager
+        self._clock = clock
+        self._ledger = ledger
+        self._executor = executor
+        self._listeners = listeners
+        self.workers = manager.max_workers
+        self.stopped = False  # a hard stop: interrupted attempts are handed back, not retried
+        self._held = HeldLeases()
+        self._fetcher: LeaseFetcher | None = None
+        self._acks: AckFlusher | None = None
+        self._idle_workers: deque[asyncio.Future[None]] = deque()  # one is woken per ready lease
+        self._loops: list[asyncio.Task[None]] = []
+        self._worker_tasks: dict[int, asyncio.Task[None]] = {}
+        self._withdrawals: set[asyncio.Task[None]] = set()
+        self._fetching = False
+        self._closed = False
+
+    # -- life cycle ------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Reach the backend (retrying for ``connect_timeout``), then start fetching.
+
+        Raises:
+            BackendUnavailableError: the backend did not answer in time.
+        """
+        if self._fetching or self._closed:
+            return
+        await connect(self.queue, self._clock, self.config.connect_timeout, self.config.poll_interval)
+        await self.queue.configure_queues(self._manager.default_queue, self._manager.queue_weights, self.config.queues)
+        self._fetching = True
+        self._fetcher = LeaseFetcher(
+            self.queue, self.config, self.handlers, self._held, self._ledger, self._clock, self._wake_workers
+        )
+        self._fetcher.workers = self.workers
+        self._fetcher.start()
+        self._acks = AckFlusher(self.queue, self._clock, self.config.poll_interval, self._completed)
+        loop = asyncio.get_running_loop()
+        self._loops.append(loop.create_task(self._acks.run(), name="pyworker-durable-acks"))
+        if self.config.renew_every > 0:
+            renewer = LeaseRenewer(self.queue, self._held, self._clock, self.config.lease, self.config.renew_every)
+            self._loops.append(loop.create_task(renewer.run(), name="pyworker-durable-renew"))
+        self.resize(self.workers)
+
+    def resize(self, count: int) -> None:
+        """Run ``count`` durable workers (extra ones exit when idle)."""
+        self.workers = count
+        if self._fetcher is not None:
+            self._fetcher.workers = count
+        if not self._fetching:
+            return
+        loop = asyncio.get_running_loop()
+        for index in range(count):
+            worker = self._worker_tasks.get(index)
+            if worker is None or worker.done():
+                self._worker_tasks[index] = loop.create_task(
+                    self._worker(index), name=f"pyworker-durable-worker-{index}"
+                )
+        self._wake_workers(all_of_them=True)  # idle workers above the new count notice and exit
+        self._slot_freed()
+
+    def start_workers(self) -> None:
+        """Nothing to start before ``start()``: durable workers need the backend."""
+
+    def cancel(self, task: Task) -> bool:
+        return self.withdraw_soon(task)
+
+    def stop(self) -> None:
+        """A hard stop: interrupted attempts are handed back, not retried."""
+        self.stopped = True
+
+    async def stop_taking(self) -> None:
+        """Stop leasing new tasks and hand back the ones not started yet."""
+        if not self._fetching:
+            return
+        self._fetching = False
+        if self._fetcher is not None:
+            await self._fetcher.stop()
+        unstarted = self._held.drain_unstarted()
+        for task, _ in unstarted:
+            self._forget(task)
+        if unstarted:
+            try:
+                await self.queue.release([lease for _, lease in unstarted])
+            except Exception:
+                logger.exception("could not hand back %d unstarted lease(s); they return at expiry", len(unstarted))
+        self._wake_workers(all_of_them=True)  # let idle durable workers see that fetching stopped
+
+    async def join(self) -> None:
+        """Stop every loop after the last acks are flushed. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        await self.stop_taking()
+        # Workers exit once nothing is ready; running attempts were already
+        # interrupted by the manager, and their ack / nack / fail must still go out.
+        await asyncio.gather(*self._worker_tasks.values(), *self._withdrawals, return_exceptions=True)
+        if self._acks is not None:
+            self._acks.closing = True
+            await self._acks.flush()
+        for loop_task in self._loops:
+            loop_task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+
+    # -- cancellation ------------------------------------------------------------
+
+    def withdraw(self, task: Task) -> Awaitable[None] | None:
+        """Cancel a task this node leased but has not started: it leaves the ready line
+        now, is dead-lettered, then finishes Cancelled. None when ``task`` is not such a task.
+        """
+        if task.status is not TaskStatus.UNKNOWN:
+            return None
+        lease = self._held.take_unstarted(task)
+        if lease is None:
+            return None
+        return self._withdraw(task, lease)
+
+    def withdraw_soon(self, task: Task) -> bool:
+        """``withdraw`` without waiting (cancel_all is synchronous); close() awaits it."""
+        withdrawal = self.withdraw(task)
+        if withdrawal is None:
+            return False
+        job = asyncio.ensure_future(withdrawal)
+        self._withdrawals.add(job)
+        job.add_done_callback(self._withdrawals.discard)
+        return True
+
+    async def _withdraw(self, task: Task, lease: DurableLease) -> None:
+        await backend_call("fail", self.queue.fail(lease, "task cancelled"))
+        self._finish(task, TaskStatus.CANCELLED, None, TaskCancelledError(task_id=task.id))
+
+    # -- running ---------------------------------------------------------------
+
+    def _wake_workers(self, all_of_them: bool = False) -> None:
+        """Wake one idle durable worker (not all of them: no thundering herd per lease)."""
+        waiters = self._idle_workers
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                if not all_of_them:
+                    return
+
+    async def _worker(self, index: int) -> None:
+        me = asyncio.current_task()
+        ready = self._held.ready
+        loop = asyncio.get_running_loop()
+        while True:
+            if index >= self.workers and self._worker_tasks.get(index) is me:
+                del self._worker_tasks[index]
+                self._wake_workers()  # pass on a wake-up this worker may have taken
+                return
+            if not ready:
+                if not self._fetching:
+                    return
+                waiter: asyncio.Future[None] = loop.create_future()
+                self._idle_workers.append(waiter)
+                try:
+                    await waiter
+                except asyncio.CancelledError:
+                    if waiter.done() and not waiter.cancelled():
+                        self._wake_workers()  # pass the wake-up on
+                    raise
+                continue
+            task = ready.popleft()
+            try:
+                await self._run(task, me)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("durable worker: unexpected error running task %s", task.id)
+
+    async def _run(self, task: Task, owner: asyncio.Task[Any] | None) -> None:
+        lease = self._held.leases[task]
+        if task.status is not TaskStatus.UNKNOWN:
+            await backend_call("fail", self.queue.fail(lease, "task already started"))
+            self._forget(task)
+            return
+        outcome = await self._executor.run(task, None, owner)
+        lease = self._held.leases.get(task, lease)  # renewed while it ran
+        if outcome.error is None:
+            assert self._acks is not None
+            self._acks.add(task, lease, outcome.result)
+            return
+        decision = settle(task, outcome, timeout=self._manager.timeout, retry_allowed=not self.stopped)
+        if isinstance(decision, Retry):
+            delay = retry_delay(task.retry_delay, decision.attempt, task.id)
+            task.transition(TaskStatus.WAITING_RETRY, self._clock.now())
+            for listener in self._listeners.retry:
+                listener(task, delay, decision.attempt)
+            await backend_call("nack", self.queue.nack(lease, delay))
+            self._forget(task)
+            return
+        if decision.status is TaskStatus.CANCELLED and self.stopped:
+            # Interrupted by a hard stop, not by the task: another node runs it now.
+            await backend_call("nack", self.queue.nack(lease, 0.0))
+            self._finish(task, TaskStatus.CANCELLED, None, decision.error)
+            return
+        reason = "task cancelled" if decision.status is TaskStatus.CANCELLED else _error_text(decision.error)
+        await backend_call("fail", self.queue.fail(lease, reason))
+        self._finish(task, *decision)
+
+    def _completed(self, task: Task, lease: DurableLease, result: Any) -> None:
+        self._finish(task, TaskStatus.COMPLETED, result, None)
+
+    def _finish(self, task: Task, status: TaskStatus, result: Any, error: BaseException | None) -> None:
+        self._held.leases.pop(task, None)
+        self._ledger.finish(task, status, result, error)
+        self._slot_freed()
+
+    def _slot_freed(self) -> None:
+        if self._fetcher is not None:
+            self._fetcher.slot.set()
+
+    def _forget(self, task: Task) -> None:
+        """Drop a lease this node no longer works on (not a terminal finish)."""
+        if self._held.leases.pop(task, None) is not None:
+            self._ledger.drop(task)
+            self._ledger.track(-1)
+            self._slot_freed()
+
+
+def _error_text(error: BaseException | None) -> str:
+    return "" if error is None else str(error) or type(error).__name__

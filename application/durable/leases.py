@@ -1,0 +1,83 @@
+"""The leases a worker node holds: ready to run or running, and their renewal."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+
+from pyworker.application.ports import Clock, DurableQueue
+from pyworker.domain import DurableLease, DurableLeaseNotFoundError, Task, TaskStatus
+
+logger = logging.getLogger("pyworker.durable")
+
+
+class HeldLeases:
+    """Every lease this node holds, by task (identity), and the order unstarted ones run in.
+
+    ``ready`` holds tasks whose lease was granted but whose attempt has not started;
+    the current lease of any held task is ``leases[task]`` (renewal replaces it there).
+    """
+
+    __slots__ = ("leases", "ready")
+
+    def __init__(self) -> None:
+        self.leases: dict[Task, DurableLease] = {}
+        self.ready: deque[Task] = deque()
+
+    def __len__(self) -> int:
+        return len(self.leases)
+
+    def add(self, task: Task, lease: DurableLease) -> None:
+        self.leases[task] = lease
+        self.ready.append(task)
+
+    def take_unstarted(self, task: Task) -> DurableLease | None:
+        """Remove ``task`` from the ready line; its lease, or None when it is not waiting there."""
+        try:
+            self.ready.remove(task)
+        except ValueError:
+            return None
+        return self.leases.get(task)
+
+    def drain_unstarted(self) -> list[tuple[Task, DurableLease]]:
+        """Take every task that has not started (graceful stop hands them back)."""
+        tasks = list(self.ready)
+        self.ready.clear()
+        return [(task, self.leases[task]) for task in tasks]
+
+
+class LeaseRenewer:
+    """Extends the leases of running attempts every ``interval`` seconds, all of them in
+    one ``extend_many`` round trip. A lease that is gone or stale is not renewed again.
+    """
+
+    def __init__(self, queue: DurableQueue, held: HeldLeases, clock: Clock, lease: float, interval: float) -> None:
+        self._queue = queue
+        self._held = held
+        self._clock = clock
+        self._lease = lease
+        self.interval = interval
+
+    async def run(self) -> None:
+        while True:
+            await self._clock.sleep(self.interval)
+            await self.renew_once()
+
+    async def renew_once(self) -> None:
+        leases = self._held.leases
+        running = [(task, lease) for task, lease in leases.items() if task.status is TaskStatus.RUNNING]
+        if not running:
+            return
+        try:
+            renewed = await self._queue.extend_many([lease for _, lease in running], self._lease)
+        except Exception as exc:  # the backend is away: the next interval tries again
+            logger.warning("lease renewal of %d task(s) failed: %s", len(running), exc)
+            return
+        for (task, lease), outcome in zip(running, renewed, strict=True):
+            if isinstance(outcome, DurableLeaseNotFoundError):
+                continue  # lost: renewal stops for this lease
+            if isinstance(outcome, BaseException):
+                logger.warning("lease renewal for %s failed: %s", task.id, outcome)
+                continue
+            if leases.get(task) is lease:
+                leases[task] = outcome

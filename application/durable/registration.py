@@ -1,0 +1,41 @@
+"""Durable registration: prepared tasks into the DurableQueue, one by one or in one round trip."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from pyworker.application.durable.handlers import DurableHandlers
+from pyworker.application.ports import DurableQueue
+from pyworker.domain import DurableTask
+
+
+class DurableRegistrar:
+    """The producer side of durable mode: validate with the handlers, then enqueue."""
+
+    def __init__(self, queue: DurableQueue, handlers: DurableHandlers) -> None:
+        self._queue = queue
+        self._handlers = handlers
+
+    async def register(self, task: DurableTask, run_at: float | None = None) -> uuid.UUID:
+        return await self._queue.enqueue(self._handlers.prepare(task, run_at))
+
+    async def register_many(self, tasks: Sequence[DurableTask]) -> list[uuid.UUID]:
+        """Enqueue the valid tasks in one round trip; raise ExceptionGroup if any failed."""
+        errors: list[Exception] = []
+        prepared: list[DurableTask] = []
+        for task in tasks:
+            try:
+                prepared.append(self._handlers.prepare(task))
+            except Exception as exc:  # every bad task is reported; the good ones still go
+                errors.append(exc)
+        ids: list[uuid.UUID] = []
+        if prepared:
+            for outcome in await self._queue.enqueue_many(prepared):
+                if isinstance(outcome, uuid.UUID):
+                    ids.append(outcome)
+                elif isinstance(outcome, Exception):
+                    errors.append(outcome)
+        if errors:
+            raise ExceptionGroup(f"{len(errors)} durable task(s) failed to register", errors)
+        return ids

@@ -1,0 +1,201 @@
+"""The engine: the parts a TaskManager is made of, wired once, and their life cycle."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from pyworker.application.clock import LoopClock
+from pyworker.application.codec import ProtoDurableCodec
+from pyworker.application.config import DurableConfig, ManagerConfig
+from pyworker.application.dispatch import Dispatcher
+from pyworker.application.durable import DurableDispatcher, DurableHandlers
+from pyworker.application.events import Listeners
+from pyworker.application.executor import AttemptExecutor
+from pyworker.application.hooks import TaskHooks
+from pyworker.application.ledger import TaskLedger
+from pyworker.application.listeners import HooksListener, MetricsListener, ResultsListener, RetentionListener
+from pyworker.application.local import LocalDispatcher
+from pyworker.application.ports import Clock, DurableCodec, DurableQueue, Meter, Tracer
+from pyworker.application.registry import DurableHandlerSpec, TypedDurableRegistry
+from pyworker.application.results import ResultBroadcaster
+from pyworker.application.retention import RegistryPruner, RetentionSweeper
+from pyworker.application.telemetry import MetricCounters, close_meter
+from pyworker.domain import (
+    DurableModeError,
+    InvalidTaskError,
+    NotAcceptingTasksError,
+    RetentionPolicy,
+    Task,
+    TaskStatus,
+)
+
+
+class _Keep:
+    """``register``'s default: keep the task's own run_at."""
+
+
+_KEEP = _Keep()
+
+
+class Engine:
+    """Shared services (ledger, executor, listeners, results) and one dispatcher: the
+    local one, or the durable one when a DurableQueue is given. Parts talk through
+    these public attributes and never reach into each other's private state.
+    """
+
+    def __init__(
+        self,
+        config: ManagerConfig,
+        durable_config: DurableConfig,
+        *,
+        clock: Clock | None,
+        tracer: Tracer | None,
+        hooks: TaskHooks | None,
+        retention: RetentionPolicy | None,
+        durable_backend: DurableQueue | None,
+        durable_handlers: Mapping[str, DurableHandlerSpec] | TypedDurableRegistry | None,
+        durable_codec: DurableCodec | None,
+    ) -> None:
+        self.clock: Clock = clock if clock is not None else LoopClock()
+        self.counters = MetricCounters()
+        self.results = ResultBroadcaster(self._count_drops)
+        self.metrics = MetricsListener(self.counters)
+        self.hooks = HooksListener(hooks or TaskHooks())
+        self.listeners = Listeners((self.metrics, self.hooks, ResultsListener(self.results)))
+        self.ledger = TaskLedger(self.clock, self.listeners)
+        self.pruner = RegistryPruner(self.ledger.tasks, retention)
+        if retention is not None:
+            self.listeners.add(RetentionListener(self.pruner))
+        self.sweeper = RetentionSweeper(self.pruner, self.clock)
+        self.executor = AttemptExecutor(
+            self.clock, self.ledger, self.listeners, config.timeout, config.sync_workers or config.max_workers
+        )
+        self.executor.tracer = tracer
+        self.meter: Meter | None = None
+        self.local: LocalDispatcher | None = None
+        self.durable: DurableDispatcher | None = None
+        self.dispatcher: Dispatcher
+        if durable_backend is None:
+            self.local = self.dispatcher = LocalDispatcher(
+                config, self.clock, self.ledger, self.executor, self.listeners, self.counters
+            )
+            self.local.on_queued = self.hooks.hooks.on_queued
+        else:
+            handlers = DurableHandlers(durable_handlers, durable_codec or ProtoDurableCodec(), config)
+            self.durable = self.dispatcher = DurableDispatcher(
+                durable_backend,
+                handlers,
+                durable_config,
+                config,
+                self.clock,
+                self.ledger,
+                self.executor,
+                self.listeners,
+            )
+        self.accepting = True
+        self.started = False
+        self.stopped = False
+
+    def _count_drops(self, count: int) -> None:
+        self.counters.results_dropped += count
+
+    # -- life cycle ------------------------------------------------------------
+
+    def start_workers(self) -> None:
+        if self.started or self.stopped:
+            return
+        self.started = True
+        self.ledger.start()
+        self.dispatcher.start_workers()
+        self.sweeper.ensure_running()
+
+    async def start(self) -> None:
+        self.start_workers()
+        if not self.stopped:
+            await self.dispatcher.start()
+
+    async def stop_now(self) -> None:
+        self.accepting = False
+        if not self.stopped:
+            self.stopped = True
+            self.executor.abandon_threads = True
+            self.dispatcher.stop()
+            await self.dispatcher.stop_taking()
+            self.cancel_all()
+            self.results.close()
+            self.executor.close()
+            self.sweeper.stop()
+        await self.dispatcher.join()
+        if self.sweeper.task is not None:
+            await asyncio.gather(self.sweeper.task, return_exceptions=True)
+        self.executor.shutdown_threads()
+
+    # -- registration and cancellation --------------------------------------------------
+
+    def register(self, task: Task, run_at: float | _Keep | None = _KEEP) -> None:
+        """Queue an in-memory task (``run_at``: replace its run_at, restored on refusal).
+
+        Raises:
+            InvalidTaskError, DurableModeError, NotAcceptingTasksError, and what
+            LocalDispatcher.register raises; nothing is registered in any error case.
+        """
+        if type(task) is not Task and not isinstance(task, Task):
+            raise InvalidTaskError(reason="task is nil" if task is None else "not a Task")
+        local = self.local
+        if local is None:
+            raise DurableModeError(reason="durable backend enabled; use register_durable_task")
+        if not self.accepting:
+            raise NotAcceptingTasksError()
+        if isinstance(run_at, _Keep):
+            local.register(task)
+        else:
+            previous = task.run_at
+            task.run_at = run_at
+            try:
+                local.register(task)
+            except BaseException:
+                task.run_at = previous  # a refused registration leaves the task as it was
+                raise
+        if not self.started:
+            self.start_workers()
+
+    async def cancel_task(self, task: Task) -> None:
+        if self.durable is not None:
+            withdrawal = self.durable.withdraw(task)
+            if withdrawal is not None:
+                await withdrawal
+                return
+        self.cancel(task)
+
+    def cancel(self, task: Task) -> None:
+        if not self.dispatcher.cancel(task) and task.status is TaskStatus.RUNNING:
+            self.executor.interrupt(task)
+
+    def cancel_all(self) -> None:
+        for task in list(self.ledger.tasks.values()):
+            self.cancel(task)
+
+    # -- listeners, hooks, meter, retention ---------------------------------------
+
+    def set_hooks(self, hooks: TaskHooks | None) -> None:
+        previous = self.hooks
+        self.hooks = HooksListener(hooks or TaskHooks())
+        self.listeners.replace(tuple(self.hooks if item is previous else item for item in self.listeners.installed))
+        if self.local is not None:
+            self.local.on_queued = self.hooks.hooks.on_queued
+
+    def set_meter(self, meter: Meter | None, snapshot: Any) -> None:
+        if self.meter is not None:
+            close_meter(self.meter)
+        self.meter = self.metrics.meter = meter
+        if meter is not None:
+            meter.observe(snapshot)
+
+    def set_retention_policy(self, policy: RetentionPolicy) -> None:
+        if self.pruner.policy is None:
+            self.listeners.add(RetentionListener(self.pruner))
+        self.pruner.set_policy(policy, self.clock.now())
+        if self.started and not self.stopped:
+            self.sweeper.ensure_running()

@@ -1,0 +1,287 @@
+"""The local dispatcher: in-memory tasks on worker coroutines, a token bucket and backoff timers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from pyworker.application.config import ManagerConfig
+from pyworker.application.events import Listeners
+from pyworker.application.executor import AttemptExecutor
+from pyworker.application.hooks import call_hook
+from pyworker.application.ledger import TaskLedger
+from pyworker.application.ports import Clock
+from pyworker.application.rate_limit import TokenBucket
+from pyworker.application.ready_queue import ReadyQueue
+from pyworker.application.settle import Finish, public_error, settle
+from pyworker.application.telemetry import MetricCounters
+from pyworker.domain import (
+    InvalidTaskError,
+    QueueFullError,
+    Task,
+    TaskAlreadyExistsError,
+    TaskAlreadyStartedError,
+    TaskCancelledError,
+    TaskStatus,
+    normalize_queue,
+    retry_delay,
+    to_epoch,
+    to_seconds,
+)
+
+logger = logging.getLogger("pyworker")
+
+_QUEUED = TaskStatus.QUEUED
+
+
+class LocalDispatcher:
+    """Runs registered in-memory tasks: the ready queue feeds ``max_workers`` worker
+    coroutines, each start takes a token from the bucket, and a failed attempt with
+    retries left waits on a backoff timer before it rejoins the queue.
+    """
+
+    def __init__(
+        self,
+        config: ManagerConfig,
+        clock: Clock,
+        ledger: TaskLedger,
+        executor: AttemptExecutor,
+        listeners: Listeners,
+        counters: MetricCounters,
+    ) -> None:
+        self._config = config
+        self._clock = clock
+        self._ledger = ledger
+        self._executor = executor
+        self._listeners = listeners
+        self._counters = counters
+        self.on_queued: Any = None  # the on_queued hook (registration is not a lifecycle event)
+        self.queue = ReadyQueue(clock, config.max_tasks, config.queue_weights)
+        self.limiter = (
+            TokenBucket(config.tasks_per_second, min(config.max_workers, config.max_tasks), clock)
+            if config.tasks_per_second > 0
+            else None
+        )
+        self._queue_names = {config.default_queue}  # names known to be normalised
+        self._backoff: dict[Task, Any] = {}  # retry timers
+        self._workers: dict[int, asyncio.Task[None]] = {}
+        self._parked: set[int] = set()  # workers waiting for a task or a token
+        self._retired: list[asyncio.Task[None]] = []  # cancelled idle workers, joined at stop
+        self.target = config.max_workers
+        self.started = False
+        self.stopped = False
+
+    # -- registration ------------------------------------------------------------
+
+    def register(self, task: Task) -> None:
+        """Validate, normalise and queue a task (SPEC-compatible defaults, docs/task-manager.md).
+
+        Raises:
+            InvalidTaskError, TaskAlreadyExistsError, QueueFullError; nothing is
+            registered in any error case.
+        """
+        ledger = self._ledger
+        if task.status is not TaskStatus.UNKNOWN:
+            if task.id.int in ledger.tasks:
+                raise TaskAlreadyExistsError(task_id=task.id)
+            raise InvalidTaskError(reason=f"task {task.id} was registered before; create a new Task")
+        try:
+            task.validate()
+        except InvalidTaskError as exc:
+            task.mark_invalid(exc)
+            raise
+        if not ledger.claim(task):
+            raise TaskAlreadyExistsError(task_id=task.id)
+        queue = self.queue
+        if not queue.has_capacity:
+            ledger.drop(task)
+            raise QueueFullError(max_tasks=self._config.max_tasks)
+        # From here on nothing can fail: the task is registered.
+        self._normalise(task)
+        task.transition(_QUEUED, self._clock.now())
+        queue.push(task)
+        ledger.track(1)
+        self._counters.scheduled += 1
+        if self.on_queued is not None:
+            call_hook("on_queued", self.on_queued, task)
+
+    def _normalise(self, task: Task) -> None:
+        config = self._config
+        if type(task.retry_delay) is not float or (task.run_at is not None and type(task.run_at) is not float):
+            # Fields reassigned after construction skip the attrs converters.
+            task.retry_delay = to_seconds(task.retry_delay)
+            task.run_at = to_epoch(task.run_at)
+        retries = task.retries
+        if retries > config.max_retries or retries < 0:
+            task.retries = 0 if retries < 0 else config.max_retries
+        if task.retry_delay <= 0:
+            task.retry_delay = config.retry_delay
+        name = task.queue
+        if not name:
+            task.queue = config.default_queue
+        elif name not in self._queue_names:
+            task.queue = normalize_queue(name, config.default_queue)
+            self._queue_names.add(task.queue)
+        if task.weight <= 0:
+            task.weight = 1
+
+    # -- workers -----------------------------------------------------------------
+
+    def start_workers(self) -> None:
+        """Start the worker coroutines on the running loop (idempotent)."""
+        self.started = True
+        for index in range(self.target):
+            worker = self._workers.get(index)
+            if worker is None or worker.done():
+                self._workers[index] = asyncio.get_running_loop().create_task(
+                    self._worker(index), name=f"pyworker-worker-{index}"
+                )
+
+    async def start(self) -> None:
+        self.start_workers()
+
+    def resize(self, count: int) -> None:
+        """Grow or shrink the pool; shrinking lets running attempts finish."""
+        self.target = count
+        if not self.started or self.stopped:
+            return
+        for index in list(self._parked):
+            if index >= count:
+                self._retire(index)
+        self.start_workers()
+
+    def _retire(self, index: int) -> None:
+        """Cancel an idle worker; a later grow spawns a fresh one at its index."""
+        worker = self._workers.pop(index, None)
+        self._parked.discard(index)
+        if worker is not None:
+            worker.cancel()
+            self._retired.append(worker)
+
+    async def _worker(self, index: int) -> None:
+        queue = self.queue
+        parked = self._parked
+        me = asyncio.current_task()
+        try:
+            while not self.stopped and index < self.target:
+                task = queue.pop_ready()
+                if task is None:
+                    parked.add(index)  # parked workers may be cancelled (shrink, stop)
+                    task = await queue.get()
+                    parked.discard(index)
+                limiter = self.limiter
+                if limiter is not None:
+                    parked.add(index)
+                    try:
+                        await limiter.acquire()
+                    except asyncio.CancelledError:
+                        if task.status is _QUEUED:
+                            self._ledger.finish(task, TaskStatus.CANCELLED, None, TaskCancelledError(task_id=task.id))
+                        raise
+                    parked.discard(index)
+                if task.status is not _QUEUED:
+                    if limiter is not None:
+                        limiter.refund()  # the task was claimed or cancelled while we waited
+                    continue
+                try:
+                    await self.run(task, None, me)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # never let one task kill a worker
+                    logger.exception("worker %d: unexpected error running task %s", index, task.id)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            if self._workers.get(index) is me:  # a retired worker's index may be reused
+                parked.discard(index)
+
+    async def run(
+        self, task: Task, timeout: float | None, owner: asyncio.Task[Any] | None = None
+    ) -> tuple[Any, BaseException | None]:
+        """One attempt of a QUEUED task, settled; returns (result, the error a caller sees)."""
+        outcome = await self._executor.run(task, timeout, owner)
+        if outcome.error is None:
+            self._ledger.finish(task, TaskStatus.COMPLETED, outcome.result, None)
+            return outcome.result, None
+        seconds = timeout if timeout is not None else self._config.timeout
+        decision = settle(
+            task, outcome, timeout=seconds, retry_allowed=not self.stopped and task.status is TaskStatus.RUNNING
+        )
+        if isinstance(decision, Finish):
+            self._ledger.finish(task, *decision)
+            return decision.result, decision.error
+        self._schedule_retry(task, decision.attempt)
+        return None, public_error(task, outcome.error, outcome.interrupt, seconds)
+
+    def _schedule_retry(self, task: Task, attempt: int) -> None:
+        delay = retry_delay(task.retry_delay, attempt, task.id)
+        task.transition(TaskStatus.WAITING_RETRY, self._clock.now())
+        for listener in self._listeners.retry:
+            listener(task, delay, attempt)
+        self._backoff[task] = self._clock.call_later(delay, lambda: self._requeue(task))
+
+    def _requeue(self, task: Task) -> None:
+        self._backoff.pop(task, None)
+        if task.status is not TaskStatus.WAITING_RETRY:
+            return
+        if not self.queue.has_capacity:
+            self._ledger.finish(task, TaskStatus.FAILED, None, QueueFullError(max_tasks=self._config.max_tasks))
+            return
+        task.transition(_QUEUED, self._clock.now())
+        self.queue.push(task)
+
+    # -- execute_task, cancellation, stop ---------------------------------------------
+
+    async def execute(self, task: Task, timeout: float | None) -> Any:
+        """execute_task: one attempt of a waiting task in the caller's coroutine, after a
+        token; a failure with retries left schedules the retry and still raises.
+
+        Raises:
+            TaskAlreadyStartedError, or the attempt's public error.
+        """
+        if task.status is not _QUEUED:
+            raise TaskAlreadyStartedError(task_id=task.id)
+        claimed = self.queue.remove(task)
+        if self.limiter is not None:
+            try:
+                await self.limiter.acquire()
+            except BaseException:
+                if claimed and task.status is _QUEUED:
+                    self.queue.push(task)  # its caller was cancelled before it ran
+                raise
+        if task.status is not _QUEUED:
+            raise TaskAlreadyStartedError(task_id=task.id)
+        result, error = await self.run(task, timeout)
+        if error is not None:
+            raise error
+        return result
+
+    def cancel(self, task: Task) -> bool:
+        """Withdraw a waiting or backing-off task: it finishes Cancelled. False otherwise."""
+        status = task.status
+        if status is _QUEUED:
+            self.queue.remove(task)
+        elif status is TaskStatus.WAITING_RETRY:
+            timer = self._backoff.pop(task, None)
+            if timer is not None:
+                timer.cancel()
+        else:
+            return False
+        self._ledger.finish(task, TaskStatus.CANCELLED, None, TaskCancelledError(task_id=task.id))
+        return True
+
+    async def stop_taking(self) -> None:
+        """A graceful stop begins: nothing to hand back (registration is refused upstream)."""
+
+    def stop(self) -> None:
+        """Stop at once: no more dispatch, idle workers leave."""
+        self.stopped = True
+        self.queue.close()
+        for index in list(self._parked):
+            self._retire(index)
+
+    async def join(self) -> None:
+        tasks = [t for t in (*self._workers.values(), *self._retired) if not t.done()]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
