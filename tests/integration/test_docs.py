@@ -236,3 +236,49 @@ def test_redis_prefix_literals_are_replaced() -> None:
     assert (
         PREFIX_LITERAL.sub(r"\1\2p\2", code) == 'new_task_manager(redis_prefix="p")\nRedisDurableBackend(prefix="p")\n'
     )
+
+
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def github_anchors(path: Path) -> set[str]:
+    """The anchors GitHub gives the headings of a Markdown file."""
+    anchors: set[str] = set()
+    seen: dict[str, int] = {}
+    in_fence = False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if FENCE.match(line):
+            in_fence = not in_fence
+        if in_fence or not line.startswith("#"):
+            continue
+        title = line.lstrip("#").strip().lower()
+        slug = re.sub(r"[^\w\- ]", "", title).replace(" ", "-")
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        anchors.add(slug if count == 0 else f"{slug}-{count}")
+    return anchors
+
+
+@pytest.mark.parametrize("path", [*DOCUMENTS, ROOT / "docs" / "examples" / "README.md"], ids=lambda p: p.name)
+def test_relative_links_and_anchors_resolve(path: Path) -> None:
+    text = "\n".join(block_free_lines(path))
+    broken = []
+    for target in LINK.findall(text):
+        if re.match(r"^[a-z]+:", target):
+            continue  # http(s), mailto: outside the repository
+        file_part, _, anchor = target.partition("#")
+        linked = (path.parent / file_part).resolve() if file_part else path
+        if not linked.exists() or (anchor and linked.suffix == ".md" and anchor not in github_anchors(linked)):
+            broken.append(target)
+    assert broken == [], f"{path.relative_to(ROOT)}: broken links {broken}"
+
+
+def block_free_lines(path: Path) -> list[str]:
+    """The lines of a Markdown file outside fenced blocks."""
+    lines, in_fence = [], False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if FENCE.match(line):
+            in_fence = not in_fence
+        elif not in_fence:
+            lines.append(line)
+    return lines
