@@ -32,13 +32,6 @@ from pyworker.domain import (
 )
 
 
-class _Keep:
-    """``register``'s default: keep the task's own run_at."""
-
-
-_KEEP = _Keep()
-
-
 class Engine:
     """Shared services (ledger, executor, listeners, results) and one dispatcher: the
     local one, or the durable one when a DurableQueue is given. Parts talk through
@@ -134,8 +127,8 @@ class Engine:
 
     # -- registration and cancellation --------------------------------------------------
 
-    def register(self, task: Task, run_at: float | _Keep | None = _KEEP) -> None:
-        """Queue an in-memory task (``run_at``: replace its run_at, restored on refusal).
+    def register(self, task: Task) -> None:
+        """Queue an in-memory task.
 
         Raises:
             InvalidTaskError, DurableModeError, NotAcceptingTasksError, and what
@@ -148,18 +141,21 @@ class Engine:
             raise DurableModeError(reason="durable backend enabled; use register_durable_task")
         if not self.accepting:
             raise NotAcceptingTasksError()
-        if isinstance(run_at, _Keep):
-            local.register(task)
-        else:
-            previous = task.run_at
-            task.run_at = run_at
-            try:
-                local.register(task)
-            except BaseException:
-                task.run_at = previous  # a refused registration leaves the task as it was
-                raise
+        local.register(task)
         if not self.started:
             self.start_workers()
+
+    def register_at(self, task: Task, run_at: float | None) -> None:
+        """``register`` with ``run_at`` replaced; a refused task keeps its own."""
+        if not isinstance(task, Task):
+            raise InvalidTaskError(reason="task is nil")
+        previous = task.run_at
+        task.run_at = run_at
+        try:
+            self.register(task)
+        except BaseException:
+            task.run_at = previous
+            raise
 
     async def cancel_task(self, task: Task) -> None:
         if self.durable is not None:

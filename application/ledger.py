@@ -49,9 +49,12 @@ class TaskLedger:
             raise TaskNotFoundError(task_id=task_id)
         return task
 
-    def claim(self, task: Task) -> bool:
-        """Enter ``task`` in the registry; False when its id is taken by another task."""
-        return self.tasks.setdefault(task.id.int, task) is task
+    def add(self, task: Task) -> None:
+        """Enter a new task (its id is free) and count it as pending."""
+        self.tasks[task.id.int] = task
+        self.pending += 1
+        if self.pending == 1 and self._idle is not None:
+            self._idle.clear()
 
     def put(self, task: Task) -> None:
         """Enter ``task``, replacing an earlier one with its id (a durable redelivery)."""

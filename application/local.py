@@ -75,7 +75,7 @@ class LocalDispatcher:
     # -- registration ------------------------------------------------------------
 
     def register(self, task: Task) -> None:
-        """Validate, normalise and queue a task (SPEC-compatible defaults, docs/task-manager.md).
+        """Validate, normalise and queue a task (defaults as docs/task-manager.md lists them).
 
         Raises:
             InvalidTaskError, TaskAlreadyExistsError, QueueFullError; nothing is
@@ -91,22 +91,12 @@ class LocalDispatcher:
         except InvalidTaskError as exc:
             task.mark_invalid(exc)
             raise
-        if not ledger.claim(task):
+        if task.id.int in ledger.tasks:
             raise TaskAlreadyExistsError(task_id=task.id)
         queue = self.queue
         if not queue.has_capacity:
-            ledger.drop(task)
             raise QueueFullError(max_tasks=self._config.max_tasks)
-        # From here on nothing can fail: the task is registered.
-        self._normalise(task)
-        task.transition(_QUEUED, self._clock.now())
-        queue.push(task)
-        ledger.track(1)
-        self._counters.scheduled += 1
-        if self.on_queued is not None:
-            call_hook("on_queued", self.on_queued, task)
-
-    def _normalise(self, task: Task) -> None:
+        # From here on nothing can fail: the task is registered (normalised as it goes in).
         config = self._config
         if type(task.retry_delay) is not float or (task.run_at is not None and type(task.run_at) is not float):
             # Fields reassigned after construction skip the attrs converters.
@@ -125,6 +115,12 @@ class LocalDispatcher:
             self._queue_names.add(task.queue)
         if task.weight <= 0:
             task.weight = 1
+        task.transition(_QUEUED, self._clock.now())
+        ledger.add(task)
+        queue.push(task)
+        self._counters.scheduled += 1
+        if self.on_queued is not None:
+            call_hook("on_queued", self.on_queued, task)
 
     # -- workers -----------------------------------------------------------------
 

@@ -19,7 +19,6 @@ from pyworker.domain import (
     DurableTask,
     Duration,
     Instant,
-    InvalidTaskError,
     RetentionPolicy,
     Task,
     to_epoch,
@@ -191,9 +190,6 @@ class TaskManager(ManagerObservation):
             DurableModeError: durable mode is on (use register_durable_task).
         In every error case nothing is registered.
         """
-        self._register(task)
-
-    def _register(self, task: Task) -> None:
         self._engine.register(task)
 
     async def register_tasks(self, tasks: Iterable[Task]) -> None:
@@ -205,7 +201,7 @@ class TaskManager(ManagerObservation):
         errors: list[Exception] = []
         for task in tasks:
             try:
-                self._register(task)
+                self._engine.register(task)
             except Exception as exc:  # each error is reported, none stops the batch
                 errors.append(exc)
         if errors:
@@ -213,20 +209,15 @@ class TaskManager(ManagerObservation):
 
     async def register_task_at(self, task: Task, run_at: Instant) -> None:
         """Register a task that becomes ready at ``run_at`` (epoch seconds or datetime)."""
-        self._register_delayed(task, to_epoch(run_at))
+        self._engine.register_at(task, to_epoch(run_at))
 
     async def register_task_after(self, task: Task, delay: Duration) -> None:
         """Register a task that becomes ready after ``delay``; <= 0 registers it as is."""
         seconds = to_seconds(delay)
         if seconds <= 0:
-            self._register(task)
+            self._engine.register(task)
         else:
-            self._register_delayed(task, self._engine.clock.now() + seconds)
-
-    def _register_delayed(self, task: Task, run_at: float | None) -> None:
-        if not isinstance(task, Task):
-            raise InvalidTaskError(reason="task is nil")
-        self._engine.register(task, run_at)
+            self._engine.register_at(task, self._engine.clock.now() + seconds)
 
     async def register_durable_task(self, task: DurableTask) -> uuid.UUID:
         """Persist a durable task in the backend; returns its id."""

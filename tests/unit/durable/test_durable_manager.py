@@ -129,13 +129,13 @@ async def test_ack_happens_before_the_result_is_published(
     stream = tm.subscribe_results()
     task_id = await tm.register_durable_task(DurableTask(handler="send_email", message=email()))
 
-    original_publish = tm._results.publish
+    class PublishProbe:
+        """Hears the finish with the results broadcaster, in the same step as publication."""
 
-    def publish(result: Any) -> None:
-        events.append(f"published {result.task.id}")
-        original_publish(result)
+        def task_finished(self, task: Any, status: Any, result: Any, error: Any, now: float) -> None:
+            events.append(f"published {task.id}")
 
-    tm._results.publish = publish  # type: ignore[method-assign]
+    tm.add_listener(PublishProbe())
     await next_result(stream)
     assert events == [f"acked {task_id}", f"published {task_id}"]
 
