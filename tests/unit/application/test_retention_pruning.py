@@ -8,7 +8,8 @@ import pytest
 from pyworker.adapters.clock import ManualClock
 from pyworker.application import TaskManager
 from pyworker.domain import RetentionPolicy, Task, TaskNotFoundError, TaskStatus
-from tests.unit.application.support import Gate, MakeManager, ok, settle, until
+from tests.support.waits import settle, until, within
+from tests.unit.application.support import Gate, MakeManager, ok
 
 
 def _known(tm: TaskManager, task: Task) -> bool:
@@ -24,7 +25,7 @@ async def _complete(tm: TaskManager, count: int, clock: ManualClock | None = Non
     for _ in range(count):
         task = Task(execute=ok)
         await tm.register_task(task)
-        await tm.wait()
+        await within(tm.wait())
         tasks.append(task)
         if clock is not None and step:
             clock.advance(step)
@@ -53,13 +54,13 @@ async def test_pruning_follows_terminal_time_not_registration(make_manager: Make
     slow, fast = Task(execute=slow_gate), Task(execute=fast_gate)
     await tm.register_task(slow)
     await tm.register_task(fast)
-    await slow_gate.started.wait()
-    await fast_gate.started.wait()
+    await within(slow_gate.started.wait())
+    await within(fast_gate.started.wait())
     fast_gate.release.set()
     await until(lambda: fast.status is TaskStatus.COMPLETED)
     clock.advance(1)
     slow_gate.release.set()
-    await tm.wait()
+    await within(tm.wait())
     tm.set_retention_policy(RetentionPolicy(max_entries=1))
     assert not _known(tm, fast)  # finished first, although registered second
     assert _known(tm, slow)
@@ -120,12 +121,12 @@ async def test_ttl_never_removes_running_tasks(make_manager: MakeManager, clock:
     gate = Gate()
     task = Task(execute=gate)
     await tm.register_task(task)
-    await gate.started.wait()
+    await within(gate.started.wait())
     clock.advance(10)
     await settle()
     assert _known(tm, task)
     gate.release.set()
-    await tm.wait()
+    await within(tm.wait())
 
 
 async def test_cleanup_interval_sets_the_sweep_period(make_manager: MakeManager, clock: ManualClock) -> None:

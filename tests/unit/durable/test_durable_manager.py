@@ -24,16 +24,8 @@ from pyworker.domain import (
     retry_delay,
 )
 from pyworker.protos.worker.v1.payload_pb2 import SendEmailPayload
-from tests.unit.durable.durable_support import (
-    BoomError,
-    HookLog,
-    MakeDurable,
-    Probe,
-    RecordingBackend,
-    next_result,
-    settle,
-    until,
-)
+from tests.support.waits import next_result, settle, until, within
+from tests.unit.durable.durable_support import BoomError, HookLog, MakeDurable, Probe, RecordingBackend
 
 
 def email(to: str = "ada@example.com") -> SendEmailPayload:
@@ -240,7 +232,7 @@ async def test_timeout_ends_as_context_deadline_reached_after_the_retries(
     await tm.start()
     stream = tm.subscribe_results()
     task_id = await tm.register_durable_task(DurableTask(handler="send_email", message=email(), retries=1))
-    await probe.started.wait()
+    await within(probe.started.wait())
     clock.advance(5)
 
     async def settled() -> bool:
@@ -273,7 +265,7 @@ async def test_cancel_task_of_a_running_durable_task_dead_letters_it(
     await tm.start()
     stream = tm.subscribe_results()
     task_id = await tm.register_durable_task(DurableTask(handler="send_email", message=email(), retries=3))
-    await probe.started.wait()
+    await within(probe.started.wait())
     assert tm.get_task(task_id).status is TaskStatus.RUNNING
     await tm.cancel_task(task_id)
     result = await next_result(stream)
@@ -311,7 +303,7 @@ async def test_poison_messages_are_dead_lettered_and_the_worker_keeps_going(
     assert "missing" in dead[empty]
     assert len(probe.calls) == 1
     assert stream.get_nowait() is None  # poison messages publish no result
-    await tm.wait()
+    await within(tm.wait())
 
 
 async def test_hooks_start_retry_finish_but_not_queued(
