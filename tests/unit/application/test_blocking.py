@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from pyworker.application import BlockingTaskManager, TaskManager
-from pyworker.domain import NotAcceptingTasksError, Task, TaskContext, TaskNotFoundError, TaskStatus
+from pyworker.domain import NotAcceptingTasksError, Task, TaskContext, TaskNotFoundError, TaskStatus, WaitTimeoutError
 from tests.support.waits import WAIT, join
 from tests.unit.application.support import BoomError, failing
 
@@ -179,7 +179,10 @@ def test_stopped_manager_refuses_registration_via_the_facade() -> None:
     tm = BlockingTaskManager(max_workers=1, tasks_per_second=0)
     try:
         tm.manager.set_max_workers(0)
-        tm._call(tm.manager.stop_graceful())  # stop the manager, keep the loop
+        tm.register_task(Task(execute=_double(1)))  # never runs: no worker
+        # A graceful stop that times out leaves the manager refusing tasks and the facade's loop running.
+        with pytest.raises(WaitTimeoutError):
+            tm.stop_graceful(0.01)
         with pytest.raises(NotAcceptingTasksError):
             tm.register_task(Task(execute=_double(1)))
     finally:

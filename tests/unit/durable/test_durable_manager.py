@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from pyworker.adapters.codec import JsonDurableCodec
 from pyworker.adapters.memory import InMemoryDurableBackend
 from pyworker.application import DurableHandlerSpec, TypedDurableRegistry
 from pyworker.domain import (
+    DurableLease,
     DurableState,
     DurableTask,
     HandlerPayloadTypeMismatchError,
@@ -105,31 +107,31 @@ async def test_json_codec_dict_handler_and_plain_function(make_durable: MakeDura
 async def test_ack_happens_before_the_result_is_published(
     make_durable: MakeDurable, backend: InMemoryDurableBackend
 ) -> None:
+    """While the ack is on the wire, no subscriber has the result yet; it arrives once the ack returns."""
     recording = RecordingBackend(backend)
-    events: list[str] = []
+    acking = asyncio.Event()
+    ack_returns = asyncio.Event()
     original_ack_many = recording.inner.ack_many
 
-    async def ack_many(leases: Any) -> Any:
-        outcome = await original_ack_many(leases)
-        events.extend(f"acked {lease.task_id}" for lease in leases)
-        return outcome
+    async def ack_many(leases: Sequence[DurableLease]) -> Sequence[BaseException | None]:
+        acking.set()
+        await ack_returns.wait()
+        return await original_ack_many(leases)
 
-    recording.ack_many = ack_many  # type: ignore[method-assign]
-    log = HookLog()
-    tm = make_durable(durable_backend=recording, durable_handlers=registry_for(Probe()), hooks=log.hooks())
+    recording.ack_many = ack_many
+    tm = make_durable(durable_backend=recording, durable_handlers=registry_for(Probe()))
     await tm.start()
     stream = tm.subscribe_results()
     task_id = await tm.register_durable_task(DurableTask(handler="send_email", message=email()))
-
-    original_publish = tm._results.publish
-
-    def publish(result: Any) -> None:
-        events.append(f"published {result.task.id}")
-        original_publish(result)
-
-    tm._results.publish = publish  # type: ignore[method-assign]
-    await next_result(stream)
-    assert events == [f"acked {task_id}", f"published {task_id}"]
+    await within(acking.wait())
+    await settle()
+    assert len(stream) == 0  # not published while the ack is in flight
+    assert await backend.get(task_id)  # still leased: the ack has not landed
+    ack_returns.set()
+    result = await next_result(stream)
+    assert (result.task.id, result.task.status) == (task_id, TaskStatus.COMPLETED)
+    with pytest.raises(TaskNotFoundError):
+        await backend.get(task_id)  # acked
 
 
 async def test_typed_registry_refuses_a_payload_of_another_type(
