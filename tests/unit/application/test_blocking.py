@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 
 import pytest
 
@@ -13,7 +14,7 @@ from tests.support.waits import WAIT, join
 from tests.unit.application.support import BoomError, failing
 
 
-def _double(value: int) -> object:
+def _double(value: int) -> Callable[[TaskContext], int]:
     def run(ctx: TaskContext) -> int:
         return value * 2
 

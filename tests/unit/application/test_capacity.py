@@ -42,7 +42,7 @@ async def test_refused_task_can_be_registered_once_there_is_room(make_manager: M
     assert extra.status is TaskStatus.QUEUED
     tm.set_max_workers(1)
     await within(tm.wait())
-    assert extra.status is TaskStatus.COMPLETED
+    assert tm.get_task(extra.id).status is TaskStatus.COMPLETED
 
 
 async def test_running_tasks_do_not_count(make_manager: MakeManager) -> None:

@@ -26,7 +26,7 @@ async def test_register_task_after_runs_only_once_due(make_manager: MakeManager,
     clock.advance(0.5)
     await within(tm.wait())
     assert rec.order == ["late"]
-    assert task.status is TaskStatus.COMPLETED
+    assert tm.get_task(task.id).status is TaskStatus.COMPLETED
     assert task.run_at is None  # cleared once due
 
 
@@ -39,7 +39,7 @@ async def test_register_task_after_accepts_timedelta(make_manager: MakeManager, 
     assert task.status is TaskStatus.QUEUED
     clock.advance(1)
     await within(tm.wait())
-    assert task.status is TaskStatus.COMPLETED
+    assert tm.get_task(task.id).status is TaskStatus.COMPLETED
 
 
 async def test_register_task_at_epoch_and_datetime(make_manager: MakeManager, clock: ManualClock) -> None:
@@ -90,7 +90,7 @@ async def test_run_at_set_on_the_task_is_honoured_by_register_task(
     assert task.status is TaskStatus.QUEUED
     clock.advance(1)
     await within(tm.wait())
-    assert task.status is TaskStatus.COMPLETED
+    assert tm.get_task(task.id).status is TaskStatus.COMPLETED
 
 
 @pytest.mark.parametrize("delay", [0, -5])
@@ -105,7 +105,7 @@ async def test_non_positive_delay_keeps_existing_run_at(
     assert task.run_at == clock.now() + 4
     clock.advance(4)
     await within(tm.wait())
-    assert task.status is TaskStatus.COMPLETED
+    assert tm.get_task(task.id).status is TaskStatus.COMPLETED
 
 
 async def test_non_positive_delay_registers_immediately(make_manager: MakeManager) -> None:

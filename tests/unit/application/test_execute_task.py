@@ -95,7 +95,7 @@ async def test_execute_raises_the_error_and_retry_still_happens(make_manager: Ma
     assert task.status is TaskStatus.WAITING_RETRY
     clock.advance(2)
     await within(tm.wait())
-    assert task.status is TaskStatus.COMPLETED
+    assert tm.get_task(task.id).status is TaskStatus.COMPLETED
     assert task.result == "later"
     assert task.attempts == 2
     assert log.kinds(task) == ["queued", "start", "retry", "start", "finish"]

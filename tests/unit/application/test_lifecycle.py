@@ -107,7 +107,7 @@ async def test_wait_timeout_raises_and_tasks_keep_running(make_manager: MakeMana
     assert task.status is TaskStatus.RUNNING
     gate.release.set()
     await within(tm.wait())
-    assert task.status is TaskStatus.COMPLETED
+    assert tm.get_task(task.id).status is TaskStatus.COMPLETED
 
 
 async def test_wait_timeout_is_disarmed_once_done(make_manager: MakeManager, clock: ManualClock) -> None:
@@ -175,7 +175,7 @@ async def test_stop_graceful_timeout_keeps_running_but_refusing(make_manager: Ma
         await tm.register_task(Task(execute=ok))
     gate.release.set()
     await within(tm.wait())
-    assert task.status is TaskStatus.COMPLETED
+    assert tm.get_task(task.id).status is TaskStatus.COMPLETED
     await within(tm.stop_graceful())
 
 

@@ -77,7 +77,10 @@ async def test_middleware_delegates_every_operation(make_manager: MakeManager, c
     await svc.register_tasks([second])
     await within(svc.wait())
     assert finished == [first.id, second.id]
-    assert [r.task for r in [stream.get_nowait()]] == [second]  # DROP_OLDEST took effect
+    kept = stream.get_nowait()
+    assert kept is not None
+    assert kept.task is second  # DROP_OLDEST took effect
+    assert stream.get_nowait() is None
     assert len(compat) == 2
     assert svc.get_task(first.id) is first
     assert {t.id for t in svc.get_tasks()} == {first.id, second.id}

@@ -95,7 +95,7 @@ async def test_execute_task_waits_for_a_token(make_manager: MakeManager, clock: 
     assert task.status is TaskStatus.QUEUED
     clock.advance(1)
     assert await within(call) == "ok"
-    assert task.status is TaskStatus.COMPLETED
+    assert tm.get_task(task.id).status is TaskStatus.COMPLETED
 
 
 async def test_cancelled_execute_task_wait_puts_the_task_back(make_manager: MakeManager, clock: ManualClock) -> None:
@@ -114,7 +114,7 @@ async def test_cancelled_execute_task_wait_puts_the_task_back(make_manager: Make
     tm.set_max_workers(1)
     clock.advance(1)
     await within(tm.wait())
-    assert task.status is TaskStatus.COMPLETED
+    assert tm.get_task(task.id).status is TaskStatus.COMPLETED
 
 
 def test_token_bucket_starts_full_and_refills_at_rate() -> None:

@@ -4,6 +4,7 @@ re-enqueue after the delay, a single terminal outcome."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from pyworker.adapters.clock import ManualClock
 from pyworker.domain import Task, TaskCancelledError, TaskStatus, retry_delay
@@ -11,6 +12,10 @@ from tests.support.waits import settle, until, within
 from tests.unit.application.support import BoomError, HookLog, MakeManager, failing
 
 GOLDEN_ID = uuid.UUID("11111111-2222-3333-4444-555555555555")
+
+
+def attempts_reached(task: Task, count: int) -> Callable[[], bool]:
+    return lambda: task.attempts == count
 
 
 async def test_failed_attempt_waits_then_retries_to_success(make_manager: MakeManager, clock: ManualClock) -> None:
@@ -29,7 +34,7 @@ async def test_failed_attempt_waits_then_retries_to_success(make_manager: MakeMa
     assert task.attempts == 1
     clock.advance(0.01)  # past the due time, whatever the float rounding of two steps
     await within(tm.wait())
-    assert task.status is TaskStatus.COMPLETED
+    assert tm.get_task(task.id).status is TaskStatus.COMPLETED
     assert task.result == "second time"
     assert task.error is None
     assert task.attempts == 2
@@ -51,7 +56,7 @@ async def test_exhausted_retries_fail_with_the_last_error(make_manager: MakeMana
     for attempt in (1, 2):
         await until(lambda: task.status is TaskStatus.WAITING_RETRY)
         clock.advance(retry_delay(1.0, attempt, task.id))
-        await until(lambda a=attempt: task.attempts == a + 1)
+        await until(attempts_reached(task, attempt + 1))
     await within(tm.wait())
     assert task.status is TaskStatus.FAILED
     assert isinstance(task.error, BoomError)
@@ -167,7 +172,7 @@ async def test_retry_is_re_enqueued_as_queued(make_manager: MakeManager, clock: 
     assert tm.get_metrics().queue_depth == 1
     tm.set_max_workers(1)
     await within(tm.wait())
-    assert task.status is TaskStatus.COMPLETED
+    assert tm.get_task(task.id).status is TaskStatus.COMPLETED
 
 
 async def test_cancel_during_backoff_finishes_at_once(make_manager: MakeManager, clock: ManualClock) -> None:

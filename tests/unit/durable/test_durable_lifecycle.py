@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from typing import Any
 
@@ -260,7 +261,7 @@ async def test_lease_renewal_keeps_a_long_task_leased(
     assert (await backend.get(task_id)).lease_expires_at == pytest.approx(start + 10)
     for step in (1, 2, 3):
         clock.advance(4)
-        await until(lambda step=step: lease_expiry_is(backend, task_id, start + 4 * step + 10))
+        await until(functools.partial(lease_expiry_is, backend, task_id, start + 4 * step + 10))
     assert clock.now() > start + 10  # past the first lease's expiry
     # Another node dequeuing now finds nothing to reclaim.
     assert await backend.dequeue(10, 10) == []

@@ -108,18 +108,16 @@ async def test_ack_happens_before_the_result_is_published(
     make_durable: MakeDurable, backend: InMemoryDurableBackend
 ) -> None:
     """While the ack is on the wire, no subscriber has the result yet; it arrives once the ack returns."""
-    recording = RecordingBackend(backend)
     acking = asyncio.Event()
     ack_returns = asyncio.Event()
-    original_ack_many = recording.inner.ack_many
 
-    async def ack_many(leases: Sequence[DurableLease]) -> Sequence[BaseException | None]:
-        acking.set()
-        await ack_returns.wait()
-        return await original_ack_many(leases)
+    class HeldAck(RecordingBackend):
+        async def ack_many(self, leases: Sequence[DurableLease]) -> Sequence[BaseException | None]:
+            acking.set()
+            await ack_returns.wait()
+            return await self.inner.ack_many(leases)
 
-    recording.ack_many = ack_many
-    tm = make_durable(durable_backend=recording, durable_handlers=registry_for(Probe()))
+    tm = make_durable(durable_backend=HeldAck(backend), durable_handlers=registry_for(Probe()))
     await tm.start()
     stream = tm.subscribe_results()
     task_id = await tm.register_durable_task(DurableTask(handler="send_email", message=email()))
