@@ -174,3 +174,39 @@ async def test_no_policy_keeps_everything(make_manager: MakeManager, clock: Manu
     clock.advance(3600)
     await settle()
     assert all(_known(tm, t) for t in tasks)
+
+
+async def test_first_policy_on_a_busy_manager_evicts_only_finished_tasks_oldest_first(
+    make_manager: MakeManager, clock: ManualClock
+) -> None:
+    """No policy yet, so finish order was never tracked: installing one must find the finished tasks among
+    queued and running ones, and evict them by when they finished, not by when they were registered."""
+    tm = make_manager()
+    [completed] = await _complete(tm, 1)  # finished first
+    clock.advance(1)
+    gate = Gate()
+    running = Task(execute=gate)
+    await tm.register_task(running)
+    await within(gate.started.wait())
+    registered_first, registered_second = Task(execute=ok), Task(execute=ok)
+    queued = [Task(execute=ok), Task(execute=ok)]
+    for task in (registered_first, registered_second, *queued):
+        await tm.register_task(task)
+    await tm.cancel_task(registered_second.id)  # finished second, although registered later
+    clock.advance(1)
+    await tm.cancel_task(registered_first.id)  # finished last
+    assert len(tm.get_tasks()) == 6
+
+    tm.set_retention_policy(RetentionPolicy(max_entries=4))
+    assert not _known(tm, completed)
+    assert not _known(tm, registered_second)
+    assert _known(tm, registered_first)  # the youngest finished task stays
+    assert all(_known(tm, t) for t in (running, *queued))
+    assert running.status is TaskStatus.RUNNING
+    assert {t.status for t in queued} == {TaskStatus.QUEUED}
+
+    tm.set_retention_policy(RetentionPolicy(max_entries=1))  # below the live count: every finished task goes
+    assert set(tm.get_tasks()) == {running, *queued}
+    gate.release.set()
+    await within(tm.wait())
+    assert {t.status for t in (running, *queued)} == {TaskStatus.COMPLETED}
