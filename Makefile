@@ -19,9 +19,11 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict -p pyworker
+	$(BIN)/mypy --strict tests
 
+# Random order (pytest-randomly): the header names the seed; rerun one order with -p randomly --randomly-seed=N.
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest
 
 bench-inmemory: $(STAMP)
 	$(BIN)/python bench/inmemory.py

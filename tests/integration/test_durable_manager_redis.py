@@ -26,6 +26,7 @@ from pyworker.domain import (
     TaskNotFoundError,
     TaskStatus,
 )
+from tests.support.waits import next_result, within
 
 pytestmark = pytest.mark.redis
 
@@ -84,7 +85,7 @@ async def managers() -> AsyncIterator[list[TaskManager]]:
     made: list[TaskManager] = []
     yield made
     for manager in made:
-        await manager.stop_now()
+        await within(manager.stop_now())
 
 
 def node(
@@ -109,9 +110,9 @@ def work(n: int, **fields: Any) -> DurableTask:
 
 async def collect(stream: Any, count: int) -> list[Result]:
     async def gather() -> list[Result]:
-        return [await stream.get() for _ in range(count)]
+        return [await next_result(stream) for _ in range(count)]
 
-    return await asyncio.wait_for(gather(), BOUND)
+    return await within(gather(), BOUND)
 
 
 async def inspect(prefix: str) -> RedisDurableBackend:
@@ -196,9 +197,9 @@ async def test_two_nodes_share_the_work_and_each_task_runs_once(prefix: str, man
     await one.start()
     await two.start()
     held = await one.register_durable_tasks([work(n) for n in range(4)])
-    await asyncio.wait_for(all_in.wait(), BOUND)
+    await within(all_in.wait(), BOUND)
     rest = await two.register_durable_tasks([work(n) for n in range(4, 24)])
-    await asyncio.wait_for(all_done.wait(), BOUND)
+    await within(all_done.wait(), BOUND)
     assert sorted(finished) == sorted((task_id, TaskStatus.COMPLETED) for task_id in held + rest)
     per_task = Counter(task_id for _, task_id, _ in runs.runs)
     assert set(per_task) == set(held + rest)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,14 +15,7 @@ from pyworker.adapters.clock import ManualClock
 from pyworker.adapters.redis import RedisDurableBackend
 from pyworker.domain.durable import DurableTask
 from pyworker.domain.errors import BackendUnavailableError
-
-# tests/ holds the shared support package; pytest's rootdir-based import only puts this
-# directory on sys.path.
-_TESTS = str(Path(__file__).resolve().parents[1])
-if _TESTS not in sys.path:
-    sys.path.insert(0, _TESTS)
-
-from support.redis_servers import HOST, RedisServer, redis_available, start_redis_server  # noqa: E402
+from tests.support.redis_servers import HOST, RedisServer, redis_available, start_redis_server
 
 pytestmark = pytest.mark.slow
 

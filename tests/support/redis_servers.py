@@ -145,7 +145,7 @@ def create_cluster(nodes: Sequence[RedisServer]) -> None:
 
 
 def _cluster_ok(client: redis.Redis) -> bool:
-    info = client.execute_command("CLUSTER", "INFO")
+    info = client.execute_command("CLUSTER", "INFO")  # type: ignore[no-untyped-call]  # unannotated in redis-py
     text = info.decode() if isinstance(info, bytes) else str(info)
     return "cluster_state:ok" in text
 

@@ -9,6 +9,7 @@ import pytest
 
 from pyworker.adapters.clock import ManualClock
 from pyworker.application import TaskManager
+from tests.support.waits import within
 from tests.unit.application.support import MakeManager
 
 
@@ -33,7 +34,7 @@ async def make_manager(clock: ManualClock) -> AsyncIterator[MakeManager]:
 
     yield make
     for manager in managers:
-        await manager.stop_now()
+        await within(manager.stop_now())
 
 
 @pytest.fixture

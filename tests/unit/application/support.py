@@ -1,4 +1,4 @@
-"""Fakes and helpers for the application unit tests: gates, recorders, hook logs, loop helpers."""
+"""Fakes for the application unit tests: gates, recorders, hook logs (waits live in tests.support.waits)."""
 
 from __future__ import annotations
 
@@ -11,21 +11,6 @@ from pyworker.application import TaskHooks, TaskManager
 from pyworker.domain import Task, TaskContext
 
 MakeManager = Callable[..., TaskManager]
-
-
-async def settle(rounds: int = 30) -> None:
-    """Let every ready callback and coroutine run (used only to show that something did NOT happen)."""
-    for _ in range(rounds):
-        await asyncio.sleep(0)
-
-
-async def until(predicate: Callable[[], bool], rounds: int = 500) -> None:
-    """Yield to the loop until ``predicate`` holds; fail if it never does."""
-    for _ in range(rounds):
-        if predicate():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("condition never became true")
 
 
 class Gate:

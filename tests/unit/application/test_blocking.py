@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 
 import pytest
 
 from pyworker.application import BlockingTaskManager, TaskManager
-from pyworker.domain import NotAcceptingTasksError, Task, TaskContext, TaskNotFoundError, TaskStatus
+from pyworker.domain import NotAcceptingTasksError, Task, TaskContext, TaskNotFoundError, TaskStatus, WaitTimeoutError
+from tests.support.waits import WAIT, join
 from tests.unit.application.support import BoomError, failing
 
 
-def _double(value: int) -> object:
+def _double(value: int) -> Callable[[TaskContext], int]:
     def run(ctx: TaskContext) -> int:
         return value * 2
 
@@ -24,7 +26,7 @@ def test_register_wait_and_read_back_from_a_plain_thread() -> None:
         tasks = [Task(execute=_double(i)) for i in range(5)]
         for task in tasks:
             tm.register_task(task)
-        tm.wait()
+        tm.wait(WAIT)
         assert [tm.get_task(t.id).result for t in tasks] == [0, 2, 4, 6, 8]
         assert {t.status for t in tm.get_tasks()} == {TaskStatus.COMPLETED}
         assert tm.get_metrics().completed == 5
@@ -37,7 +39,7 @@ def test_async_functions_run_on_the_background_loop() -> None:
     with BlockingTaskManager(max_workers=1, tasks_per_second=0) as tm:
         task = Task(execute=hello)
         tm.register_task(task)
-        tm.wait()
+        tm.wait(WAIT)
         assert task.result == "async hello"
 
 
@@ -93,9 +95,9 @@ def test_results_iterator_yields_and_ends_at_stop() -> None:
     consumer.start()
     task = Task(execute=_double(5))
     tm.register_task(task)
-    tm.wait()
+    tm.wait(WAIT)
     tm.stop_graceful()  # ends the stream: the consumer's loop finishes
-    consumer.join()
+    join(consumer)
     assert [(r.task, r.result) for r in received] == [(task, 10)]  # type: ignore[attr-defined]
 
 
@@ -129,8 +131,8 @@ def test_calls_from_several_threads() -> None:
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join()
-        tm.wait()
+            join(thread)
+        tm.wait(WAIT)
         assert errors == []
         assert sorted(t.result for t in tasks) == [i * 2 for i in range(40)]
 
@@ -141,7 +143,7 @@ def test_wraps_an_existing_manager() -> None:
         assert tm.manager is manager
         task = Task(execute=_double(3))
         tm.register_task(task)
-        tm.wait()
+        tm.wait(WAIT)
         assert task.result == 6
 
 
@@ -178,7 +180,10 @@ def test_stopped_manager_refuses_registration_via_the_facade() -> None:
     tm = BlockingTaskManager(max_workers=1, tasks_per_second=0)
     try:
         tm.manager.set_max_workers(0)
-        tm._call(tm.manager.stop_graceful())  # stop the manager, keep the loop
+        tm.register_task(Task(execute=_double(1)))  # never runs: no worker
+        # A graceful stop that times out leaves the manager refusing tasks and the facade's loop running.
+        with pytest.raises(WaitTimeoutError):
+            tm.stop_graceful(0.01)
         with pytest.raises(NotAcceptingTasksError):
             tm.register_task(Task(execute=_double(1)))
     finally:

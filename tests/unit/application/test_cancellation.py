@@ -9,7 +9,8 @@ import pytest
 
 from pyworker.adapters.clock import ManualClock
 from pyworker.domain import Task, TaskCancelledError, TaskContext, TaskStatus
-from tests.unit.application.support import Gate, HookLog, MakeManager, Recorder, SyncGate, settle, until
+from tests.support.waits import settle, until, within
+from tests.unit.application.support import Gate, HookLog, MakeManager, Recorder, SyncGate
 
 
 async def test_cancel_waiting_task(make_manager: MakeManager, clock: ManualClock) -> None:
@@ -34,7 +35,7 @@ async def test_cancel_waiting_task(make_manager: MakeManager, clock: ManualClock
     assert result.task is task
     assert isinstance(result.error, TaskCancelledError)
     tm.set_max_workers(1)
-    await tm.wait()
+    await within(tm.wait())
     await settle()
     assert rec.order == []
 
@@ -53,9 +54,9 @@ async def test_cancel_running_coroutine(make_manager: MakeManager) -> None:
     gate = Gate()
     task = Task(execute=gate, retries=3)
     await tm.register_task(task)
-    await gate.started.wait()
+    await within(gate.started.wait())
     await tm.cancel_task(task.id)
-    await tm.wait()
+    await within(tm.wait())
     assert gate.cancelled  # CancelledError was raised inside the function
     assert task.status is TaskStatus.CANCELLED
     assert isinstance(task.error, TaskCancelledError)
@@ -69,12 +70,12 @@ async def test_worker_survives_cancelling_its_task(make_manager: MakeManager) ->
     gate = Gate()
     cancelled = Task(execute=gate)
     await tm.register_task(cancelled)
-    await gate.started.wait()
+    await within(gate.started.wait())
     await tm.cancel_task(cancelled.id)
     rec = Recorder()
     after = Task(execute=rec.fn("after"))
     await tm.register_task(after)
-    await tm.wait()
+    await within(tm.wait())
     assert after.status is TaskStatus.COMPLETED
     assert rec.order == ["after"]
 
@@ -93,9 +94,9 @@ async def test_cancel_running_sync_function_signals_its_context(make_manager: Ma
 
     task = Task(execute=poll, retries=2)
     await tm.register_task(task)
-    await started.wait()
+    await within(started.wait())
     await tm.cancel_task(task.id)
-    await tm.wait()
+    await within(tm.wait())
     assert seen == [True, True]
     assert task.status is TaskStatus.CANCELLED
     assert task.attempts == 1
@@ -115,15 +116,15 @@ async def test_coroutine_swallowing_cancellation_and_returning_completes(make_ma
 
     task = Task(execute=stubborn)
     await tm.register_task(task)
-    await started.wait()
+    await within(started.wait())
     await tm.cancel_task(task.id)
-    await tm.wait()
+    await within(tm.wait())
     assert task.status is TaskStatus.COMPLETED
     assert task.result == "finished anyway"
     # The worker task was not left cancelled: it keeps serving.
     after = Task(execute=Recorder().fn("after"))
     await tm.register_task(after)
-    await tm.wait()
+    await within(tm.wait())
     assert after.status is TaskStatus.COMPLETED
 
 
@@ -132,9 +133,9 @@ async def test_sync_function_ignoring_cancellation_completes(make_manager: MakeM
     gate = SyncGate(asyncio.get_running_loop(), result="done regardless")
     task = Task(execute=gate)
     await tm.register_task(task)
-    await gate.started.wait()
+    await within(gate.started.wait())
     await tm.cancel_task(task.id)
-    await tm.wait()
+    await within(tm.wait())
     assert gate.saw_cancel is True
     assert task.status is TaskStatus.COMPLETED
     assert task.result == "done regardless"
@@ -145,7 +146,7 @@ async def test_cancel_terminal_task_is_a_no_op(make_manager: MakeManager) -> Non
     tm = make_manager(hooks=log.hooks())
     task = Task(execute=Recorder().fn("x"))
     await tm.register_task(task)
-    await tm.wait()
+    await within(tm.wait())
     await tm.cancel_task(task.id)
     assert task.status is TaskStatus.COMPLETED
     assert task.error is None
@@ -179,13 +180,13 @@ async def test_cancel_all_cancels_waiting_delayed_backoff_and_running(
     gate = Gate()
     running = Task(execute=gate)
     await tm.register_task(running)
-    await gate.started.wait()
+    await within(gate.started.wait())
     waiting = Task(execute=Recorder().fn("w"))
     await tm.register_task(waiting)
     delayed = Task(execute=Recorder().fn("d"))
     await tm.register_task_after(delayed, 60)
     tm.cancel_all()
-    await tm.wait()
+    await within(tm.wait())
     assert [t.status for t in (backing_off, running, waiting, delayed)] == [TaskStatus.CANCELLED] * 4
     assert tm.get_metrics().cancelled == 4
     assert tm.get_metrics().queue_depth == 0
@@ -198,10 +199,10 @@ async def test_cancel_of_a_task_run_by_execute_task(make_manager: MakeManager) -
     task = Task(execute=gate, retries=2)
     await tm.register_task(task)
     call = asyncio.ensure_future(tm.execute_task(task.id))
-    await gate.started.wait()
+    await within(gate.started.wait())
     await tm.cancel_task(task.id)
     with pytest.raises(TaskCancelledError):
-        await call
+        await within(call)
     assert gate.cancelled
     assert task.status is TaskStatus.CANCELLED
     assert task.attempts == 1

@@ -6,7 +6,8 @@ import pytest
 
 from pyworker.adapters.clock import ManualClock
 from pyworker.domain import QueueFullError, Task, TaskNotFoundError, TaskStatus
-from tests.unit.application.support import Gate, HookLog, MakeManager, failing, ok, until
+from tests.support.waits import until, within
+from tests.unit.application.support import Gate, HookLog, MakeManager, failing, ok
 
 
 async def test_full_queue_refuses_at_once_and_registers_nothing(make_manager: MakeManager) -> None:
@@ -40,8 +41,8 @@ async def test_refused_task_can_be_registered_once_there_is_room(make_manager: M
     await tm.register_task(extra)
     assert extra.status is TaskStatus.QUEUED
     tm.set_max_workers(1)
-    await tm.wait()
-    assert extra.status is TaskStatus.COMPLETED
+    await within(tm.wait())
+    assert tm.get_task(extra.id).status is TaskStatus.COMPLETED
 
 
 async def test_running_tasks_do_not_count(make_manager: MakeManager) -> None:
@@ -49,14 +50,14 @@ async def test_running_tasks_do_not_count(make_manager: MakeManager) -> None:
     gates = [Gate(), Gate()]
     for gate in gates:
         await tm.register_task(Task(execute=gate))
-        await gate.started.wait()
+        await within(gate.started.wait())
     # Two running, none waiting: one more fits, the next does not.
     await tm.register_task(Task(execute=ok))
     with pytest.raises(QueueFullError):
         await tm.register_task(Task(execute=ok))
     for gate in gates:
         gate.release.set()
-    await tm.wait()
+    await within(tm.wait())
 
 
 async def test_delayed_tasks_count(make_manager: MakeManager, clock: ManualClock) -> None:

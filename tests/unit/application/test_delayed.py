@@ -8,7 +8,8 @@ import pytest
 
 from pyworker.adapters.clock import ManualClock
 from pyworker.domain import InvalidTaskError, Task, TaskStatus
-from tests.unit.application.support import HookLog, MakeManager, Recorder, ok, settle
+from tests.support.waits import settle, within
+from tests.unit.application.support import HookLog, MakeManager, Recorder, ok
 
 
 async def test_register_task_after_runs_only_once_due(make_manager: MakeManager, clock: ManualClock) -> None:
@@ -23,9 +24,9 @@ async def test_register_task_after_runs_only_once_due(make_manager: MakeManager,
     assert rec.order == []
     assert task.status is TaskStatus.QUEUED
     clock.advance(0.5)
-    await tm.wait()
+    await within(tm.wait())
     assert rec.order == ["late"]
-    assert task.status is TaskStatus.COMPLETED
+    assert tm.get_task(task.id).status is TaskStatus.COMPLETED
     assert task.run_at is None  # cleared once due
 
 
@@ -37,8 +38,8 @@ async def test_register_task_after_accepts_timedelta(make_manager: MakeManager, 
     await settle()
     assert task.status is TaskStatus.QUEUED
     clock.advance(1)
-    await tm.wait()
-    assert task.status is TaskStatus.COMPLETED
+    await within(tm.wait())
+    assert tm.get_task(task.id).status is TaskStatus.COMPLETED
 
 
 async def test_register_task_at_epoch_and_datetime(make_manager: MakeManager, clock: ManualClock) -> None:
@@ -52,7 +53,7 @@ async def test_register_task_at_epoch_and_datetime(make_manager: MakeManager, cl
     await settle()
     assert rec.order == ["epoch"]
     clock.advance(3)
-    await tm.wait()
+    await within(tm.wait())
     assert rec.order == ["epoch", "datetime"]
 
 
@@ -64,7 +65,7 @@ async def test_delayed_tasks_run_in_run_at_order(make_manager: MakeManager, cloc
     for _ in range(3):
         clock.advance(10)
         await settle()
-    await tm.wait()
+    await within(tm.wait())
     # Due time decides, not priority: c has the best priority but the latest run_at.
     assert rec.order == ["a", "b", "c"]
 
@@ -73,7 +74,7 @@ async def test_past_run_at_is_immediate_and_cleared(make_manager: MakeManager, c
     tm = make_manager()
     task = Task(execute=ok)
     await tm.register_task_at(task, clock.now() - 100)
-    await tm.wait()  # no advance needed
+    await within(tm.wait())  # no advance needed
     assert task.status is TaskStatus.COMPLETED
     assert task.run_at is None
 
@@ -88,8 +89,8 @@ async def test_run_at_set_on_the_task_is_honoured_by_register_task(
     await settle()
     assert task.status is TaskStatus.QUEUED
     clock.advance(1)
-    await tm.wait()
-    assert task.status is TaskStatus.COMPLETED
+    await within(tm.wait())
+    assert tm.get_task(task.id).status is TaskStatus.COMPLETED
 
 
 @pytest.mark.parametrize("delay", [0, -5])
@@ -103,15 +104,15 @@ async def test_non_positive_delay_keeps_existing_run_at(
     assert task.status is TaskStatus.QUEUED
     assert task.run_at == clock.now() + 4
     clock.advance(4)
-    await tm.wait()
-    assert task.status is TaskStatus.COMPLETED
+    await within(tm.wait())
+    assert tm.get_task(task.id).status is TaskStatus.COMPLETED
 
 
 async def test_non_positive_delay_registers_immediately(make_manager: MakeManager) -> None:
     tm = make_manager()
     task = Task(execute=ok)
     await tm.register_task_after(task, 0)
-    await tm.wait()
+    await within(tm.wait())
     assert task.status is TaskStatus.COMPLETED
 
 
@@ -130,7 +131,7 @@ async def test_delayed_task_counts_in_queue_depth_until_it_runs(make_manager: Ma
     assert tm.get_metrics().queue_depth == 1
     assert not tm.is_empty()
     clock.advance(5)
-    await tm.wait()
+    await within(tm.wait())
     assert tm.get_metrics().queue_depth == 0
     assert tm.is_empty()
 
@@ -142,7 +143,7 @@ async def test_on_queued_fires_at_registration_not_when_due(make_manager: MakeMa
     await tm.register_task_after(task, 5)
     assert log.kinds() == ["queued"]
     clock.advance(5)
-    await tm.wait()
+    await within(tm.wait())
     assert log.kinds() == ["queued", "start", "finish"]
 
 
@@ -173,5 +174,5 @@ async def test_cancelling_the_earliest_delayed_task_keeps_later_ones_on_time(
     await settle()
     assert rec.order == []
     clock.advance(2)
-    await tm.wait()
+    await within(tm.wait())
     assert rec.order == ["second"]

@@ -18,7 +18,8 @@ from pyworker.domain import (
     TaskNotFoundError,
     TaskStatus,
 )
-from tests.unit.application.support import BoomError, Gate, HookLog, MakeManager, failing, ok, settle, until
+from tests.support.waits import settle, until, within
+from tests.unit.application.support import BoomError, Gate, HookLog, MakeManager, failing, ok
 
 
 async def test_register_then_execute_runs_in_the_caller(tm: TaskManager) -> None:
@@ -30,11 +31,11 @@ async def test_register_then_execute_runs_in_the_caller(tm: TaskManager) -> None
 
     task = Task(execute=where)
     await tm.register_task(task)
-    assert await tm.execute_task(task.id) == "mine"  # the worker is idle and awake, yet the caller wins
+    assert await within(tm.execute_task(task.id)) == "mine"  # the worker is idle and awake, yet the caller wins
     assert calls == [asyncio.current_task()]
     assert task.status is TaskStatus.COMPLETED
     assert task.result == "mine"
-    await tm.wait()
+    await within(tm.wait())
     await settle()
     assert len(calls) == 1  # the worker never ran it again
 
@@ -42,7 +43,7 @@ async def test_register_then_execute_runs_in_the_caller(tm: TaskManager) -> None
 async def test_execute_by_string_id(tm: TaskManager) -> None:
     task = Task(execute=ok)
     await tm.register_task(task)
-    assert await tm.execute_task(str(task.id)) == "ok"
+    assert await within(tm.execute_task(str(task.id))) == "ok"
 
 
 async def test_execute_plain_function(tm: TaskManager) -> None:
@@ -51,24 +52,24 @@ async def test_execute_plain_function(tm: TaskManager) -> None:
 
     task = Task(execute=blocking)
     await tm.register_task(task)
-    assert await tm.execute_task(task.id) == 7
+    assert await within(tm.execute_task(task.id)) == 7
     assert task.status is TaskStatus.COMPLETED
 
 
 async def test_execute_unknown_id_is_not_found(tm: TaskManager) -> None:
     with pytest.raises(TaskNotFoundError):
-        await tm.execute_task(uuid.uuid4())
+        await within(tm.execute_task(uuid.uuid4()))
 
 
 async def test_execute_running_task_is_already_started(tm: TaskManager) -> None:
     gate = Gate()
     task = Task(execute=gate)
     await tm.register_task(task)
-    await gate.started.wait()
+    await within(gate.started.wait())
     with pytest.raises(TaskAlreadyStartedError):
-        await tm.execute_task(task.id)
+        await within(tm.execute_task(task.id))
     gate.release.set()
-    await tm.wait()
+    await within(tm.wait())
     assert gate.calls == 1
 
 
@@ -79,9 +80,9 @@ async def test_execute_finished_task_is_already_started(make_manager: MakeManage
     await tm.register_task(task)
     if outcome == "cancelled":
         await tm.cancel_task(task.id)
-    await tm.wait()
+    await within(tm.wait())
     with pytest.raises(TaskAlreadyStartedError):
-        await tm.execute_task(task.id)
+        await within(tm.execute_task(task.id))
 
 
 async def test_execute_raises_the_error_and_retry_still_happens(make_manager: MakeManager, clock: ManualClock) -> None:
@@ -90,11 +91,11 @@ async def test_execute_raises_the_error_and_retry_still_happens(make_manager: Ma
     task = Task(execute=failing(1, result="later"), retries=1)
     await tm.register_task(task)
     with pytest.raises(BoomError):
-        await tm.execute_task(task.id)
+        await within(tm.execute_task(task.id))
     assert task.status is TaskStatus.WAITING_RETRY
     clock.advance(2)
-    await tm.wait()
-    assert task.status is TaskStatus.COMPLETED
+    await within(tm.wait())
+    assert tm.get_task(task.id).status is TaskStatus.COMPLETED
     assert task.result == "later"
     assert task.attempts == 2
     assert log.kinds(task) == ["queued", "start", "retry", "start", "finish"]
@@ -104,7 +105,7 @@ async def test_execute_without_retries_left_fails_the_task(tm: TaskManager) -> N
     task = Task(execute=failing(1))
     await tm.register_task(task)
     with pytest.raises(BoomError):
-        await tm.execute_task(task.id)
+        await within(tm.execute_task(task.id))
     assert task.status is TaskStatus.FAILED
     assert isinstance(task.error, BoomError)
 
@@ -119,7 +120,7 @@ async def test_execute_a_delayed_task_now(make_manager: MakeManager, clock: Manu
 
     task = Task(execute=count)
     await tm.register_task_after(task, 60)
-    assert await tm.execute_task(task.id) == 1
+    assert await within(tm.execute_task(task.id)) == 1
     assert tm.get_metrics().queue_depth == 0
     clock.advance(60)
     await settle()
@@ -133,14 +134,14 @@ async def test_cancelling_the_caller_cancels_the_task(make_manager: MakeManager)
     task = Task(execute=gate, retries=2)
     await tm.register_task(task)
     call = asyncio.ensure_future(tm.execute_task(task.id))
-    await gate.started.wait()
+    await within(gate.started.wait())
     call.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await call
+        await within(call)
     assert gate.cancelled
     assert task.status is TaskStatus.CANCELLED
     assert isinstance(task.error, TaskCancelledError)
-    await tm.wait()
+    await within(tm.wait())
 
 
 async def test_execute_counts_in_metrics_and_hooks_like_a_worker_run(make_manager: MakeManager) -> None:
@@ -148,7 +149,7 @@ async def test_execute_counts_in_metrics_and_hooks_like_a_worker_run(make_manage
     tm = make_manager(hooks=log.hooks())
     task = Task(execute=ok)
     await tm.register_task(task)
-    await tm.execute_task(task.id)
+    await within(tm.execute_task(task.id))
     assert log.kinds(task) == ["queued", "start", "finish"]
     metrics = tm.get_metrics()
     assert (metrics.scheduled, metrics.completed, metrics.running) == (1, 1, 0)
@@ -158,11 +159,11 @@ async def test_execute_while_the_worker_holds_other_tasks(make_manager: MakeMana
     tm = make_manager()
     gate = Gate()
     await tm.register_task(Task(execute=gate))
-    await gate.started.wait()
+    await within(gate.started.wait())
     waiting = Task(execute=ok)
     await tm.register_task(waiting)
-    assert await tm.execute_task(waiting.id) == "ok"
+    assert await within(tm.execute_task(waiting.id)) == "ok"
     await until(lambda: waiting.status is TaskStatus.COMPLETED)
     gate.release.set()
-    await tm.wait()
+    await within(tm.wait())
     assert tm.get_metrics().completed == 2

@@ -8,7 +8,8 @@ import threading
 from pyworker.adapters.clock import ManualClock
 from pyworker.application import TaskManager
 from pyworker.domain import Task, TaskCancelledError, TaskContext, TaskStatus
-from tests.unit.application.support import BoomError, Gate, MakeManager, SyncGate, ok, settle, until
+from tests.support.waits import settle, until, within
+from tests.unit.application.support import BoomError, Gate, MakeManager, SyncGate, ok
 
 
 async def test_async_function_result_completes_the_task(tm: TaskManager, clock: ManualClock) -> None:
@@ -17,7 +18,7 @@ async def test_async_function_result_completes_the_task(tm: TaskManager, clock: 
 
     task = Task(execute=compute)
     await tm.register_task(task)
-    await tm.wait()
+    await within(tm.wait())
     assert task.status is TaskStatus.COMPLETED
     assert task.result == {"answer": 42}
     assert task.error is None
@@ -33,7 +34,7 @@ async def test_function_returning_none_completes(tm: TaskManager) -> None:
 
     task = Task(execute=nothing)
     await tm.register_task(task)
-    await tm.wait()
+    await within(tm.wait())
     assert task.status is TaskStatus.COMPLETED
     assert task.result is None
 
@@ -47,7 +48,7 @@ async def test_plain_function_runs_in_a_worker_thread(tm: TaskManager) -> None:
 
     task = Task(execute=blocking)
     await tm.register_task(task)
-    await tm.wait()
+    await within(tm.wait())
     assert task.status is TaskStatus.COMPLETED
     assert task.result == "from thread"
     assert seen
@@ -58,10 +59,10 @@ async def test_plain_function_does_not_block_the_loop(tm: TaskManager) -> None:
     gate = SyncGate(asyncio.get_running_loop())
     task = Task(execute=gate)
     await tm.register_task(task)
-    await gate.started.wait()  # the loop runs while the function blocks its thread
+    await within(gate.started.wait())  # the loop runs while the function blocks its thread
     assert task.status is TaskStatus.RUNNING
     gate.release.set()
-    await tm.wait()
+    await within(tm.wait())
     assert task.result == "sync"
     assert gate.saw_cancel is False
 
@@ -75,7 +76,7 @@ async def test_plain_function_returning_an_awaitable_is_awaited(tm: TaskManager)
 
     task = Task(execute=outer)
     await tm.register_task(task)
-    await tm.wait()
+    await within(tm.wait())
     assert task.status is TaskStatus.COMPLETED
     assert task.result == "awaited"
 
@@ -88,7 +89,7 @@ async def test_raised_error_fails_the_task_with_that_error(tm: TaskManager) -> N
 
     task = Task(execute=fail)
     await tm.register_task(task)
-    await tm.wait()
+    await within(tm.wait())
     assert task.status is TaskStatus.FAILED
     assert task.error is error
     assert task.result is None
@@ -101,7 +102,7 @@ async def test_plain_function_error_fails_the_task(tm: TaskManager) -> None:
 
     task = Task(execute=fail)
     await tm.register_task(task)
-    await tm.wait()
+    await within(tm.wait())
     assert task.status is TaskStatus.FAILED
     assert isinstance(task.error, ValueError)
     assert str(task.error) == "sync failure"
@@ -115,7 +116,7 @@ async def test_cancellation_error_from_the_function_cancels_without_retry(make_m
 
     task = Task(execute=refuse, retries=3)
     await tm.register_task(task)
-    await tm.wait()
+    await within(tm.wait())
     assert task.status is TaskStatus.CANCELLED
     assert isinstance(task.error, TaskCancelledError)
     assert task.attempts == 1
@@ -131,7 +132,7 @@ async def test_timeout_error_from_the_function_is_a_deadline(make_manager: MakeM
 
     task = Task(execute=slow)
     await tm.register_task(task)
-    await tm.wait()
+    await within(tm.wait())
     assert task.status is TaskStatus.CONTEXT_DEADLINE_REACHED
     assert task.error is error
 
@@ -143,7 +144,7 @@ async def test_a_failing_task_does_not_stop_the_worker(tm: TaskManager) -> None:
     failed, after = Task(execute=fail), Task(execute=ok)
     await tm.register_task(failed)
     await tm.register_task(after)
-    await tm.wait()
+    await within(tm.wait())
     assert failed.status is TaskStatus.FAILED
     assert after.status is TaskStatus.COMPLETED
 
@@ -153,7 +154,7 @@ async def test_context_carries_id_attempt_deadline_and_name(make_manager: MakeMa
     gate = Gate()
     task = Task(execute=gate, name="report")
     await tm.register_task(task)
-    await gate.started.wait()
+    await within(gate.started.wait())
     ctx = gate.contexts[0]
     assert ctx.task_id == task.id
     assert ctx.attempt == 1
@@ -162,19 +163,19 @@ async def test_context_carries_id_attempt_deadline_and_name(make_manager: MakeMa
     assert ctx.cancelled is False
     ctx.raise_if_cancelled()  # does not raise while live
     gate.release.set()
-    await tm.wait()
+    await within(tm.wait())
 
 
 async def test_status_is_running_during_the_attempt(tm: TaskManager) -> None:
     gate = Gate()
     task = Task(execute=gate)
     await tm.register_task(task)
-    await gate.started.wait()
+    await within(gate.started.wait())
     assert task.status is TaskStatus.RUNNING
     assert tm.get_active_tasks() == 1
     assert tm.get_metrics().running == 1
     gate.release.set()
-    await tm.wait()
+    await within(tm.wait())
     assert tm.get_active_tasks() == 0
     assert tm.get_metrics().running == 0
 
@@ -186,16 +187,16 @@ async def test_max_workers_bounds_concurrent_attempts(make_manager: MakeManager)
     for task in tasks:
         await tm.register_task(task)
     for gate in gates[:3]:
-        await gate.started.wait()
+        await within(gate.started.wait())
     await settle()
     assert tm.get_active_tasks() == 3
     assert not gates[3].started.is_set()
     assert tasks[3].status is TaskStatus.QUEUED
     gates[0].release.set()
-    await gates[3].started.wait()
+    await within(gates[3].started.wait())
     for gate in gates:
         gate.release.set()
-    await tm.wait()
+    await within(tm.wait())
     assert {t.status for t in tasks} == {TaskStatus.COMPLETED}
 
 
@@ -206,12 +207,12 @@ async def test_sync_functions_run_concurrently_up_to_max_workers(make_manager: M
     for gate in gates:
         await tm.register_task(Task(execute=gate))
     for gate in gates:
-        await gate.started.wait()
+        await within(gate.started.wait())
     assert tm.get_active_tasks() == 2
     assert gates[0].thread_ids != gates[1].thread_ids
     for gate in gates:
         gate.release.set()
-    await tm.wait()
+    await within(tm.wait())
 
 
 async def test_sync_workers_bounds_the_thread_pool(make_manager: MakeManager) -> None:
@@ -220,14 +221,14 @@ async def test_sync_workers_bounds_the_thread_pool(make_manager: MakeManager) ->
     first, second = SyncGate(loop), SyncGate(loop)
     await tm.register_task(Task(execute=first))
     await tm.register_task(Task(execute=second))
-    await first.started.wait()
+    await within(first.started.wait())
     await until(lambda: tm.get_active_tasks() == 2)
     await settle()
     assert not second.started.is_set()  # one thread only: the second waits for it
     first.release.set()
-    await second.started.wait()
+    await within(second.started.wait())
     second.release.set()
-    await tm.wait()
+    await within(tm.wait())
 
 
 async def test_a_sync_attempt_cancelled_before_a_thread_takes_it_never_runs(make_manager: MakeManager) -> None:
@@ -237,11 +238,11 @@ async def test_a_sync_attempt_cancelled_before_a_thread_takes_it_never_runs(make
     blocker, waiting = Task(execute=first), Task(execute=second)
     await tm.register_task(blocker)
     await tm.register_task(waiting)
-    await first.started.wait()
+    await within(first.started.wait())
     await until(lambda: waiting.status is TaskStatus.RUNNING)  # submitted, but the only thread is busy
     await tm.cancel_task(waiting.id)
     await until(lambda: waiting.status is TaskStatus.CANCELLED)
     first.release.set()
-    await tm.wait()
+    await within(tm.wait())
     assert not second.started.is_set()  # withdrawn from the thread queue: it never ran
     assert blocker.status is TaskStatus.COMPLETED

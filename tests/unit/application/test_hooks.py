@@ -10,7 +10,8 @@ import pytest
 from pyworker.adapters.clock import ManualClock
 from pyworker.application import TaskHooks
 from pyworker.domain import QueueFullError, Task, TaskCancelledError, TaskStatus, retry_delay
-from tests.unit.application.support import BoomError, Gate, HookLog, MakeManager, failing, ok, until
+from tests.support.waits import until, within
+from tests.unit.application.support import BoomError, Gate, HookLog, MakeManager, failing, ok
 
 
 async def test_success_calls_queued_start_finish(make_manager: MakeManager) -> None:
@@ -18,7 +19,7 @@ async def test_success_calls_queued_start_finish(make_manager: MakeManager) -> N
     tm = make_manager(hooks=log.hooks())
     task = Task(execute=ok)
     await tm.register_task(task)
-    await tm.wait()
+    await within(tm.wait())
     assert log.calls == [
         ("queued", task.id),
         ("start", task.id, 1),
@@ -43,7 +44,7 @@ async def test_retry_sequence(make_manager: MakeManager, clock: ManualClock) -> 
     for attempt in (1, 2):
         await until(lambda: task.status is TaskStatus.WAITING_RETRY)
         clock.advance(retry_delay(1.0, attempt, task.id))
-    await tm.wait()
+    await within(tm.wait())
     assert log.calls == [
         ("queued", task.id),
         ("start", task.id, 1),
@@ -69,7 +70,7 @@ async def test_failure_finish_gets_the_error(make_manager: MakeManager) -> None:
     tm = make_manager(hooks=log.hooks())
     task = Task(execute=failing(1))
     await tm.register_task(task)
-    await tm.wait()
+    await within(tm.wait())
     [finish] = log.finishes()
     assert finish[2] is TaskStatus.FAILED
     assert finish[3] is None
@@ -105,7 +106,7 @@ async def test_on_start_fires_for_execute_task(make_manager: MakeManager) -> Non
     tm = make_manager(hooks=log.hooks())
     task = Task(execute=ok)
     await tm.register_task(task)
-    await tm.execute_task(task.id)
+    await within(tm.execute_task(task.id))
     assert log.kinds(task) == ["queued", "start", "finish"]
 
 
@@ -116,13 +117,13 @@ async def test_set_hooks_replaces_the_whole_set(make_manager: MakeManager) -> No
     tm.set_hooks(TaskHooks(on_finish=lambda task, *_: finishes.append(task.id)))
     task = Task(execute=ok)
     await tm.register_task(task)
-    await tm.wait()
+    await within(tm.wait())
     assert first.calls == []
     assert finishes == [task.id]
     tm.set_hooks(second.hooks())
     other = Task(execute=ok)
     await tm.register_task(other)
-    await tm.wait()
+    await within(tm.wait())
     assert second.kinds() == ["queued", "start", "finish"]
     assert finishes == [task.id]
 
@@ -132,7 +133,7 @@ async def test_set_hooks_none_disables(make_manager: MakeManager) -> None:
     tm = make_manager(hooks=log.hooks())
     tm.set_hooks(None)
     await tm.register_task(Task(execute=ok))
-    await tm.wait()
+    await within(tm.wait())
     assert log.calls == []
 
 
@@ -150,7 +151,7 @@ async def test_a_raising_hook_is_logged_and_processing_continues(
         await tm.register_task(task)
         await until(lambda: task.status is TaskStatus.WAITING_RETRY)
         clock.advance(2)
-        await tm.wait()
+        await within(tm.wait())
     assert task.status is TaskStatus.COMPLETED
     assert task.result == "fine"
     assert len(stream) == 1  # publication happens even when on_finish raised
@@ -172,7 +173,7 @@ async def test_on_start_runs_before_the_function_body(make_manager: MakeManager)
 
     task = Task(execute=body)
     await tm.register_task(task)
-    await gate.started.wait()
+    await within(gate.started.wait())
     gate.release.set()
-    await tm.wait()
+    await within(tm.wait())
     assert order == ["hook", "body"]

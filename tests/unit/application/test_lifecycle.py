@@ -18,7 +18,8 @@ from pyworker.domain import (
     TaskStatus,
     WaitTimeoutError,
 )
-from tests.unit.application.support import Gate, MakeManager, Recorder, SyncGate, ok, settle, until
+from tests.support.waits import collect, settle, until, within
+from tests.unit.application.support import Gate, MakeManager, Recorder, SyncGate, ok
 
 # -- start ---------------------------------------------------------------------------------
 
@@ -31,19 +32,19 @@ async def test_start_is_idempotent(make_manager: MakeManager) -> None:
     gates = [Gate(), Gate()]
     for gate in gates:
         await tm.register_task(Task(execute=gate))
-    await gates[0].started.wait()
+    await within(gates[0].started.wait())
     await settle()
     assert tm.get_active_tasks() == 1
     assert not gates[1].started.is_set()
     for gate in gates:
         gate.release.set()
-    await tm.wait()
+    await within(tm.wait())
 
 
 async def test_start_after_stop_does_nothing(make_manager: MakeManager) -> None:
     tm = make_manager()
     await tm.start()
-    await tm.stop_now()
+    await within(tm.stop_now())
     await tm.start()
     with pytest.raises(NotAcceptingTasksError):
         await tm.register_task(Task(execute=ok))
@@ -54,8 +55,8 @@ async def test_start_after_stop_does_nothing(make_manager: MakeManager) -> None:
 
 async def test_wait_without_tasks_returns_at_once(make_manager: MakeManager) -> None:
     tm = make_manager()
-    await tm.wait()  # not even started
-    await tm.wait(0)
+    await within(tm.wait())  # not even started
+    await within(tm.wait(0))
 
 
 async def test_wait_returns_after_every_task_is_terminal(make_manager: MakeManager) -> None:
@@ -65,13 +66,13 @@ async def test_wait_returns_after_every_task_is_terminal(make_manager: MakeManag
     for task in tasks:
         await tm.register_task(task)
     waiter = asyncio.ensure_future(tm.wait())
-    await gates[0].started.wait()
+    await within(gates[0].started.wait())
     gates[0].release.set()
     await until(lambda: tasks[0].status is TaskStatus.COMPLETED)
     await settle()
     assert not waiter.done()
     gates[1].release.set()
-    await waiter
+    await within(waiter)
     assert [t.status for t in tasks] == [TaskStatus.COMPLETED] * 2
 
 
@@ -82,7 +83,7 @@ async def test_wait_returns_after_hooks_and_publication(make_manager: MakeManage
     tasks = [Task(execute=ok) for _ in range(4)]
     for task in tasks:
         await tm.register_task(task)
-    await tm.wait()
+    await within(tm.wait())
     assert finished == [t.id for t in tasks]
     assert len(stream) == 4
     metrics = tm.get_metrics()
@@ -94,7 +95,7 @@ async def test_wait_timeout_raises_and_tasks_keep_running(make_manager: MakeMana
     gate = Gate()
     task = Task(execute=gate)
     await tm.register_task(task)
-    await gate.started.wait()
+    await within(gate.started.wait())
     waiter = asyncio.ensure_future(tm.wait(5))
     await settle()
     clock.advance(4.5)
@@ -102,22 +103,22 @@ async def test_wait_timeout_raises_and_tasks_keep_running(make_manager: MakeMana
     assert not waiter.done()
     clock.advance(0.5)
     with pytest.raises(WaitTimeoutError):
-        await waiter
+        await within(waiter)
     assert task.status is TaskStatus.RUNNING
     gate.release.set()
-    await tm.wait()
-    assert task.status is TaskStatus.COMPLETED
+    await within(tm.wait())
+    assert tm.get_task(task.id).status is TaskStatus.COMPLETED
 
 
 async def test_wait_timeout_is_disarmed_once_done(make_manager: MakeManager, clock: ManualClock) -> None:
     tm = make_manager()
     gate = Gate()
     await tm.register_task(Task(execute=gate))
-    await gate.started.wait()
+    await within(gate.started.wait())
     waiter = asyncio.ensure_future(tm.wait(5))
     await settle()
     gate.release.set()
-    await waiter
+    await within(waiter)
     clock.advance(10)  # the expired timer must not cancel anything now
     await settle()
     assert asyncio.current_task() is not None
@@ -132,7 +133,7 @@ async def test_wait_covers_delayed_and_backoff_tasks(make_manager: MakeManager, 
     await settle()
     assert not waiter.done()
     clock.advance(10)
-    await waiter
+    await within(waiter)
     assert task.status is TaskStatus.COMPLETED
 
 
@@ -145,7 +146,7 @@ async def test_stop_graceful_refuses_new_tasks_and_waits(make_manager: MakeManag
     running = Task(execute=gate)
     waiting = Task(execute=ok)
     await tm.register_task(running)
-    await gate.started.wait()
+    await within(gate.started.wait())
     await tm.register_task(waiting)
     stopper = asyncio.ensure_future(tm.stop_graceful())
     await settle()
@@ -153,7 +154,7 @@ async def test_stop_graceful_refuses_new_tasks_and_waits(make_manager: MakeManag
     with pytest.raises(NotAcceptingTasksError):
         await tm.register_task(Task(execute=ok))
     gate.release.set()
-    await stopper
+    await within(stopper)
     assert running.status is TaskStatus.COMPLETED
     assert waiting.status is TaskStatus.COMPLETED
 
@@ -163,19 +164,19 @@ async def test_stop_graceful_timeout_keeps_running_but_refusing(make_manager: Ma
     gate = Gate()
     task = Task(execute=gate)
     await tm.register_task(task)
-    await gate.started.wait()
+    await within(gate.started.wait())
     stopper = asyncio.ensure_future(tm.stop_graceful(2))
     await settle()
     clock.advance(2)
     with pytest.raises(WaitTimeoutError):
-        await stopper
+        await within(stopper)
     assert task.status is TaskStatus.RUNNING
     with pytest.raises(NotAcceptingTasksError):
         await tm.register_task(Task(execute=ok))
     gate.release.set()
-    await tm.wait()
-    assert task.status is TaskStatus.COMPLETED
-    await tm.stop_graceful()
+    await within(tm.wait())
+    assert tm.get_task(task.id).status is TaskStatus.COMPLETED
+    await within(tm.stop_graceful())
 
 
 async def test_stop_graceful_ends_result_streams(make_manager: MakeManager) -> None:
@@ -183,8 +184,8 @@ async def test_stop_graceful_ends_result_streams(make_manager: MakeManager) -> N
     stream = tm.subscribe_results(5)
     task = Task(execute=ok)
     await tm.register_task(task)
-    await tm.stop_graceful()
-    received = [r async for r in stream]
+    await within(tm.stop_graceful())
+    received = await collect(stream)
     assert [r.task for r in received] == [task]
 
 
@@ -196,16 +197,16 @@ async def test_stop_now_cancels_waiting_and_running(make_manager: MakeManager, c
     gate = Gate()
     running = Task(execute=gate)
     await tm.register_task(running)
-    await gate.started.wait()
+    await within(gate.started.wait())
     waiting = Task(execute=ok)
     delayed = Task(execute=ok)
     await tm.register_task(waiting)
     await tm.register_task_after(delayed, 30)
-    await tm.stop_now()
+    await within(tm.stop_now())
     assert gate.cancelled
     assert [t.status for t in (running, waiting, delayed)] == [TaskStatus.CANCELLED] * 3
     assert isinstance(waiting.error, TaskCancelledError)
-    await tm.wait()
+    await within(tm.wait())
     assert tm.get_active_tasks() == 0
 
 
@@ -224,9 +225,9 @@ async def test_stop_now_does_not_wait_for_a_sync_function_that_ignores_its_conte
 
     task = Task(execute=stubborn)
     await tm.register_task(task)
-    await started.wait()
+    await within(started.wait())
     try:
-        await tm.stop_now()
+        await within(tm.stop_now())
         assert not returned.is_set()  # stop_now came back while the thread was still blocked
         assert task.status is TaskStatus.CANCELLED
         assert isinstance(task.error, TaskCancelledError)
@@ -239,8 +240,8 @@ async def test_sync_function_returning_after_cancel_completes_at_stop_now(make_m
     gate = SyncGate(asyncio.get_running_loop())
     task = Task(execute=gate)
     await tm.register_task(task)
-    await gate.started.wait()
-    await tm.stop_now()
+    await within(gate.started.wait())
+    await within(tm.stop_now())
     await until(lambda: task.status.is_terminal)
     assert task.status in {TaskStatus.CANCELLED, TaskStatus.COMPLETED}  # it returned at once when signalled
     assert tm.get_active_tasks() == 0
@@ -250,10 +251,10 @@ async def test_stop_now_is_idempotent(make_manager: MakeManager) -> None:
     tm = make_manager()
     stream = tm.subscribe_results(5)
     await tm.register_task(Task(execute=ok))
-    await tm.stop_now()
-    await tm.stop_now()
+    await within(tm.stop_now())
+    await within(tm.stop_now())
     assert tm.get_metrics().cancelled == 1  # cancelled once, not twice
-    assert len([r async for r in stream]) == 1
+    assert len(await collect(stream)) == 1
     assert stream.closed
 
 
@@ -264,8 +265,8 @@ async def test_stop_now_delivers_buffered_results_then_ends_streams(make_manager
     tasks = [Task(execute=ok) for _ in range(3)]
     for task in tasks:
         await tm.register_task(task)
-    await tm.stop_now()
-    received = [r async for r in stream]
+    await within(tm.stop_now())
+    received = await collect(stream)
     assert [r.task for r in received] == tasks
     assert all(isinstance(r.error, TaskCancelledError) for r in received)
     assert stream.closed
@@ -273,10 +274,10 @@ async def test_stop_now_delivers_buffered_results_then_ends_streams(make_manager
 
 async def test_subscribing_after_stop_gives_an_ended_stream(make_manager: MakeManager) -> None:
     tm = make_manager()
-    await tm.stop_now()
+    await within(tm.stop_now())
     stream = tm.subscribe_results(3)
     assert stream.closed
-    assert [r async for r in stream] == []
+    assert await collect(stream) == []
 
 
 # -- async with ----------------------------------------------------------------------------
@@ -285,10 +286,15 @@ async def test_subscribing_after_stop_gives_an_ended_stream(make_manager: MakeMa
 async def test_async_with_starts_and_stops_gracefully(clock: ManualClock) -> None:
     gate = Gate()
     task = Task(execute=gate)
-    async with TaskManager(max_workers=1, tasks_per_second=0, clock=clock) as tm:
-        await tm.register_task(task)
-        await gate.started.wait()
-        gate.release.set()
+
+    async def use() -> TaskManager:
+        async with TaskManager(max_workers=1, tasks_per_second=0, clock=clock) as tm:
+            await tm.register_task(task)
+            await within(gate.started.wait())
+            gate.release.set()
+        return tm
+
+    tm = await within(use())  # the exit's graceful stop is bounded too
     assert task.status is TaskStatus.COMPLETED
     with pytest.raises(NotAcceptingTasksError):
         await tm.register_task(Task(execute=ok))
@@ -301,11 +307,11 @@ async def test_async_with_stops_now_on_error(clock: ManualClock) -> None:
     async def use() -> None:
         async with TaskManager(max_workers=1, tasks_per_second=0, clock=clock) as tm:
             await tm.register_task(task)
-            await gate.started.wait()
+            await within(gate.started.wait())
             raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
-        await use()
+        await within(use())
     assert gate.cancelled
     assert task.status is TaskStatus.CANCELLED
 
@@ -318,16 +324,16 @@ async def test_set_max_workers_grows_the_pool(make_manager: MakeManager) -> None
     gates = [Gate() for _ in range(3)]
     for gate in gates:
         await tm.register_task(Task(execute=gate))
-    await gates[0].started.wait()
+    await within(gates[0].started.wait())
     await settle()
     assert tm.get_active_tasks() == 1
     tm.set_max_workers(3)
     for gate in gates:
-        await gate.started.wait()
+        await within(gate.started.wait())
     assert tm.get_active_tasks() == 3
     for gate in gates:
         gate.release.set()
-    await tm.wait()
+    await within(tm.wait())
 
 
 async def test_set_max_workers_shrinks_after_running_tasks_finish(make_manager: MakeManager) -> None:
@@ -337,7 +343,7 @@ async def test_set_max_workers_shrinks_after_running_tasks_finish(make_manager: 
     for task in first_tasks:
         await tm.register_task(task)
     for gate in first:
-        await gate.started.wait()
+        await within(gate.started.wait())
     tm.set_max_workers(1)
     await settle()
     assert tm.get_active_tasks() == 3  # running attempts are not interrupted
@@ -346,14 +352,14 @@ async def test_set_max_workers_shrinks_after_running_tasks_finish(make_manager: 
         await tm.register_task(Task(execute=gate))
     for gate in first:
         gate.release.set()
-    await second[0].started.wait()
+    await within(second[0].started.wait())
     await settle()
     assert [t.status for t in first_tasks] == [TaskStatus.COMPLETED] * 3
     assert tm.get_active_tasks() == 1
     assert sum(g.started.is_set() for g in second) == 1
     for gate in second:
         gate.release.set()
-    await tm.wait()
+    await within(tm.wait())
 
 
 async def test_zero_workers_hold_tasks_until_grown(make_manager: MakeManager) -> None:
@@ -368,7 +374,7 @@ async def test_zero_workers_hold_tasks_until_grown(make_manager: MakeManager) ->
     assert rec.order == []
     assert task.status is TaskStatus.QUEUED
     tm.set_max_workers(1)
-    await tm.wait()
+    await within(tm.wait())
     assert rec.order == ["held"]
 
 
@@ -393,11 +399,11 @@ async def test_negative_max_workers_is_ignored(make_manager: MakeManager) -> Non
     for gate in gates:
         await tm.register_task(Task(execute=gate))
     for gate in gates:
-        await gate.started.wait()
+        await within(gate.started.wait())
     assert tm.get_active_tasks() == 2
     for gate in gates:
         gate.release.set()
-    await tm.wait()
+    await within(tm.wait())
 
 
 # -- is_empty / get_active_tasks --------------------------------------------------------------
@@ -408,10 +414,10 @@ async def test_is_empty_tracks_waiting_tasks(make_manager: MakeManager) -> None:
     assert tm.is_empty()
     gate = Gate()
     await tm.register_task(Task(execute=gate))
-    await gate.started.wait()
+    await within(gate.started.wait())
     assert tm.is_empty()  # running tasks are not waiting
     await tm.register_task(Task(execute=ok))
     assert not tm.is_empty()
     gate.release.set()
-    await tm.wait()
+    await within(tm.wait())
     assert tm.is_empty()

@@ -12,7 +12,8 @@ import pytest
 from pyworker.adapters.clock import ManualClock
 from pyworker.application import Meter
 from pyworker.domain import ConfigurationError, MetricsSnapshot, QueueFullError, Task, TaskContext, TaskStatus
-from tests.unit.application.support import Gate, MakeManager, failing, ok, until
+from tests.support.waits import until, within
+from tests.unit.application.support import Gate, MakeManager, failing, ok
 
 
 class FakeMeter:
@@ -60,7 +61,7 @@ async def test_running_gauge_and_queue_depth(make_manager: MakeManager, clock: M
     for gate in gates:
         await tm.register_task(Task(execute=gate))
     for gate in gates:
-        await gate.started.wait()
+        await within(gate.started.wait())
     await tm.register_task(Task(execute=ok))
     await tm.register_task_after(Task(execute=ok), 30)
     metrics = tm.get_metrics()
@@ -68,7 +69,7 @@ async def test_running_gauge_and_queue_depth(make_manager: MakeManager, clock: M
     for gate in gates:
         gate.release.set()
     clock.advance(30)
-    await tm.wait()
+    await within(tm.wait())
     metrics = tm.get_metrics()
     assert (metrics.running, metrics.queue_depth, metrics.completed) == (0, 0, 4)
 
@@ -90,7 +91,7 @@ async def test_terminal_counters(make_manager: MakeManager) -> None:
         await tm.register_task(task)
     await tm.cancel_task(tasks["cancelled"].id)
     tm.set_max_workers(1)
-    await tm.wait()
+    await within(tm.wait())
     assert tasks["deadline"].status is TaskStatus.CONTEXT_DEADLINE_REACHED
     metrics = tm.get_metrics()
     assert (metrics.completed, metrics.failed, metrics.cancelled, metrics.retried) == (1, 2, 1, 0)
@@ -103,7 +104,7 @@ async def test_a_retried_failure_is_counted_once(make_manager: MakeManager, cloc
     for _ in range(2):
         await until(lambda: task.status is TaskStatus.WAITING_RETRY)
         clock.advance(5)
-    await tm.wait()
+    await within(tm.wait())
     assert task.status is TaskStatus.FAILED
     metrics = tm.get_metrics()
     assert (metrics.failed, metrics.retried, metrics.completed) == (1, 2, 0)
@@ -114,9 +115,9 @@ async def test_cancelling_a_running_task_is_not_a_failure(make_manager: MakeMana
     gate = Gate()
     task = Task(execute=gate)
     await tm.register_task(task)
-    await gate.started.wait()
+    await within(gate.started.wait())
     await tm.cancel_task(task.id)
-    await tm.wait()
+    await within(tm.wait())
     metrics = tm.get_metrics()
     assert (metrics.cancelled, metrics.failed) == (1, 0)
 
@@ -128,13 +129,13 @@ async def test_latency_runs_from_last_attempt_start_to_finish(make_manager: Make
     for task in tasks:
         await tm.register_task(task)
     for gate in gates:
-        await gate.started.wait()
+        await within(gate.started.wait())
     clock.advance(2)
     gates[0].release.set()
     await until(lambda: tasks[0].status.is_terminal)
     clock.advance(3)
     gates[1].release.set()
-    await tm.wait()
+    await within(tm.wait())
     metrics = tm.get_metrics()
     assert metrics.task_latency_count == 2
     assert metrics.task_latency_total == pytest.approx(7.0)
@@ -156,10 +157,10 @@ async def test_latency_uses_the_start_of_the_last_attempt(make_manager: MakeMana
     await tm.register_task(task)
     await until(lambda: task.status is TaskStatus.WAITING_RETRY)
     clock.advance(5)
-    await gate.started.wait()
+    await within(gate.started.wait())
     clock.advance(1.5)
     gate.release.set()
-    await tm.wait()
+    await within(tm.wait())
     assert tm.get_metrics().task_latency_max == pytest.approx(1.5)
 
 
@@ -175,7 +176,7 @@ async def test_tasks_that_never_started_record_no_latency(make_manager: MakeMana
 async def test_meter_observes_the_snapshot_and_records_latency(make_manager: MakeManager, clock: ManualClock) -> None:
     tm = make_manager()
     await tm.register_task(Task(execute=ok))
-    await tm.wait()
+    await within(tm.wait())
     meter = FakeMeter()
     tm.set_meter(meter)
     assert meter.snapshot is not None
@@ -183,10 +184,10 @@ async def test_meter_observes_the_snapshot_and_records_latency(make_manager: Mak
     assert meter.latencies == []  # the histogram starts now
     gate = Gate()
     await tm.register_task(Task(execute=gate))
-    await gate.started.wait()
+    await within(gate.started.wait())
     clock.advance(2)
     gate.release.set()
-    await tm.wait()
+    await within(tm.wait())
     assert meter.latencies == [2.0]
     assert meter.snapshot().completed == 2
 
@@ -195,7 +196,7 @@ async def test_meter_given_at_construction(make_manager: MakeManager) -> None:
     meter = FakeMeter()
     tm = make_manager(meter=meter)
     await tm.register_task(Task(execute=ok))
-    await tm.wait()
+    await within(tm.wait())
     assert meter.snapshot is not None
     assert meter.snapshot().scheduled == 1
     assert meter.latencies == [0.0]
@@ -210,7 +211,7 @@ async def test_replacing_the_meter_closes_the_previous_one(make_manager: MakeMan
     tm.set_meter(None)
     assert second.closed == 1
     await tm.register_task(Task(execute=ok))
-    await tm.wait()
+    await within(tm.wait())
     assert first.latencies == second.latencies == []
 
 
@@ -245,7 +246,7 @@ async def test_results_dropped_in_the_snapshot(make_manager: MakeManager) -> Non
     tm.subscribe_results(1)
     for _ in range(3):
         await tm.register_task(Task(execute=ok))
-    await tm.wait()
+    await within(tm.wait())
     assert tm.get_metrics().results_dropped == 2
 
 
@@ -253,7 +254,7 @@ async def test_snapshot_is_a_value(make_manager: MakeManager) -> None:
     tm = make_manager()
     before = tm.get_metrics()
     await tm.register_task(Task(execute=ok))
-    await tm.wait()
+    await within(tm.wait())
     await asyncio.sleep(0)
     assert before.completed == 0
     assert tm.get_metrics().completed == 1

@@ -8,7 +8,8 @@ import asyncio
 from pyworker.adapters.clock import ManualClock
 from pyworker.application.rate_limit import TokenBucket
 from pyworker.domain import Task, TaskStatus
-from tests.unit.application.support import MakeManager, Recorder, failing, ok, settle, until
+from tests.support.waits import settle, until, within
+from tests.unit.application.support import MakeManager, Recorder, failing, ok
 
 
 async def test_burst_then_one_start_per_token(make_manager: MakeManager, clock: ManualClock) -> None:
@@ -28,7 +29,7 @@ async def test_burst_then_one_start_per_token(make_manager: MakeManager, clock: 
     await settle()
     assert len(rec.order) == 4
     clock.advance(0.5)
-    await tm.wait()
+    await within(tm.wait())
     assert rec.order == ["0", "1", "2", "3", "4"]
 
 
@@ -41,7 +42,7 @@ async def test_burst_is_bounded_by_max_tasks(make_manager: MakeManager, clock: M
     await settle()
     assert rec.order == ["a"]  # burst 1 = min(4, 1): the second start waits a full second
     clock.advance(1)
-    await tm.wait()
+    await within(tm.wait())
     assert rec.order == ["a", "b"]
 
 
@@ -62,7 +63,7 @@ async def test_retry_attempts_take_a_token(make_manager: MakeManager, clock: Man
     await settle()
     assert task.attempts == 1
     clock.advance(0.75)
-    await tm.wait()
+    await within(tm.wait())
     assert task.status is TaskStatus.COMPLETED
     assert task.attempts == 2
 
@@ -71,20 +72,20 @@ async def test_execute_task_takes_a_token_from_the_shared_bucket(make_manager: M
     tm = make_manager(max_workers=1, tasks_per_second=1)
     first = Task(execute=ok)
     await tm.register_task(first)
-    assert await tm.execute_task(first.id) == "ok"  # uses the only token
+    assert await within(tm.execute_task(first.id)) == "ok"  # uses the only token
     rec = Recorder()
     await tm.register_task(Task(execute=rec.fn("worker")))
     await settle()
     assert rec.order == []
     clock.advance(1)
-    await tm.wait()
+    await within(tm.wait())
     assert rec.order == ["worker"]
 
 
 async def test_execute_task_waits_for_a_token(make_manager: MakeManager, clock: ManualClock) -> None:
     tm = make_manager(max_workers=1, tasks_per_second=1)
     await tm.register_task(Task(execute=ok))
-    await tm.wait()  # the worker used the only token
+    await within(tm.wait())  # the worker used the only token
     task = Task(execute=ok)
     tm.set_max_workers(0)
     await tm.register_task(task)
@@ -93,27 +94,27 @@ async def test_execute_task_waits_for_a_token(make_manager: MakeManager, clock: 
     assert not call.done()
     assert task.status is TaskStatus.QUEUED
     clock.advance(1)
-    assert await call == "ok"
-    assert task.status is TaskStatus.COMPLETED
+    assert await within(call) == "ok"
+    assert tm.get_task(task.id).status is TaskStatus.COMPLETED
 
 
 async def test_cancelled_execute_task_wait_puts_the_task_back(make_manager: MakeManager, clock: ManualClock) -> None:
     tm = make_manager(max_workers=1, tasks_per_second=1)
     await tm.register_task(Task(execute=ok))
-    await tm.wait()
+    await within(tm.wait())
     tm.set_max_workers(0)
     task = Task(execute=ok)
     await tm.register_task(task)
     call = asyncio.ensure_future(tm.execute_task(task.id))
     await settle()
     call.cancel()
-    await asyncio.gather(call, return_exceptions=True)
+    await within(asyncio.gather(call, return_exceptions=True))
     assert task.status is TaskStatus.QUEUED
     assert tm.get_metrics().queue_depth == 1
     tm.set_max_workers(1)
     clock.advance(1)
-    await tm.wait()
-    assert task.status is TaskStatus.COMPLETED
+    await within(tm.wait())
+    assert tm.get_task(task.id).status is TaskStatus.COMPLETED
 
 
 def test_token_bucket_starts_full_and_refills_at_rate() -> None:
@@ -163,6 +164,6 @@ async def test_stop_now_cancels_a_task_waiting_for_a_token(make_manager: MakeMan
     waiting = Task(execute=rec.fn("waiting"))
     await tm.register_task(waiting)
     await settle()
-    await tm.stop_now()
+    await within(tm.stop_now())
     assert waiting.status is TaskStatus.CANCELLED
     assert rec.order == ["first"]

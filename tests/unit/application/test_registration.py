@@ -18,6 +18,7 @@ from pyworker.domain import (
     TaskNotFoundError,
     TaskStatus,
 )
+from tests.support.waits import within
 from tests.unit.application.support import BoomError, Gate, HookLog, MakeManager, failing, ok
 
 # -- construction defaults and normalisation (B.2.1, B.2.2) -----------------------------
@@ -119,7 +120,7 @@ async def test_register_task_starts_workers_without_explicit_start(make_manager:
     tm = make_manager()
     task = Task(execute=ok)
     await tm.register_task(task)  # no start() call
-    await tm.wait()
+    await within(tm.wait())
     assert task.status is TaskStatus.COMPLETED
     assert task.result == "ok"
 
@@ -129,7 +130,7 @@ async def test_fast_task_is_not_overwritten_back_to_queued(make_manager: MakeMan
     tasks = [Task(execute=ok) for _ in range(10)]
     for task in tasks:
         await tm.register_task(task)
-    await tm.wait()
+    await within(tm.wait())
     assert {t.status for t in tasks} == {TaskStatus.COMPLETED}
 
 
@@ -198,7 +199,7 @@ async def test_priority_reassigned_outside_int32_is_refused_at_registration(tm: 
 async def test_priority_at_int32_bounds_is_accepted(tm: TaskManager, priority: int) -> None:
     task = Task(execute=ok, priority=priority)
     await tm.register_task(task)
-    await tm.wait()
+    await within(tm.wait())
     assert task.status is TaskStatus.COMPLETED
 
 
@@ -236,7 +237,7 @@ async def test_a_finished_task_object_cannot_be_registered_in_another_manager(ma
     first = make_manager()
     task = Task(execute=ok)
     await first.register_task(task)
-    await first.wait()
+    await within(first.wait())
     second = make_manager()
     with pytest.raises(InvalidTaskError):
         await second.register_task(task)
@@ -244,7 +245,7 @@ async def test_a_finished_task_object_cannot_be_registered_in_another_manager(ma
 
 
 async def test_register_after_stop_now_is_refused(tm: TaskManager) -> None:
-    await tm.stop_now()
+    await within(tm.stop_now())
     task = Task(execute=ok)
     with pytest.raises(NotAcceptingTasksError, match="not accepting new tasks"):
         await tm.register_task(task)
@@ -253,7 +254,7 @@ async def test_register_after_stop_now_is_refused(tm: TaskManager) -> None:
 
 
 async def test_register_after_stop_graceful_is_refused(tm: TaskManager) -> None:
-    await tm.stop_graceful()
+    await within(tm.stop_graceful())
     with pytest.raises(NotAcceptingTasksError):
         await tm.register_task(Task(execute=ok))
 
@@ -279,14 +280,14 @@ async def test_register_tasks_registers_valid_ones_and_groups_the_errors(make_ma
 async def test_register_tasks_without_failures_returns_normally(tm: TaskManager) -> None:
     tasks = [Task(execute=ok) for _ in range(3)]
     await tm.register_tasks(tasks)
-    await tm.wait()
+    await within(tm.wait())
     assert [t.status for t in tasks] == [TaskStatus.COMPLETED] * 3
 
 
 async def test_register_tasks_accepts_any_iterable(tm: TaskManager) -> None:
     tasks = [Task(execute=ok) for _ in range(2)]
     await tm.register_tasks(t for t in tasks)
-    await tm.wait()
+    await within(tm.wait())
     assert [t.status for t in tasks] == [TaskStatus.COMPLETED] * 2
 
 
@@ -308,7 +309,7 @@ async def test_malformed_id_string_is_invalid(tm: TaskManager) -> None:
     with pytest.raises(InvalidTaskError):
         await tm.cancel_task("not-a-uuid")
     with pytest.raises(InvalidTaskError):
-        await tm.execute_task("not-a-uuid")
+        await within(tm.execute_task("not-a-uuid"))
 
 
 async def test_cancel_unknown_id_is_not_found(tm: TaskManager) -> None:
@@ -322,11 +323,11 @@ async def test_get_tasks_lists_waiting_running_and_finished(make_manager: MakeMa
     running = Task(execute=gate)
     waiting = Task(execute=ok)
     await tm.register_task(running)
-    await gate.started.wait()
+    await within(gate.started.wait())
     await tm.register_task(waiting)
     failed = Task(execute=failing(1))
     await tm.register_task(failed)
     gate.release.set()
-    await tm.wait()
+    await within(tm.wait())
     assert {t.id for t in tm.get_tasks()} == {running.id, waiting.id, failed.id}
     assert isinstance(failed.error, BoomError)

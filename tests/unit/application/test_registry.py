@@ -26,7 +26,8 @@ from pyworker.domain import (
     WorkerError,
 )
 
-REGISTRIES = [TypedHandlerRegistry, TypedDurableRegistry]
+RegistryType = type[TypedHandlerRegistry] | type[TypedDurableRegistry]
+REGISTRIES: list[RegistryType] = [TypedHandlerRegistry, TypedDurableRegistry]
 
 
 @attrs.define
@@ -52,7 +53,7 @@ async def send_async(ctx: TaskContext, message: Email) -> str:
 
 
 @pytest.mark.parametrize("registry_type", REGISTRIES)
-def test_empty_registry(registry_type: type) -> None:
+def test_empty_registry(registry_type: RegistryType) -> None:
     registry = registry_type()
     assert registry.handlers() == {}
     assert len(registry) == 0
@@ -61,7 +62,9 @@ def test_empty_registry(registry_type: type) -> None:
 @pytest.mark.parametrize(
     ("registry_type", "spec_type"), [(TypedHandlerRegistry, HandlerSpec), (TypedDurableRegistry, DurableHandlerSpec)]
 )
-def test_add_stores_a_spec_of_the_registry_kind(registry_type: type, spec_type: type) -> None:
+def test_add_stores_a_spec_of_the_registry_kind(
+    registry_type: RegistryType, spec_type: type[HandlerSpec] | type[DurableHandlerSpec]
+) -> None:
     registry = registry_type()
     registry.add("email", Email, send)
     spec = registry.handlers()["email"]
@@ -73,7 +76,7 @@ def test_add_stores_a_spec_of_the_registry_kind(registry_type: type, spec_type: 
 
 @pytest.mark.parametrize("registry_type", REGISTRIES)
 @pytest.mark.parametrize("name", ["", "   "])
-def test_name_is_required(registry_type: type, name: str) -> None:
+def test_name_is_required(registry_type: RegistryType, name: str) -> None:
     registry = registry_type()
     with pytest.raises(HandlerNameRequiredError):
         registry.add(name, Email, send)
@@ -83,7 +86,7 @@ def test_name_is_required(registry_type: type, name: str) -> None:
 
 
 @pytest.mark.parametrize("registry_type", REGISTRIES)
-def test_names_are_trimmed(registry_type: type) -> None:
+def test_names_are_trimmed(registry_type: RegistryType) -> None:
     registry = registry_type()
     registry.add("  email ", Email, send)
     assert list(registry.handlers()) == ["email"]
@@ -92,21 +95,22 @@ def test_names_are_trimmed(registry_type: type) -> None:
 
 
 @pytest.mark.parametrize("registry_type", REGISTRIES)
-def test_missing_make_or_fn_is_an_invalid_spec(registry_type: type) -> None:
+def test_missing_make_or_fn_is_an_invalid_spec(registry_type: RegistryType) -> None:
     registry = registry_type()
+    # Deliberately wrong types: the registry must refuse them at run time, as a caller without mypy would pass them.
     with pytest.raises(HandlerSpecInvalidError):
-        registry.add("a", None, send)
+        registry.add("a", None, send)  # type: ignore[arg-type]
     with pytest.raises(HandlerSpecInvalidError):
-        registry.add("b", Email, None)
+        registry.add("b", Email, None)  # type: ignore[arg-type]
     with pytest.raises(HandlerSpecInvalidError):
-        registry.add("c", "not callable", send)
+        registry.add("c", "not callable", send)  # type: ignore[arg-type]
     with pytest.raises(HandlerSpecInvalidError):
-        registry.add_typed("d", Email, None)  # Python validates typed specs too
+        registry.add_typed("d", Email, None)  # type: ignore[arg-type]  # Python validates typed specs too
     assert registry.handlers() == {}
 
 
 @pytest.mark.parametrize("registry_type", REGISTRIES)
-def test_duplicate_name_is_refused_and_the_first_kept(registry_type: type) -> None:
+def test_duplicate_name_is_refused_and_the_first_kept(registry_type: RegistryType) -> None:
     registry = registry_type()
     registry.add("email", Email, send)
     with pytest.raises(HandlerAlreadyRegisteredError) as info:
@@ -128,7 +132,7 @@ def test_registry_errors_share_a_root() -> None:
 
 
 @pytest.mark.parametrize("registry_type", REGISTRIES)
-def test_handlers_returns_a_copy(registry_type: type) -> None:
+def test_handlers_returns_a_copy(registry_type: RegistryType) -> None:
     registry = registry_type()
     registry.add("email", Email, send)
     copy = registry.handlers()
@@ -137,7 +141,7 @@ def test_handlers_returns_a_copy(registry_type: type) -> None:
 
 
 @pytest.mark.parametrize("registry_type", REGISTRIES)
-def test_typed_handler_accepts_its_type_and_refuses_others(registry_type: type) -> None:
+def test_typed_handler_accepts_its_type_and_refuses_others(registry_type: RegistryType) -> None:
     registry = registry_type()
     registry.add_typed("email", Email, send)
     spec = registry.handlers()["email"]
@@ -167,7 +171,7 @@ def test_typed_handler_function_on_its_own() -> None:
 
 
 @pytest.mark.parametrize("registry_type", REGISTRIES)
-def test_decorator_registers_and_returns_the_function(registry_type: type) -> None:
+def test_decorator_registers_and_returns_the_function(registry_type: RegistryType) -> None:
     registry = registry_type()
 
     @registry.handler("email", Email)

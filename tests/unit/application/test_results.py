@@ -7,14 +7,15 @@ import asyncio
 
 from pyworker.application import TaskManager
 from pyworker.domain import DropPolicy, Result, Task, TaskStatus
-from tests.unit.application.support import BoomError, MakeManager, Recorder, failing, ok, until
+from tests.support.waits import collect, next_result, until, within
+from tests.unit.application.support import BoomError, MakeManager, Recorder, failing, ok
 
 
 async def _finish(tm: TaskManager, count: int) -> list[Task]:
     tasks = [Task(execute=Recorder().fn(str(i))) for i in range(count)]
     for task in tasks:
         await tm.register_task(task)
-    await tm.wait()
+    await within(tm.wait())
     return tasks
 
 
@@ -39,7 +40,7 @@ async def test_result_carries_task_value_and_error(tm: TaskManager) -> None:
     bad = Task(execute=failing(1))
     await tm.register_task(good)
     await tm.register_task(bad)
-    await tm.wait()
+    await within(tm.wait())
     by_task = {r.task.id: r for r in _drain(stream)}
     assert by_task[good.id].result == "ok"
     assert by_task[good.id].error is None
@@ -116,8 +117,8 @@ async def test_get_results_receives_and_ends_at_stop(make_manager: MakeManager) 
     tm = make_manager()
     stream = tm.get_results()
     tasks = await _finish(tm, 2)
-    await tm.stop_now()
-    assert [r.task async for r in stream] == tasks
+    await within(tm.stop_now())
+    assert [r.task for r in await collect(stream)] == tasks
 
 
 async def test_close_ends_iteration_and_unsubscribes(tm: TaskManager) -> None:
@@ -126,7 +127,7 @@ async def test_close_ends_iteration_and_unsubscribes(tm: TaskManager) -> None:
     stream.close()
     stream.close()  # idempotent
     assert stream.closed
-    assert [r async for r in stream] == []  # buffered results are discarded on close
+    assert await collect(stream) == []  # buffered results are discarded on close
     await _finish(tm, 3)
     assert tm.get_metrics().results_dropped == 0  # no longer subscribed
 
@@ -138,7 +139,7 @@ async def test_async_iteration_waits_for_the_next_result(tm: TaskManager) -> Non
     assert not consumer.done()
     task = Task(execute=ok)
     await tm.register_task(task)
-    result = await consumer
+    result = await within(consumer)
     assert result.task is task
 
 
@@ -146,12 +147,12 @@ async def test_close_wakes_a_waiting_consumer(tm: TaskManager) -> None:
     stream = tm.subscribe_results(5)
 
     async def consume() -> list[Result]:
-        return [r async for r in stream]
+        return await collect(stream)
 
     consumer = asyncio.ensure_future(consume())
     await asyncio.sleep(0)
     stream.close()
-    assert await consumer == []
+    assert await within(consumer) == []
 
 
 async def test_stop_wakes_a_waiting_consumer(make_manager: MakeManager) -> None:
@@ -159,14 +160,14 @@ async def test_stop_wakes_a_waiting_consumer(make_manager: MakeManager) -> None:
     stream = tm.subscribe_results(5)
     consumer = asyncio.ensure_future(anext(stream, None))
     await asyncio.sleep(0)
-    await tm.stop_now()
-    assert await consumer is None
+    await within(tm.stop_now())
+    assert await within(consumer) is None
 
 
 async def test_async_context_manager_closes(tm: TaskManager) -> None:
     async with tm.subscribe_results(5) as stream:
         tasks = await _finish(tm, 1)
-        assert (await stream.get()).task is tasks[0]
+        assert (await next_result(stream)).task is tasks[0]
     assert stream.closed
     await _finish(tm, 3)
     assert tm.get_metrics().results_dropped == 0
@@ -196,5 +197,5 @@ async def test_retried_attempts_publish_nothing(make_manager: MakeManager) -> No
         await until(lambda: task.status is TaskStatus.WAITING_RETRY)
         assert len(stream) == 0
         tm.clock.advance(10)  # type: ignore[attr-defined]
-    await tm.wait()
+    await within(tm.wait())
     assert [r.task for r in _drain(stream)] == [task]

@@ -8,7 +8,8 @@ import pytest
 from pyworker.adapters.clock import ManualClock
 from pyworker.application import TaskManager
 from pyworker.domain import RetentionPolicy, Task, TaskNotFoundError, TaskStatus
-from tests.unit.application.support import Gate, MakeManager, ok, settle, until
+from tests.support.waits import settle, until, within
+from tests.unit.application.support import Gate, MakeManager, ok
 
 
 def _known(tm: TaskManager, task: Task) -> bool:
@@ -24,7 +25,7 @@ async def _complete(tm: TaskManager, count: int, clock: ManualClock | None = Non
     for _ in range(count):
         task = Task(execute=ok)
         await tm.register_task(task)
-        await tm.wait()
+        await within(tm.wait())
         tasks.append(task)
         if clock is not None and step:
             clock.advance(step)
@@ -53,13 +54,13 @@ async def test_pruning_follows_terminal_time_not_registration(make_manager: Make
     slow, fast = Task(execute=slow_gate), Task(execute=fast_gate)
     await tm.register_task(slow)
     await tm.register_task(fast)
-    await slow_gate.started.wait()
-    await fast_gate.started.wait()
+    await within(slow_gate.started.wait())
+    await within(fast_gate.started.wait())
     fast_gate.release.set()
     await until(lambda: fast.status is TaskStatus.COMPLETED)
     clock.advance(1)
     slow_gate.release.set()
-    await tm.wait()
+    await within(tm.wait())
     tm.set_retention_policy(RetentionPolicy(max_entries=1))
     assert not _known(tm, fast)  # finished first, although registered second
     assert _known(tm, slow)
@@ -120,12 +121,12 @@ async def test_ttl_never_removes_running_tasks(make_manager: MakeManager, clock:
     gate = Gate()
     task = Task(execute=gate)
     await tm.register_task(task)
-    await gate.started.wait()
+    await within(gate.started.wait())
     clock.advance(10)
     await settle()
     assert _known(tm, task)
     gate.release.set()
-    await tm.wait()
+    await within(tm.wait())
 
 
 async def test_cleanup_interval_sets_the_sweep_period(make_manager: MakeManager, clock: ManualClock) -> None:
@@ -173,3 +174,39 @@ async def test_no_policy_keeps_everything(make_manager: MakeManager, clock: Manu
     clock.advance(3600)
     await settle()
     assert all(_known(tm, t) for t in tasks)
+
+
+async def test_first_policy_on_a_busy_manager_evicts_only_finished_tasks_oldest_first(
+    make_manager: MakeManager, clock: ManualClock
+) -> None:
+    """No policy yet, so finish order was never tracked: installing one must find the finished tasks among
+    queued and running ones, and evict them by when they finished, not by when they were registered."""
+    tm = make_manager()
+    [completed] = await _complete(tm, 1)  # finished first
+    clock.advance(1)
+    gate = Gate()
+    running = Task(execute=gate)
+    await tm.register_task(running)
+    await within(gate.started.wait())
+    registered_first, registered_second = Task(execute=ok), Task(execute=ok)
+    queued = [Task(execute=ok), Task(execute=ok)]
+    for task in (registered_first, registered_second, *queued):
+        await tm.register_task(task)
+    await tm.cancel_task(registered_second.id)  # finished second, although registered later
+    clock.advance(1)
+    await tm.cancel_task(registered_first.id)  # finished last
+    assert len(tm.get_tasks()) == 6
+
+    tm.set_retention_policy(RetentionPolicy(max_entries=4))
+    assert not _known(tm, completed)
+    assert not _known(tm, registered_second)
+    assert _known(tm, registered_first)  # the youngest finished task stays
+    assert all(_known(tm, t) for t in (running, *queued))
+    assert running.status is TaskStatus.RUNNING
+    assert {t.status for t in queued} == {TaskStatus.QUEUED}
+
+    tm.set_retention_policy(RetentionPolicy(max_entries=1))  # below the live count: every finished task goes
+    assert set(tm.get_tasks()) == {running, *queued}
+    gate.release.set()
+    await within(tm.wait())
+    assert {t.status for t in (running, *queued)} == {TaskStatus.COMPLETED}

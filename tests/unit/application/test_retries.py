@@ -4,12 +4,18 @@ re-enqueue after the delay, a single terminal outcome."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from pyworker.adapters.clock import ManualClock
 from pyworker.domain import Task, TaskCancelledError, TaskStatus, retry_delay
-from tests.unit.application.support import BoomError, HookLog, MakeManager, failing, settle, until
+from tests.support.waits import settle, until, within
+from tests.unit.application.support import BoomError, HookLog, MakeManager, failing
 
 GOLDEN_ID = uuid.UUID("11111111-2222-3333-4444-555555555555")
+
+
+def attempts_reached(task: Task, count: int) -> Callable[[], bool]:
+    return lambda: task.attempts == count
 
 
 async def test_failed_attempt_waits_then_retries_to_success(make_manager: MakeManager, clock: ManualClock) -> None:
@@ -27,8 +33,8 @@ async def test_failed_attempt_waits_then_retries_to_success(make_manager: MakeMa
     assert task.status is TaskStatus.WAITING_RETRY
     assert task.attempts == 1
     clock.advance(0.01)  # past the due time, whatever the float rounding of two steps
-    await tm.wait()
-    assert task.status is TaskStatus.COMPLETED
+    await within(tm.wait())
+    assert tm.get_task(task.id).status is TaskStatus.COMPLETED
     assert task.result == "second time"
     assert task.error is None
     assert task.attempts == 2
@@ -50,8 +56,8 @@ async def test_exhausted_retries_fail_with_the_last_error(make_manager: MakeMana
     for attempt in (1, 2):
         await until(lambda: task.status is TaskStatus.WAITING_RETRY)
         clock.advance(retry_delay(1.0, attempt, task.id))
-        await until(lambda a=attempt: task.attempts == a + 1)
-    await tm.wait()
+        await until(attempts_reached(task, attempt + 1))
+    await within(tm.wait())
     assert task.status is TaskStatus.FAILED
     assert isinstance(task.error, BoomError)
     assert str(task.error) == "attempt 3"
@@ -81,7 +87,7 @@ async def test_attempt_number_reaches_the_function(make_manager: MakeManager, cl
     for attempt in (1, 2):
         await until(lambda: task.status is TaskStatus.WAITING_RETRY)
         clock.advance(retry_delay(1.0, attempt, task.id))
-    await tm.wait()
+    await within(tm.wait())
     assert seen == [1, 2, 3]
 
 
@@ -105,7 +111,7 @@ async def test_backoff_doubles_per_attempt(make_manager: MakeManager, clock: Man
     clock.advance(1)
     await until(lambda: task.attempts == 2 and task.status is TaskStatus.WAITING_RETRY)
     clock.advance(3)
-    await tm.wait()
+    await within(tm.wait())
     assert [c[2] for c in log.calls if c[0] == "retry"] == [0.933072894, 2.062318141]
 
 
@@ -129,7 +135,7 @@ async def test_retries_are_clamped_to_max_retries(make_manager: MakeManager, clo
     assert task.retries == 1
     await until(lambda: task.status is TaskStatus.WAITING_RETRY)
     clock.advance(2)
-    await tm.wait()
+    await within(tm.wait())
     assert task.status is TaskStatus.FAILED
     assert task.attempts == 2
 
@@ -138,7 +144,7 @@ async def test_max_retries_zero_disables_retries(make_manager: MakeManager) -> N
     tm = make_manager(max_retries=0)
     task = Task(execute=failing(1), retries=3)
     await tm.register_task(task)
-    await tm.wait()
+    await within(tm.wait())
     assert task.status is TaskStatus.FAILED
     assert task.attempts == 1
     assert tm.get_metrics().retried == 0
@@ -148,7 +154,7 @@ async def test_no_retries_by_default_on_the_task(make_manager: MakeManager) -> N
     tm = make_manager()
     task = Task(execute=failing(1))
     await tm.register_task(task)
-    await tm.wait()
+    await within(tm.wait())
     assert task.status is TaskStatus.FAILED
     assert task.attempts == 1
 
@@ -165,8 +171,8 @@ async def test_retry_is_re_enqueued_as_queued(make_manager: MakeManager, clock: 
     assert task.status is TaskStatus.QUEUED
     assert tm.get_metrics().queue_depth == 1
     tm.set_max_workers(1)
-    await tm.wait()
-    assert task.status is TaskStatus.COMPLETED
+    await within(tm.wait())
+    assert tm.get_task(task.id).status is TaskStatus.COMPLETED
 
 
 async def test_cancel_during_backoff_finishes_at_once(make_manager: MakeManager, clock: ManualClock) -> None:
@@ -183,7 +189,7 @@ async def test_cancel_during_backoff_finishes_at_once(make_manager: MakeManager,
     await settle()
     assert task.attempts == 1  # the backoff timer is gone
     assert log.kinds(task) == ["queued", "start", "retry", "finish"]
-    await tm.wait()
+    await within(tm.wait())
 
 
 async def test_stop_now_during_backoff_does_not_leave_the_task_stuck(
@@ -193,9 +199,9 @@ async def test_stop_now_during_backoff_does_not_leave_the_task_stuck(
     task = Task(execute=failing(1), retries=2)
     await tm.register_task(task)
     await until(lambda: task.status is TaskStatus.WAITING_RETRY)
-    await tm.stop_now()
+    await within(tm.stop_now())
     assert task.status is TaskStatus.CANCELLED
-    await tm.wait()  # returns: nothing is pending any more
+    await within(tm.wait())  # returns: nothing is pending any more
     clock.advance(10)
     await settle()
     assert task.attempts == 1

@@ -11,6 +11,7 @@ import uuid
 from pyworker.adapters.clock import ManualClock
 from pyworker.application import TaskManager
 from pyworker.domain import Task
+from tests.support.waits import within
 from tests.unit.application.support import Gate, MakeManager, Recorder
 
 
@@ -18,11 +19,11 @@ async def _run_behind_gate(tm: TaskManager, tasks: list[Task]) -> None:
     """Block the single worker, register ``tasks`` while it is busy, then let it go."""
     gate = Gate()
     await tm.register_task(Task(execute=gate, priority=-100))
-    await gate.started.wait()
+    await within(gate.started.wait())
     for task in tasks:
         await tm.register_task(task)
     gate.release.set()
-    await tm.wait()
+    await within(tm.wait())
 
 
 async def _run_at_once(tm: TaskManager, clock: ManualClock, tasks: list[Task]) -> None:
@@ -31,7 +32,7 @@ async def _run_at_once(tm: TaskManager, clock: ManualClock, tasks: list[Task]) -
     for task in tasks:
         await tm.register_task_at(task, run_at)
     clock.advance(10)
-    await tm.wait()
+    await within(tm.wait())
 
 
 async def test_lower_priority_number_runs_first(make_manager: MakeManager) -> None:

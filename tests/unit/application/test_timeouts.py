@@ -10,7 +10,8 @@ import pytest
 
 from pyworker.adapters.clock import ManualClock
 from pyworker.domain import Task, TaskContext, TaskStatus, TaskTimeoutError, retry_delay
-from tests.unit.application.support import Gate, HookLog, MakeManager, SyncGate, settle, until
+from tests.support.waits import settle, until, within
+from tests.unit.application.support import Gate, HookLog, MakeManager, SyncGate
 
 
 async def test_coroutine_past_the_manager_timeout_reaches_its_deadline(
@@ -20,14 +21,14 @@ async def test_coroutine_past_the_manager_timeout_reaches_its_deadline(
     gate = Gate()
     task = Task(execute=gate)
     await tm.register_task(task)
-    await gate.started.wait()
+    await within(gate.started.wait())
     clock.advance(4.5)
     await settle()
     assert task.status is TaskStatus.RUNNING
     clock.advance(0.5)
     await until(lambda: task.status.is_terminal)
     assert gate.cancelled  # the coroutine saw CancelledError
-    assert task.status is TaskStatus.CONTEXT_DEADLINE_REACHED
+    assert tm.get_task(task.id).status is TaskStatus.CONTEXT_DEADLINE_REACHED
     assert isinstance(task.error, TaskTimeoutError)
     assert tm.get_metrics().failed == 1
     assert tm.get_metrics().cancelled == 0
@@ -38,7 +39,7 @@ async def test_timeout_given_as_timedelta(make_manager: MakeManager, clock: Manu
     gate = Gate()
     task = Task(execute=gate)
     await tm.register_task(task)
-    await gate.started.wait()
+    await within(gate.started.wait())
     clock.advance(3)
     await until(lambda: task.status.is_terminal)
     assert gate.cancelled
@@ -62,7 +63,7 @@ async def test_timed_out_attempt_is_retried(make_manager: MakeManager, clock: Ma
     clock.advance(5)
     await until(lambda: task.status is TaskStatus.WAITING_RETRY)
     clock.advance(retry_delay(1.0, 1, task.id))
-    await tm.wait()
+    await within(tm.wait())
     assert task.status is TaskStatus.COMPLETED
     assert task.result == "fast"
     assert attempts == [1, 2]
@@ -106,7 +107,7 @@ async def test_sync_function_sees_the_deadline_through_its_context(
     await tm.register_task(task)
     await until(lambda: task.status is TaskStatus.RUNNING)
     clock.advance(2)
-    await tm.wait()
+    await within(tm.wait())
     assert task.status is TaskStatus.CONTEXT_DEADLINE_REACHED
     assert isinstance(task.error, TaskTimeoutError)
 
@@ -116,9 +117,9 @@ async def test_sync_function_ignoring_its_deadline_completes(make_manager: MakeM
     gate = SyncGate(asyncio.get_running_loop(), result="late but done")
     task = Task(execute=gate)
     await tm.register_task(task)
-    await gate.started.wait()
+    await within(gate.started.wait())
     clock.advance(2)
-    await tm.wait()
+    await within(tm.wait())
     assert gate.saw_cancel is True
     assert task.status is TaskStatus.COMPLETED  # it returned success after all (B.4.3)
     assert task.result == "late but done"
@@ -131,11 +132,11 @@ async def test_execute_task_timeout_overrides_the_default(make_manager: MakeMana
     task = Task(execute=gate)
     await tm.register_task(task)
     call = asyncio.ensure_future(tm.execute_task(task.id, timeout=2))
-    await gate.started.wait()
+    await within(gate.started.wait())
     assert gate.contexts[0].deadline == clock.now() + 2
     clock.advance(2)
     with pytest.raises(TaskTimeoutError) as info:
-        await call
+        await within(call)
     assert info.value.timeout == 2
     assert info.value.task_id == task.id
     assert task.status is TaskStatus.CONTEXT_DEADLINE_REACHED
@@ -150,10 +151,10 @@ async def test_execute_task_without_timeout_uses_the_manager_default(
     task = Task(execute=gate)
     await tm.register_task(task)
     call = asyncio.ensure_future(tm.execute_task(task.id, timeout=0))
-    await gate.started.wait()
+    await within(gate.started.wait())
     assert gate.contexts[0].deadline == clock.now() + 7
     gate.release.set()
-    assert await call == "gate"
+    assert await within(call) == "gate"
 
 
 async def test_finishing_before_the_deadline_disarms_it(make_manager: MakeManager, clock: ManualClock) -> None:
@@ -161,9 +162,9 @@ async def test_finishing_before_the_deadline_disarms_it(make_manager: MakeManage
     gate = Gate()
     task = Task(execute=gate)
     await tm.register_task(task)
-    await gate.started.wait()
+    await within(gate.started.wait())
     gate.release.set()
-    await tm.wait()
+    await within(tm.wait())
     clock.advance(10)
     await settle()
     assert task.status is TaskStatus.COMPLETED

@@ -12,7 +12,8 @@ from pyworker.adapters.clock import ManualClock
 from pyworker.application import AttemptInfo, Tracer
 from pyworker.application.ports import TaskSpan
 from pyworker.domain import Task, TaskStatus
-from tests.unit.application.support import BoomError, MakeManager, failing, ok, until
+from tests.support.waits import until, within
+from tests.unit.application.support import BoomError, MakeManager, failing, ok
 
 
 class FakeSpan:
@@ -69,7 +70,7 @@ async def test_one_span_per_attempt_with_the_raw_error(make_manager: MakeManager
     await tm.register_task(task)
     await until(lambda: task.status is TaskStatus.WAITING_RETRY)
     clock.advance(2)
-    await tm.wait()
+    await within(tm.wait())
     assert [(s.attempt.task_id, s.attempt.attempt) for s in tracer.spans] == [(task.id, 1), (task.id, 2)]
     assert tracer.spans[0].ended == [errors[0]]  # the very object the function raised
     assert tracer.spans[1].ended == [None]
@@ -111,7 +112,7 @@ async def test_execute_task_attempts_are_traced(make_manager: MakeManager) -> No
     tm = make_manager(tracer=tracer)
     task = Task(execute=ok)
     await tm.register_task(task)
-    await tm.execute_task(task.id)
+    await within(tm.execute_task(task.id))
     assert len(tracer.spans) == 1
     assert tracer.spans[0].ended == [None]
 
@@ -121,7 +122,7 @@ async def test_failed_task_span_gets_the_error(make_manager: MakeManager) -> Non
     tm = make_manager(tracer=tracer)
     task = Task(execute=failing(1))
     await tm.register_task(task)
-    await tm.wait()
+    await within(tm.wait())
     [span] = tracer.spans
     assert span.ended == [task.error]
 
@@ -135,7 +136,7 @@ async def test_raising_start_falls_back_and_the_attempt_runs(
     with caplog.at_level(logging.ERROR):
         for task in tasks:
             await tm.register_task(task)
-        await tm.wait()
+        await within(tm.wait())
     assert [t.status for t in tasks] == [TaskStatus.COMPLETED, TaskStatus.FAILED]
     assert tasks[0].result == "ok"
     assert any("tracer.start raised" in r.getMessage() for r in caplog.records)
@@ -148,7 +149,7 @@ async def test_raising_end_is_logged_and_the_task_completes(
     task = Task(execute=ok)
     with caplog.at_level(logging.ERROR):
         await tm.register_task(task)
-        await tm.wait()
+        await within(tm.wait())
     assert task.status is TaskStatus.COMPLETED
     assert any("span.end raised" in r.getMessage() for r in caplog.records)
 
@@ -158,9 +159,9 @@ async def test_set_tracer_installs_and_none_disables(make_manager: MakeManager) 
     tracer = FakeTracer()
     tm.set_tracer(tracer)
     await tm.register_task(Task(execute=ok))
-    await tm.wait()
+    await within(tm.wait())
     assert len(tracer.spans) == 1
     tm.set_tracer(None)
     await tm.register_task(Task(execute=ok))
-    await tm.wait()
+    await within(tm.wait())
     assert len(tracer.spans) == 1

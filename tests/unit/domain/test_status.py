@@ -48,7 +48,7 @@ def test_from_wire_unknown_names_map_to_unknown(name: str) -> None:
 
 
 def test_rate_limited_is_waiting_retry() -> None:
-    assert S.RATE_LIMITED is S.WAITING_RETRY
+    assert TaskStatus["RATE_LIMITED"] is S.WAITING_RETRY  # by name: mypy types each member name as its own literal
     assert S.RATE_LIMITED.wire_name == "RateLimited"
     assert len(list(TaskStatus)) == 9
 
@@ -219,7 +219,7 @@ def test_task_starts_unknown_with_no_timestamps() -> None:
 def test_running_records_start_time_and_counts_attempts() -> None:
     task = Task(execute=_fn)
     assert task.transition(S.QUEUED, 1.0)
-    assert task.started_at is None
+    assert (task.started_at, task.attempts) == (None, 0)
     assert task.transition(S.RUNNING, 2.0)
     assert (task.started_at, task.attempts) == (2.0, 1)
     assert task.transition(S.WAITING_RETRY, 3.0)

@@ -204,7 +204,7 @@ def test_signal_from_another_thread_while_waiting_with_barrier() -> None:
     # first, wait() must report the cancellation.
     for _ in range(50):
         ctx = _ctx()
-        barrier = threading.Barrier(2)
+        barrier = threading.Barrier(2, timeout=10)  # a lost thread breaks the barrier instead of hanging
         outcome: list[bool] = []
         thread = threading.Thread(target=_wait_after_barrier, args=(ctx, barrier, outcome))
         thread.start()

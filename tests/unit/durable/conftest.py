@@ -11,6 +11,7 @@ from pyworker.adapters.clock import ManualClock
 from pyworker.adapters.codec import ProtoDurableCodec
 from pyworker.adapters.memory import InMemoryDurableBackend
 from pyworker.application import TaskManager
+from tests.support.waits import within
 from tests.unit.durable.durable_support import MakeDurable
 
 
@@ -44,4 +45,4 @@ async def make_durable(clock: ManualClock, backend: InMemoryDurableBackend) -> A
 
     yield make
     for manager in managers:
-        await manager.stop_now()
+        await within(manager.stop_now())

@@ -1,42 +1,18 @@
-"""Fakes and helpers for the durable-mode manager tests: probe handlers, a recording backend, loop helpers."""
+"""Fakes for the durable-mode manager tests: probe handlers, a recording backend (waits: tests.support.waits)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 
 from pyworker.adapters.memory import InMemoryDurableBackend
 from pyworker.application import TaskHooks, TaskManager
-from pyworker.domain import DurableLease, Result, TaskContext
+from pyworker.domain import DurableLease, TaskContext
 
 MakeDurable = Callable[..., TaskManager]
-
-
-async def settle(rounds: int = 40) -> None:
-    """Let every ready callback and coroutine run (used only to show that something did NOT happen)."""
-    for _ in range(rounds):
-        await asyncio.sleep(0)
-
-
-async def until(predicate: Callable[[], bool | Awaitable[bool]], rounds: int = 1000) -> None:
-    """Yield to the loop until ``predicate`` (sync or async) holds; fail if it never does."""
-    for _ in range(rounds):
-        outcome = predicate()
-        if not isinstance(outcome, bool):
-            outcome = await outcome
-        if outcome:
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("condition never became true")
-
-
-async def next_result(stream: Any, timeout: float = 5.0) -> Result:
-    """The next published result; a generous real-time bound turns a hang into a failure."""
-    result: Result = await asyncio.wait_for(stream.get(), timeout)
-    return result
 
 
 class BoomError(Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from typing import Any
 
@@ -13,15 +14,8 @@ from pyworker.adapters.memory import InMemoryDurableBackend
 from pyworker.application import TypedDurableRegistry
 from pyworker.domain import DurableState, DurableTask, TaskNotFoundError, TaskStatus, WaitTimeoutError
 from pyworker.protos.worker.v1.payload_pb2 import SendEmailPayload
-from tests.unit.durable.durable_support import (
-    DequeueCall,
-    MakeDurable,
-    Probe,
-    RecordingBackend,
-    next_result,
-    settle,
-    until,
-)
+from tests.support.waits import next_result, settle, until, within
+from tests.unit.durable.durable_support import DequeueCall, MakeDurable, Probe, RecordingBackend
 
 
 def task(label: str, queue: str = "", **kwargs: Any) -> DurableTask:
@@ -41,22 +35,22 @@ def labels(probe: Probe) -> list[str]:
 async def test_wait_covers_in_flight_leases(make_durable: MakeDurable, clock: ManualClock) -> None:
     probe = Probe(block=True)
     tm = make_durable(durable_handlers=registry_for(probe))
-    await tm.wait()  # nothing leased: returns at once
+    await within(tm.wait())  # nothing leased: returns at once
     await tm.start()
     stream = tm.subscribe_results()
     first = await tm.register_durable_task(task("a"))
-    await probe.started.wait()
+    await within(probe.started.wait())
     waiter = asyncio.create_task(tm.wait(timeout=10))
     await settle()
     assert not waiter.done()
     clock.advance(10)
     with pytest.raises(WaitTimeoutError):
-        await waiter
+        await within(waiter)
     waiter = asyncio.create_task(tm.wait())
     await settle()
     assert not waiter.done()
     probe.release_all()
-    await waiter
+    await within(waiter)
     # Everything wait promises has happened: the result is published, the lease acked.
     published = stream.get_nowait()
     assert published is not None
@@ -72,14 +66,14 @@ async def test_stop_graceful_finishes_running_tasks_and_leases_nothing_new(
     await tm.start()
     stream = tm.subscribe_results()
     running = await tm.register_durable_task(task("running"))
-    await probe.started.wait()
+    await within(probe.started.wait())
     waiting = await tm.register_durable_task(task("waiting"))
     stopper = asyncio.create_task(tm.stop_graceful())
     await settle()
     assert not stopper.done()  # the running task is not interrupted
     late = await backend.enqueue(task("late", payload=SendEmailPayload(to="late").SerializeToString()))
     probe.release_all()
-    await stopper
+    await within(stopper)
     result = await next_result(stream)
     assert (result.task.id, result.task.status) == (running, TaskStatus.COMPLETED)
     assert labels(probe) == ["running"]
@@ -96,7 +90,7 @@ async def test_stop_graceful_hands_unstarted_leases_back_at_once(
     tm = make_durable(durable_handlers=registry_for(probe), durable_batch_size=8, max_workers=1, durable_prefetch=3)
     await tm.start()
     first = await tm.register_durable_task(task("first"))
-    await probe.started.wait()
+    await within(probe.started.wait())
     second, third, fourth = [await tm.register_durable_task(task(label)) for label in ("2nd", "3rd", "4th")]
     await until(lambda: backend_processing(backend, 4))
     stopper = asyncio.create_task(tm.stop_graceful())
@@ -108,7 +102,7 @@ async def test_stop_graceful_hands_unstarted_leases_back_at_once(
         assert (record.state, record.attempts) == (DurableState.READY, 0)
     assert (await backend.get(first)).state is DurableState.PROCESSING
     probe.release_all()
-    await stopper
+    await within(stopper)
     with pytest.raises(TaskNotFoundError):
         await backend.get(first)
     assert labels(probe) == ["first"]
@@ -121,13 +115,13 @@ async def test_set_max_workers_grows_the_durable_workers(
     tm = make_durable(durable_handlers=registry_for(probe), durable_batch_size=8, max_workers=1)
     await tm.start()
     await tm.register_durable_task(task("first"))
-    await probe.started.wait()
+    await within(probe.started.wait())
     await tm.register_durable_task(task("second"))
     tm.set_max_workers(2)
     await until(lambda: len(probe.calls) == 2)  # the second runs while the first still blocks
     assert sorted(labels(probe)) == ["first", "second"]
     probe.release_all()
-    await tm.wait()
+    await within(tm.wait())
 
 
 async def backend_ready(backend: InMemoryDurableBackend, count: int) -> bool:
@@ -146,7 +140,7 @@ async def test_stop_now_hands_running_tasks_back_ready_at_once(
     await tm.start()
     ids = [await tm.register_durable_task(task(label, retries=3)) for label in ("a", "b")]
     await until(lambda: len(probe.calls) == 2)
-    await tm.stop_now()
+    await within(tm.stop_now())
     assert probe.cancelled == 2
     stats = await backend.stats()
     assert (stats.total_ready, stats.total_delayed, stats.total_processing, stats.dead) == (2, 0, 0, 0)
@@ -177,11 +171,11 @@ async def test_stop_graceful_during_a_dequeue_keeps_the_granted_leases(
     tm = make_durable(durable_backend=slow, durable_handlers=registry_for(Probe()))
     task_id = await tm.register_durable_task(task("in flight"))
     await tm.start()
-    await slow.granted.wait()
+    await within(slow.granted.wait())
     stopper = asyncio.create_task(tm.stop_graceful())
     await settle()
     slow.reply.set()
-    await stopper
+    await within(stopper)
     record = await backend.get(task_id)
     assert (record.state, record.attempts) == (DurableState.READY, 0), "lease stranded until it expires"
 
@@ -206,7 +200,7 @@ async def test_batch_dequeue_follows_the_queue_weights(
     await until(lambda: len(probe.calls) == 6)
     assert recording.dequeues[0] == DequeueCall(limit=6, returned=6)  # one round trip for the lot
     assert labels(probe) == ["a1", "a2", "b1", "a3", "b2", "b3"]
-    await tm.wait()
+    await within(tm.wait())
 
 
 async def test_leases_never_exceed_free_workers_or_the_batch_size(
@@ -227,7 +221,7 @@ async def test_leases_never_exceed_free_workers_or_the_batch_size(
     assert (stats.total_processing, stats.total_ready) == (4, 3)
     probe.release_all()
     await until(lambda: len(probe.calls) == 7)
-    await tm.wait()
+    await within(tm.wait())
     assert all(call.limit <= 3 for call in recording.dequeues)
 
 
@@ -263,11 +257,11 @@ async def test_lease_renewal_keeps_a_long_task_leased(
     stream = tm.subscribe_results()
     start = clock.now()
     task_id = await tm.register_durable_task(task("long"))
-    await probe.started.wait()
+    await within(probe.started.wait())
     assert (await backend.get(task_id)).lease_expires_at == pytest.approx(start + 10)
     for step in (1, 2, 3):
         clock.advance(4)
-        await until(lambda step=step: lease_expiry_is(backend, task_id, start + 4 * step + 10))
+        await until(functools.partial(lease_expiry_is, backend, task_id, start + 4 * step + 10))
     assert clock.now() > start + 10  # past the first lease's expiry
     # Another node dequeuing now finds nothing to reclaim.
     assert await backend.dequeue(10, 10) == []
@@ -291,12 +285,12 @@ async def test_without_renewal_an_expired_lease_is_lost_to_another_node(
     tm = make_durable(durable_handlers=registry_for(probe), durable_lease=10)
     await tm.start()
     task_id = await tm.register_durable_task(task("long"))
-    await probe.started.wait()
+    await within(probe.started.wait())
     clock.advance(11)
     (stolen,) = await backend.dequeue(10, 30)  # another node reclaims the expired lease
     assert (stolen.task_id, stolen.attempts) == (task_id, 2)
     probe.release_all()
-    await tm.wait()
+    await within(tm.wait())
     # The first node's ack was refused (fenced): the task stays with the node that holds it now.
     record = await backend.get(task_id)
     assert (record.state, record.attempts) == (DurableState.PROCESSING, 2)
@@ -311,7 +305,7 @@ async def test_cancel_of_a_leased_task_not_started_yet_dead_letters_it(
     stream = tm.subscribe_results(10)
     await tm.start()
     await tm.register_durable_task(task("first"))
-    await probe.started.wait()
+    await within(probe.started.wait())
     second = await tm.register_durable_task(task("second"))
     await until(lambda: any(t.id == second for t in tm.get_tasks()))  # leased here, waiting for the worker
     assert tm.get_task(second).status is TaskStatus.UNKNOWN
@@ -325,5 +319,5 @@ async def test_cancel_of_a_leased_task_not_started_yet_dead_letters_it(
     assert result is not None
     assert result.task.id == second
     probe.release_all()
-    await tm.wait()
+    await within(tm.wait())
     assert labels(probe) == ["first"]  # the cancelled one never ran

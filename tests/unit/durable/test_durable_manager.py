@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from pyworker.adapters.codec import JsonDurableCodec
 from pyworker.adapters.memory import InMemoryDurableBackend
 from pyworker.application import DurableHandlerSpec, TypedDurableRegistry
 from pyworker.domain import (
+    DurableLease,
     DurableState,
     DurableTask,
     HandlerPayloadTypeMismatchError,
@@ -24,16 +26,8 @@ from pyworker.domain import (
     retry_delay,
 )
 from pyworker.protos.worker.v1.payload_pb2 import SendEmailPayload
-from tests.unit.durable.durable_support import (
-    BoomError,
-    HookLog,
-    MakeDurable,
-    Probe,
-    RecordingBackend,
-    next_result,
-    settle,
-    until,
-)
+from tests.support.waits import next_result, settle, until, within
+from tests.unit.durable.durable_support import BoomError, HookLog, MakeDurable, Probe, RecordingBackend
 
 
 def email(to: str = "ada@example.com") -> SendEmailPayload:
@@ -113,31 +107,29 @@ async def test_json_codec_dict_handler_and_plain_function(make_durable: MakeDura
 async def test_ack_happens_before_the_result_is_published(
     make_durable: MakeDurable, backend: InMemoryDurableBackend
 ) -> None:
-    recording = RecordingBackend(backend)
-    events: list[str] = []
-    original_ack_many = recording.inner.ack_many
+    """While the ack is on the wire, no subscriber has the result yet; it arrives once the ack returns."""
+    acking = asyncio.Event()
+    ack_returns = asyncio.Event()
 
-    async def ack_many(leases: Any) -> Any:
-        outcome = await original_ack_many(leases)
-        events.extend(f"acked {lease.task_id}" for lease in leases)
-        return outcome
+    class HeldAck(RecordingBackend):
+        async def ack_many(self, leases: Sequence[DurableLease]) -> Sequence[BaseException | None]:
+            acking.set()
+            await ack_returns.wait()
+            return await self.inner.ack_many(leases)
 
-    recording.ack_many = ack_many  # type: ignore[method-assign]
-    log = HookLog()
-    tm = make_durable(durable_backend=recording, durable_handlers=registry_for(Probe()), hooks=log.hooks())
+    tm = make_durable(durable_backend=HeldAck(backend), durable_handlers=registry_for(Probe()))
     await tm.start()
     stream = tm.subscribe_results()
     task_id = await tm.register_durable_task(DurableTask(handler="send_email", message=email()))
-
-    class PublishProbe:
-        """Hears the finish with the results broadcaster, in the same step as publication."""
-
-        def task_finished(self, task: Any, status: Any, result: Any, error: Any, now: float) -> None:
-            events.append(f"published {task.id}")
-
-    tm.add_listener(PublishProbe())
-    await next_result(stream)
-    assert events == [f"acked {task_id}", f"published {task_id}"]
+    await within(acking.wait())
+    await settle()
+    assert len(stream) == 0  # not published while the ack is in flight
+    assert await backend.get(task_id)  # still leased: the ack has not landed
+    ack_returns.set()
+    result = await next_result(stream)
+    assert (result.task.id, result.task.status) == (task_id, TaskStatus.COMPLETED)
+    with pytest.raises(TaskNotFoundError):
+        await backend.get(task_id)  # acked
 
 
 async def test_typed_registry_refuses_a_payload_of_another_type(
@@ -240,7 +232,7 @@ async def test_timeout_ends_as_context_deadline_reached_after_the_retries(
     await tm.start()
     stream = tm.subscribe_results()
     task_id = await tm.register_durable_task(DurableTask(handler="send_email", message=email(), retries=1))
-    await probe.started.wait()
+    await within(probe.started.wait())
     clock.advance(5)
 
     async def settled() -> bool:
@@ -273,7 +265,7 @@ async def test_cancel_task_of_a_running_durable_task_dead_letters_it(
     await tm.start()
     stream = tm.subscribe_results()
     task_id = await tm.register_durable_task(DurableTask(handler="send_email", message=email(), retries=3))
-    await probe.started.wait()
+    await within(probe.started.wait())
     assert tm.get_task(task_id).status is TaskStatus.RUNNING
     await tm.cancel_task(task_id)
     result = await next_result(stream)
@@ -311,7 +303,7 @@ async def test_poison_messages_are_dead_lettered_and_the_worker_keeps_going(
     assert "missing" in dead[empty]
     assert len(probe.calls) == 1
     assert stream.get_nowait() is None  # poison messages publish no result
-    await tm.wait()
+    await within(tm.wait())
 
 
 async def test_hooks_start_retry_finish_but_not_queued(

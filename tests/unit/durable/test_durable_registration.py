@@ -25,7 +25,8 @@ from pyworker.domain import (
     TaskStatus,
 )
 from pyworker.protos.worker.v1.payload_pb2 import SendEmailPayload
-from tests.unit.durable.durable_support import MakeDurable, Probe, next_result, settle
+from tests.support.waits import next_result, settle, within
+from tests.unit.durable.durable_support import MakeDurable, Probe
 
 
 def email(to: str = "ada@example.com") -> SendEmailPayload:
@@ -56,7 +57,7 @@ async def test_without_a_backend_durable_registration_is_refused() -> None:
         with pytest.raises(DurableModeError, match=r"^durable backend not configured$"):
             await tm.register_durable_task_after(task, 1)
     finally:
-        await tm.stop_now()
+        await within(tm.stop_now())
 
 
 async def test_validation_order_handler_then_registration_then_payload(
@@ -293,6 +294,6 @@ async def test_in_memory_registration_and_execute_are_refused_in_durable_mode(
         await tm.register_tasks([Task(execute=run)])
     assert [type(exc) for exc in group.value.exceptions] == [DurableModeError]
     with pytest.raises(DurableModeError):
-        await tm.execute_task(uuid.uuid4())
+        await within(tm.execute_task(uuid.uuid4()))
     assert tm.get_tasks() == []
     assert await stored_count(backend) == 0
