@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
-
 from pyworker.adapters.memory import InMemoryDurableBackend
 from pyworker.application import TypedDurableRegistry
 from pyworker.domain import DurableTask, TaskStatus
@@ -24,7 +22,6 @@ def registry_for(probe: Probe) -> TypedDurableRegistry:
     return registry
 
 
-@pytest.mark.xfail(strict=True, reason="cancel_all skips leased, unstarted durable tasks; fixed by the engine reshape")
 async def test_cancel_all_cancels_a_prefetched_task_not_started_yet(
     make_durable: MakeDurable, backend: InMemoryDurableBackend
 ) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
-
 from pyworker.adapters.clock import ManualClock
 from pyworker.adapters.memory import InMemoryDurableBackend
 from pyworker.application import TaskManager, TypedDurableRegistry
@@ -15,11 +13,6 @@ from tests.support.waits import next_result, until, within
 from tests.unit.durable.durable_support import Probe
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a durable node without durable_codec= dead-letters every task (no durable codec configured); "
-    "fixed by the engine reshape",
-)
 async def test_a_node_without_a_codec_runs_a_protobuf_task_to_completed(
     clock: ManualClock, backend: InMemoryDurableBackend
 ) -> None:
