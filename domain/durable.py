@@ -1,4 +1,4 @@
-"""Durable tasks, their leases and the records that operators read."""
+"""Durable tasks, their leases, the records operators read, and the rules every backend applies to them."""
 
 from __future__ import annotations
 
@@ -9,12 +9,19 @@ from typing import Any
 
 import attrs
 
-from pyworker.domain.duration import to_epoch, to_seconds
+from pyworker.domain.duration import to_epoch, to_ms, to_seconds
+from pyworker.domain.errors import DurablePayloadError, InvalidTaskError
+from pyworker.domain.scheduling import normalize_queue, normalize_weight
 
 #: How long a dequeued task stays leased when no lease is given (go-worker's default).
 DEFAULT_LEASE = 30.0
 #: How long an idempotency key keeps deduplicating after its task is acked.
 DEFAULT_IDEMPOTENCY_TTL = 24 * 3600.0
+#: The largest task weight a backend stores (Redis ranks hold it in 10 digits, inverted).
+MAX_DURABLE_WEIGHT = 2**31 - 1
+#: Records per ``list_tasks`` page when no limit is given, and the most one page holds.
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
 
 
 def _frozen_metadata(value: Mapping[str, str] | None) -> Mapping[str, str]:
@@ -127,3 +134,118 @@ class DurableStats:
     @property
     def total_processing(self) -> int:
         return sum(q.processing for q in self.queues)
+
+
+@attrs.frozen
+class DurableTaskPage:
+    """One page of ``list_tasks``: the records, and where the next page starts.
+
+    ``next_cursor`` is None when nothing follows; otherwise pass it back as
+    ``cursor`` for the next page. A page may hold fewer records than asked for
+    while ``next_cursor`` is set: keep going until it is None.
+    """
+
+    records: tuple[DurableTaskRecord, ...] = ()
+    next_cursor: str | None = None
+
+
+#: The states ``list_tasks`` can list (UNKNOWN is only ever read back, never listed).
+LISTABLE_STATES = (DurableState.READY, DurableState.DELAYED, DurableState.PROCESSING, DurableState.DEAD)
+
+
+def check_enqueueable(task: DurableTask) -> uuid.UUID:
+    """The task's id; raises when the task lacks what a backend must store.
+
+    Raises:
+        InvalidTaskError: no id or no handler.
+        DurablePayloadError: no payload.
+    """
+    if task.id is None:
+        raise InvalidTaskError(reason="durable task id is required")
+    if not task.handler:
+        raise InvalidTaskError(reason="durable task handler is required")
+    if task.payload is None:
+        raise DurablePayloadError(reason="durable task payload is required")
+    return task.id
+
+
+def durable_weight(weight: int) -> int:
+    """A task weight as a backend stores it: <= 0 becomes 1, capped at MAX_DURABLE_WEIGHT."""
+    return min(normalize_weight(weight), MAX_DURABLE_WEIGHT)
+
+
+def storable_task(task: DurableTask, default_queue: str) -> DurableTask:
+    """The task as a backend stores it: checked (``check_enqueueable``), blank queue
+    made ``default_queue`` (``normalize_queue``), weight from ``durable_weight``, and
+    the decoded ``message`` dropped (the payload is what is stored). An adapter that
+    encodes the fields itself applies those same functions.
+    """
+    check_enqueueable(task)
+    return attrs.evolve(
+        task, queue=normalize_queue(task.queue, default_queue), weight=durable_weight(task.weight), message=None
+    )
+
+
+def ready_at_ms(task: DurableTask, now_ms: int) -> int:
+    """When an enqueued task may first be dequeued: its ``run_at``, never before now."""
+    return max(to_ms(task.run_at), now_ms) if task.run_at is not None else now_ms
+
+
+def effective_lease(seconds: float) -> float:
+    """A lease or extension length; <= 0 means DEFAULT_LEASE."""
+    return seconds if seconds > 0 else DEFAULT_LEASE
+
+
+def failure_text(error: str | BaseException) -> str:
+    """The error text a dead-lettered task keeps: an exception's message, or its
+    type's name when the message is empty.
+    """
+    if isinstance(error, str):
+        return error
+    try:
+        text = str(error)
+    except Exception:  # a broken __str__ must not lose the failure
+        text = ""
+    return text or type(error).__name__
+
+
+def listable_state(state: DurableState | str) -> DurableState:
+    """The state ``list_tasks`` is asked for, as a DurableState.
+
+    Raises:
+        InvalidTaskError: not one of ready, delayed, processing, dead.
+    """
+    parsed: DurableState | None = state if isinstance(state, DurableState) else None
+    if isinstance(state, str):
+        parsed = next((s for s in LISTABLE_STATES if s.value == state.strip().lower()), None)
+    if parsed not in LISTABLE_STATES:
+        shown = state.value if isinstance(state, DurableState) else state
+        expected = ", ".join(s.value for s in LISTABLE_STATES)
+        raise InvalidTaskError(reason=f"cannot list durable tasks in state {shown!r}; expected one of {expected}")
+    assert parsed is not None
+    return parsed
+
+
+def page_window(limit: int, cursor: str | None) -> tuple[int, int]:
+    """(start, size) of the page ``list_tasks(limit=..., cursor=...)`` asks for.
+
+    A cursor is the position, in the listing's order, where the page starts (an
+    opaque string to callers: only pass back a ``next_cursor``). ``limit`` above
+    MAX_PAGE_SIZE is served as pages of MAX_PAGE_SIZE.
+
+    Raises:
+        InvalidTaskError: limit < 1, or a cursor no listing returned.
+    """
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidTaskError(reason=f"list limit must be a positive integer, got {limit!r}")
+    start = 0
+    if cursor is not None:
+        if not (isinstance(cursor, str) and cursor.isascii() and cursor.isdigit()):
+            raise InvalidTaskError(reason=f"invalid list cursor {cursor!r}")
+        start = int(cursor)
+    return start, min(limit, MAX_PAGE_SIZE)
+
+
+def cursor_at(position: int | None) -> str | None:
+    """The ``next_cursor`` for a page followed by more at ``position`` (None: nothing follows)."""
+    return None if position is None else str(position)

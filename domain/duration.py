@@ -32,3 +32,10 @@ def to_epoch(value: Instant | None) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"expected epoch seconds or a datetime, got {type(value).__name__}")
     return float(value)
+
+
+def to_ms(seconds: float) -> int:
+    """Whole milliseconds (epoch or duration): every durable adapter compares times in ms,
+    so they agree exactly whatever the float noise.
+    """
+    return round(seconds * 1000)
