@@ -1,11 +1,16 @@
-"""HiredisPackingConnection must put the same bytes on the wire as redis-py's own packer."""
+"""The hiredis-packing connections must put the same bytes on the wire as redis-py's own packer."""
 
 from __future__ import annotations
 
 import pytest
 import redis.asyncio
 
-from pyworker.adapters.redis.connection import HiredisPackingConnection
+from pyworker.adapters.redis.connection import (
+    HiredisPacking,
+    HiredisPackingConnection,
+    HiredisPackingSSLConnection,
+    HiredisPackingUnixConnection,
+)
 
 CASES = [
     ("PING",),
@@ -16,7 +21,10 @@ CASES = [
 
 
 @pytest.mark.parametrize("args", CASES)
-def test_packs_like_redis_py(args: tuple[object, ...]) -> None:
-    ours = b"".join(HiredisPackingConnection().pack_command(*args))
+@pytest.mark.parametrize(
+    "connection_class", [HiredisPackingConnection, HiredisPackingSSLConnection, HiredisPackingUnixConnection]
+)
+def test_packs_like_redis_py(args: tuple[str | int | bytes, ...], connection_class: type[HiredisPacking]) -> None:
+    ours = b"".join(connection_class().pack_command(*args))
     theirs = b"".join(redis.asyncio.Connection().pack_command(*args))
     assert ours == theirs
