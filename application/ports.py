@@ -13,9 +13,12 @@ from typing import Any, Protocol, runtime_checkable
 
 from pyworker.application.events import AttemptInfo
 from pyworker.domain import (
+    DEFAULT_PAGE_SIZE,
     DurableLease,
+    DurableState,
     DurableStats,
     DurableTask,
+    DurableTaskPage,
     DurableTaskRecord,
     MetricsSnapshot,
 )
@@ -105,14 +108,16 @@ class DurableCodec(Protocol):
 
 
 @runtime_checkable
-class DurableBackend(Protocol):
-    """A durable, at-least-once task store shared by many worker nodes.
+class DurableQueue(Protocol):
+    """What a worker node needs from a durable, at-least-once task store shared by
+    many nodes: put tasks in, lease them, settle the leases.
 
     Every state change is atomic. Leases are fenced: each dequeue issues a fresh
     token, and ack / nack / fail / extend with a token that is not the current
     one raise ``DurableLeaseNotFoundError`` and change nothing. An expired
     lease is reclaimed by a later dequeue and the task delivered again (its
-    attempt count keeps the crashed attempt). Technology errors surface as
+    attempt count keeps the crashed attempt). Technology errors (unreachable
+    store, protocol errors, refused commands) surface as
     ``BackendUnavailableError``; nothing is half-written.
 
     Ordering within a queue is exact: lower priority number first, then higher
@@ -128,6 +133,7 @@ class DurableBackend(Protocol):
 
         Raises:
             DurableTaskExistsError: the id is already stored.
+            InvalidTaskError, DurablePayloadError: no id, handler or payload.
         """
         ...
 
@@ -136,8 +142,8 @@ class DurableBackend(Protocol):
         ...
 
     async def dequeue(self, limit: int, lease: float) -> list[DurableLease]:
-        """Lease up to ``limit`` due tasks for ``lease`` seconds, queue weights
-        honoured. Returns [] when nothing is due or dequeue is paused.
+        """Lease up to ``limit`` due tasks for ``lease`` seconds (<= 0: DEFAULT_LEASE),
+        queue weights honoured. Returns [] when nothing is due or dequeue is paused.
         """
         ...
 
@@ -150,7 +156,8 @@ class DurableBackend(Protocol):
 
     async def wait_for_work(self, max_wait: float) -> None:
         """Return when work may be available: an enqueue (from any node), a
-        delayed task coming due, or ``max_wait`` seconds elapsed. May return early.
+        delayed task coming due, or ``max_wait`` seconds elapsed. May return early;
+        never raises.
         """
         ...
 
@@ -166,15 +173,32 @@ class DurableBackend(Protocol):
         """Retry the task after ``delay`` seconds. Raises DurableLeaseNotFoundError."""
         ...
 
-    async def fail(self, lease: DurableLease, error: str) -> None:
-        """Move the task to the dead-letter queue with ``error`` and the time.
-        Raises DurableLeaseNotFoundError.
+    async def fail(self, lease: DurableLease, error: str | BaseException) -> None:
+        """Move the task to the dead-letter queue with the error text and the time.
+
+        An exception is stored as its text (``domain.durable.failure_text``). The
+        token is checked before anything else.
+
+        Raises:
+            DurableLeaseNotFoundError: the lease is gone or stale.
         """
         ...
 
     async def extend(self, lease: DurableLease, duration: float) -> DurableLease:
-        """Push the lease's expiry to now + ``duration``; returns the renewed lease.
-        Raises DurableLeaseNotFoundError when the lease is gone or stale.
+        """Push the lease's expiry to now + ``duration`` (<= 0: DEFAULT_LEASE);
+        returns the renewed lease.
+
+        Raises:
+            DurableLeaseNotFoundError: the lease is gone or stale.
+        """
+        ...
+
+    async def extend_many(
+        self, leases: Sequence[DurableLease], duration: float
+    ) -> list[DurableLease | BaseException]:
+        """``extend`` for several leases in one round trip; per lease, the renewed
+        lease or its error (DurableLeaseNotFoundError). Raises BackendUnavailableError
+        when the round trip itself fails.
         """
         ...
 
@@ -194,6 +218,61 @@ class DurableBackend(Protocol):
         """
         ...
 
+    async def ping(self) -> None:
+        """Check that the store answers (a readiness probe).
+
+        Raises:
+            BackendUnavailableError: it cannot be reached, or what answers is not
+                the store (a protocol error).
+        """
+        ...
+
+    async def close(self) -> None:
+        """Release what this queue opened (its own connections). Idempotent."""
+        ...
+
+
+@runtime_checkable
+class DurableInspector(Protocol):
+    """What an operator needs from the same store: read it and steer dequeue.
+
+    Reads never change a task. Technology errors surface as
+    ``BackendUnavailableError``. Operator writes that come later (delete, purge,
+    requeue, retry, DLQ replay, snapshot export and import) belong on this port
+    too, each one atomic, with the same error rules.
+    """
+
+    async def stats(self) -> DurableStats:
+        """Per-queue ready / delayed / processing counts, the DLQ size, pauses."""
+        ...
+
+    async def get(self, task_id: uuid.UUID) -> DurableTaskRecord:
+        """One stored task, payload included. Raises TaskNotFoundError."""
+        ...
+
+    async def list_tasks(
+        self,
+        state: DurableState,
+        queue: str | None = None,
+        *,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> DurableTaskPage:
+        """One page of the tasks in ``state``, in dequeue order per queue (queues
+        alphabetical; the DLQ newest first), at most ``limit`` records
+        (MAX_PAGE_SIZE at most per page) from ``cursor`` (None: the start).
+
+        Pass the page's ``next_cursor`` back to read on; None means nothing
+        follows. Cursors are positions: tasks that move while you page may be
+        skipped or seen twice. A delayed task that is due but not yet moved by a
+        dequeue still lists as delayed.
+
+        Raises:
+            InvalidTaskError: a state that cannot be listed (UNKNOWN, or a string
+                that names no state), limit < 1, or a cursor no page returned.
+        """
+        ...
+
     async def pause(self, queue: str | None = None) -> None:
         """Stop dequeue for one queue, or for all (``None``)."""
         ...
@@ -202,26 +281,10 @@ class DurableBackend(Protocol):
         """Undo ``pause`` for one queue, or the global pause (``None``)."""
         ...
 
-    async def stats(self) -> DurableStats:
-        """Per-queue ready / delayed / processing counts, the DLQ size, pauses."""
-        ...
 
-    async def get(self, task_id: uuid.UUID) -> DurableTaskRecord:
-        """One stored task. Raises TaskNotFoundError."""
-        ...
-
-    async def list_tasks(
-        self, state: str, queue: str | None = None, limit: int = 100
-    ) -> list[DurableTaskRecord]:
-        """Tasks in ``state`` ("ready", "delayed", "processing" or "dead"), in
-        dequeue order (the DLQ newest first); ``limit`` 0 means all.
-        """
-        ...
-
-    async def close(self) -> None:
-        """Release connections. Idempotent."""
-        ...
-
-
-#: The worker side of the durable port (being split from DurableBackend).
-DurableQueue = DurableBackend
+@runtime_checkable
+class DurableBackend(DurableQueue, DurableInspector, Protocol):
+    """Both sides of one store in one object (what the in-memory and Redis backends
+    are). Workers depend on ``DurableQueue`` and operators on ``DurableInspector``;
+    this combination types an adapter that serves both.
+    """

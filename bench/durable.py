@@ -40,6 +40,7 @@ import huey as huey_pkg  # noqa: E402
 import redis  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 
+from pyworker.adapters.redis.client import new_redis_client  # noqa: E402
 from pyworker.adapters.redis.durable import RedisDurableBackend  # noqa: E402
 from pyworker.adapters.redis.keys import RedisKeys  # noqa: E402
 from pyworker.domain import DurableTask  # noqa: E402
@@ -156,7 +157,8 @@ def sync_client() -> redis.Redis:
 
 
 def new_backend(prefix: str = PREFIX) -> RedisDurableBackend:
-    return RedisDurableBackend(url=URL, prefix=prefix, enqueue_chunk=ENQUEUE_CHUNK)
+    # The client of the container and workerctl (docs/adr/0008); close() closes it too.
+    return RedisDurableBackend(new_redis_client(URL), prefix=prefix, enqueue_chunk=ENQUEUE_CHUNK, close_client=True)
 
 
 def tasks(handler: str, n: int) -> list[DurableTask]:
@@ -739,8 +741,8 @@ def report(results: dict[str, dict[str, list[float]]], lat: dict[str, tuple[floa
         f">= 7,000/s: {verdict(py['enqueue_one'] >= 7_000)}")  # fmt: skip
     row(f"batched ({ENQUEUE_CHUNK:,} per call)", py["enqueue_batch"], bp["enqueue_batch"], None, ",.0f",
         f">= 50,000/s: {verdict(py['enqueue_batch'] >= 50_000)}")  # fmt: skip
-    print("  pyworker: RedisDurableBackend(url=...).enqueue / enqueue_many of prebuilt DurableTasks (one Lua")
-    print("  script per task / per chunk); BRPOP: redis.asyncio LPUSH / pipelined LPUSH of prebuilt ids;")
+    print("  pyworker: RedisDurableBackend(new_redis_client(url)).enqueue / enqueue_many of prebuilt DurableTasks")
+    print("  (one Lua script per task / per chunk); BRPOP: redis.asyncio LPUSH / pipelined LPUSH of prebuilt ids;")
     print("  Huey: calling the task (sync LPUSH of a pickled message); Huey has no batch enqueue.")
 
     print(f"\n== 2. Drain {N:,} pre-enqueued tasks with ONE worker process (tasks/s, higher is better) ==")

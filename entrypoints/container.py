@@ -10,6 +10,7 @@ from dependency_injector import containers, providers
 from pyworker.adapters.clock import SystemClock
 from pyworker.adapters.codec import JsonDurableCodec, ProtoDurableCodec
 from pyworker.adapters.memory.durable import InMemoryDurableBackend
+from pyworker.adapters.redis.client import new_redis_client
 from pyworker.adapters.redis.durable import RedisDurableBackend
 from pyworker.application import NoopTracer, TaskManager
 
@@ -64,8 +65,14 @@ class Backends(containers.DeclarativeContainer):
         config.kind,
         none=providers.Object(None),
         memory=providers.Singleton(InMemoryDurableBackend, clock=core.clock),
+        # The backend closes the client it is given here (close_client) because the
+        # manager closes the backend; nothing else owns the client yet.
         redis=providers.Singleton(
-            RedisDurableBackend, url=config.redis_url, prefix=config.redis_prefix, clock=core.clock
+            RedisDurableBackend,
+            client=providers.Singleton(new_redis_client, config.redis_url),
+            prefix=config.redis_prefix,
+            clock=core.clock,
+            close_client=True,
         ),
     )
 

@@ -14,7 +14,25 @@ import attrs
 
 from pyworker.adapters.clock import SystemClock
 from pyworker.application.ports import Clock
-from pyworker.domain.durable import DurableLease, DurableState, DurableStats, DurableTask, DurableTaskRecord, QueueStats
+from pyworker.domain.durable import (
+    DEFAULT_IDEMPOTENCY_TTL,
+    DEFAULT_PAGE_SIZE,
+    DurableLease,
+    DurableState,
+    DurableStats,
+    DurableTask,
+    DurableTaskPage,
+    DurableTaskRecord,
+    QueueStats,
+    cursor_at,
+    effective_lease,
+    failure_text,
+    listable_state,
+    page_window,
+    ready_at_ms,
+    storable_task,
+)
+from pyworker.domain.duration import to_ms
 from pyworker.domain.errors import (
     DurableLeaseNotFoundError,
     DurablePayloadError,
@@ -27,30 +45,7 @@ from pyworker.domain.scheduling import (
     WeightedRoundRobin,
     normalize_queue,
     normalize_queue_weights,
-    normalize_weight,
 )
-
-#: How long an idempotency key keeps deduplicating after its task was acked.
-DEFAULT_IDEMPOTENCY_TTL = 24 * 3600.0
-DEFAULT_LEASE = 30.0
-
-_LIST_STATES = {state.value: state for state in DurableState if state is not DurableState.UNKNOWN}
-
-
-def check_enqueueable(task: DurableTask) -> uuid.UUID:
-    """The task's id; raises when the task lacks what a backend must store."""
-    if task.id is None:
-        raise InvalidTaskError(reason="durable task id is required")
-    if not task.handler:
-        raise InvalidTaskError(reason="durable task handler is required")
-    if task.payload is None:
-        raise DurablePayloadError(reason="durable task payload is required")
-    return task.id
-
-
-def to_ms(seconds: float) -> int:
-    """Epoch milliseconds; both adapters compare times in whole ms so they agree exactly."""
-    return round(seconds * 1000)
 
 
 @attrs.define(eq=False)
@@ -68,7 +63,8 @@ class _Entry:
 
 
 class InMemoryDurableBackend:
-    """The DurableBackend port held in this process's memory (the embedded default).
+    """Both durable ports (DurableQueue and DurableInspector) held in this process's
+    memory: the embedded default.
 
     Same semantics as ``RedisDurableBackend`` (the contract suite runs both):
     exact order within a queue, weighted round robin between queues, fenced
@@ -124,7 +120,7 @@ class InMemoryDurableBackend:
 
     async def dequeue(self, limit: int, lease: float) -> list[DurableLease]:
         now_ms = self._now_ms()
-        lease_ms = to_ms(lease if lease > 0 else DEFAULT_LEASE)
+        lease_ms = to_ms(effective_lease(lease))
         for queue in self._rr.names:
             self._promote(queue, now_ms)
             self._reclaim(queue, now_ms)
@@ -171,22 +167,29 @@ class InMemoryDurableBackend:
         entry.updated_at_ms = now_ms
         self._make_waiting(entry, now_ms + max(to_ms(delay), 0), now_ms)
 
-    async def fail(self, lease: DurableLease, error: str) -> None:
+    async def fail(self, lease: DurableLease, error: str | BaseException) -> None:
         entry = self._leased(lease)
         now_ms = self._now_ms()
         self._end_lease(entry)
         entry.state = DurableState.DEAD
-        entry.last_error = error
+        entry.last_error = failure_text(error)
         entry.failed_at_ms = entry.updated_at_ms = now_ms
         self._dead.appendleft(self._id(entry))
 
     async def extend(self, lease: DurableLease, duration: float) -> DurableLease:
-        entry = self._leased(lease)
-        now_ms = self._now_ms()
-        entry.lease_ms = now_ms + to_ms(duration if duration > 0 else DEFAULT_LEASE)
-        entry.updated_at_ms = now_ms
-        heapq.heappush(self._expiries[entry.task.queue], (entry.lease_ms, entry.token, self._id(entry)))
-        return attrs.evolve(lease, expires_at=entry.lease_ms / 1000)
+        return self._extend(lease, self._now_ms(), to_ms(effective_lease(duration)))
+
+    async def extend_many(
+        self, leases: Sequence[DurableLease], duration: float
+    ) -> list[DurableLease | BaseException]:
+        now_ms, duration_ms = self._now_ms(), to_ms(effective_lease(duration))
+        results: list[DurableLease | BaseException] = []
+        for lease in leases:
+            try:
+                results.append(self._extend(lease, now_ms, duration_ms))
+            except DurableLeaseNotFoundError as exc:
+                results.append(exc)
+        return results
 
     async def release(self, leases: Sequence[DurableLease]) -> None:
         now_ms = self._now_ms()
@@ -251,6 +254,9 @@ class InMemoryDurableBackend:
             self._waiters.discard(future)
             self._signalled = False
 
+    async def ping(self) -> None:
+        """Always answers: the store is this object."""
+
     async def close(self) -> None:
         self._notify()
 
@@ -276,21 +282,32 @@ class InMemoryDurableBackend:
             raise TaskNotFoundError(task_id=task_id)
         return self._record(entry)
 
-    async def list_tasks(self, state: str, queue: str | None = None, limit: int = 100) -> list[DurableTaskRecord]:
-        wanted = _LIST_STATES.get(state)
-        if wanted is None:
-            raise ValueError(f"unknown durable state {state!r}; expected one of {sorted(_LIST_STATES)}")
+    async def list_tasks(
+        self,
+        state: DurableState,
+        queue: str | None = None,
+        *,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> DurableTaskPage:
+        wanted = listable_state(state)
+        start, size = page_window(limit, cursor)
         names = [normalize_queue(queue, self._default_queue)] if queue is not None else self._rr.names
         ids: list[uuid.UUID]
         if wanted is DurableState.DEAD:
-            ids = [i for i in self._dead if queue is None or self._tasks[i].task.queue in names]
+            ids = list(self._dead)
+            if queue is not None:
+                # A cursor is a position in the whole DLQ, as in Redis, whose script scans it in place.
+                picked = [i for i in range(start, len(ids)) if self._tasks[ids[i]].task.queue in names]
+                follows = picked[size] if len(picked) > size else None
+                records = tuple(self._record(self._tasks[ids[i]]) for i in picked[:size])
+                return DurableTaskPage(records, cursor_at(follows))
         else:
             ids = []
             for name in names:
                 ids.extend(self._ordered_ids(wanted, name))
-        if limit > 0:
-            ids = ids[:limit]
-        return [self._record(self._tasks[i]) for i in ids]
+        records = tuple(self._record(self._tasks[i]) for i in ids[start : start + size])
+        return DurableTaskPage(records, cursor_at(start + size if len(ids) > start + size else None))
 
     # -- internals ------------------------------------------------------------------------
 
@@ -303,8 +320,9 @@ class InMemoryDurableBackend:
         return entry.task.id
 
     def _enqueue(self, task: DurableTask, now_ms: int) -> uuid.UUID:
-        task_id = check_enqueueable(task)
-        key = task.idempotency_key
+        stored = storable_task(task, self._default_queue)  # raises when it cannot be stored
+        task_id, queue, key = stored.id, stored.queue, stored.idempotency_key
+        assert task_id is not None
         if key:
             existing = self._idem.get(key)
             expiry = self._idem_expiry.get(key)
@@ -312,10 +330,8 @@ class InMemoryDurableBackend:
                 return existing
         if task_id in self._tasks:
             raise DurableTaskExistsError(task_id=task_id)
-        queue = normalize_queue(task.queue, self._default_queue)
-        stored = attrs.evolve(task, queue=queue, weight=normalize_weight(task.weight), message=None)
-        ready_at_ms = max(to_ms(task.run_at), now_ms) if task.run_at is not None else now_ms
-        entry = _Entry(stored, next(self._seq), DurableState.READY, ready_at_ms, now_ms)
+        ready_at = ready_at_ms(stored, now_ms)
+        entry = _Entry(stored, next(self._seq), DurableState.READY, ready_at, now_ms)
         self._tasks[task_id] = entry
         if key:
             self._idem[key] = task_id
@@ -323,7 +339,7 @@ class InMemoryDurableBackend:
         if queue not in self._known:
             self._known.add(queue)
             self._rr.add(queue)
-        self._make_waiting(entry, ready_at_ms, now_ms)
+        self._make_waiting(entry, ready_at, now_ms)
         return task_id
 
     def _make_waiting(self, entry: _Entry, ready_at_ms: int, now_ms: int) -> None:
@@ -366,6 +382,13 @@ class InMemoryDurableBackend:
     def _has_work_here(self, queue: str) -> bool:
         """_has_work for a node that serves only some queues (configure_queues)."""
         return self._only is not None and queue in self._only and self._has_work(queue)
+
+    def _extend(self, lease: DurableLease, now_ms: int, duration_ms: int) -> DurableLease:
+        entry = self._leased(lease)
+        entry.lease_ms = now_ms + duration_ms
+        entry.updated_at_ms = now_ms
+        heapq.heappush(self._expiries[entry.task.queue], (entry.lease_ms, entry.token, self._id(entry)))
+        return attrs.evolve(lease, expires_at=entry.lease_ms / 1000)
 
     def _leased(self, lease: DurableLease) -> _Entry:
         entry = self._tasks.get(lease.task_id)

@@ -8,58 +8,58 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pyworker.domain.durable import DurableLease, DurableState, DurableTask, DurableTaskRecord
-from pyworker.domain.errors import DurablePayloadError, InvalidTaskError
-from pyworker.domain.scheduling import normalize_queue, normalize_weight
+from pyworker.domain.durable import (
+    MAX_DURABLE_WEIGHT,
+    DurableLease,
+    DurableState,
+    DurableTask,
+    DurableTaskRecord,
+    check_enqueueable,
+    durable_weight,
+    ready_at_ms,
+)
+from pyworker.domain.duration import to_ms
+from pyworker.domain.scheduling import normalize_queue
 
 _LENGTH = struct.Struct(">I")  # the enqueue script's struct.unpack reads 'I4c0'
 
 #: Values per lease in the dequeue script's reply.
 LEASE_WIDTH = 14
-_MAX_WEIGHT = 2**31 - 1
 _STATES = {state.value: state for state in DurableState}
-
-
-def to_ms(seconds: float) -> int:
-    """Epoch (or duration) milliseconds, the unit of every score and hash time."""
-    return round(seconds * 1000)
 
 
 def encode_task(task: DurableTask, default_queue: str, now_ms: int) -> tuple[uuid.UUID, bytes, int]:
     """The task's id, its record for the enqueue script and its ready-at ms.
 
     The record is 14 values, each a 4-byte big-endian length and its bytes, in
-    the order the enqueue script reads them; any byte may appear in a value.
+    the order the enqueue script reads them; any byte may appear in a value. The
+    domain's rules decide what is stored (as ``domain.durable.storable_task``, field
+    by field: this is the enqueue hot path).
 
     Raises:
         InvalidTaskError / DurablePayloadError: the task lacks an id, handler or payload.
     """
-    if task.id is None:
-        raise InvalidTaskError(reason="durable task id is required")
-    if not task.handler:
-        raise InvalidTaskError(reason="durable task handler is required")
-    if task.payload is None:
-        raise DurablePayloadError(reason="durable task payload is required")
-    weight = min(normalize_weight(task.weight), _MAX_WEIGHT)
-    run_at_ms = to_ms(task.run_at) if task.run_at is not None else None
-    ready_at_ms = max(run_at_ms, now_ms) if run_at_ms is not None else now_ms
+    task_id = check_enqueueable(task)
+    assert task.payload is not None  # checked above
+    weight = durable_weight(task.weight)
+    ready_at = ready_at_ms(task, now_ms)
     values = (
-        str(task.id).encode(),
+        str(task_id).encode(),
         task.handler.encode(),
         task.payload,
         b"%d" % task.priority,
         normalize_queue(task.queue, default_queue).encode(),
         b"%d" % weight,
-        b"%010d" % (_MAX_WEIGHT - weight),  # inverted so that a higher weight sorts first
+        b"%010d" % (MAX_DURABLE_WEIGHT - weight),  # inverted so that a higher weight sorts first
         b"%d" % task.retries,
         b"%d" % to_ms(task.retry_delay),
-        b"" if run_at_ms is None else b"%d" % run_at_ms,
-        b"%d" % ready_at_ms,
+        b"" if task.run_at is None else b"%d" % to_ms(task.run_at),
+        b"%d" % ready_at,
         json.dumps(dict(task.metadata), separators=(",", ":")).encode() if task.metadata else b"",
         task.idempotency_key.encode(),
         task.name.encode(),
     )
-    return task.id, b"".join([_LENGTH.pack(len(v)) + v for v in values]), ready_at_ms
+    return task_id, b"".join([_LENGTH.pack(len(v)) + v for v in values]), ready_at
 
 
 def leases_from_reply(reply: Sequence[Any], expires_at_ms: int) -> list[DurableLease]:

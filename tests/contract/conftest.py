@@ -1,4 +1,4 @@
-"""Fixtures for the DurableBackend contract suite: one ``env`` per adapter."""
+"""Fixtures for the durable ports' contract suites: one ``env`` per adapter."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import contextlib
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 import attrs
 import fakeredis
@@ -17,7 +16,8 @@ from redis.backoff import NoBackoff
 
 from pyworker.adapters.clock import ManualClock
 from pyworker.adapters.memory import InMemoryDurableBackend
-from pyworker.adapters.redis import RedisDurableBackend, RedisKeys
+from pyworker.adapters.redis import RedisClient, RedisDurableBackend, RedisDurableInspector, RedisKeys
+from pyworker.application.ports import DurableBackend, DurableInspector, DurableQueue
 
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 #: A connection failure must surface at once in tests, not after redis-py's retries.
@@ -28,24 +28,29 @@ NO_RETRY = Retry(NoBackoff(), 0)
 class DurableEnv:
     """One adapter under test.
 
-    ``backend`` is the backend; ``peer()`` another backend on the same store (another
-    node: for Redis a second client, for memory the same object); ``unreachable()`` a
-    backend whose store cannot be reached, or None where that cannot happen.
+    ``queue`` and ``inspector`` are the two ports on one store (for Redis a
+    RedisDurableBackend and a RedisDurableInspector over its store; for memory one
+    object). ``peer()`` is another worker node on the same store (for Redis a second
+    client, for memory the same object); ``unreachable()`` both ports on a store that
+    cannot be reached, or None where that cannot happen. ``prefix`` is the Redis key
+    prefix ("" for memory).
     """
 
     kind: str
     clock: ManualClock
-    backend: Any
-    peer: Callable[[], Awaitable[Any]]
-    unreachable: Callable[[], Awaitable[Any | None]]
+    queue: DurableQueue
+    inspector: DurableInspector
+    peer: Callable[[], Awaitable[DurableQueue]]
+    unreachable: Callable[[], Awaitable[DurableBackend | None]]
+    prefix: str = ""
 
 
 async def open_redis_env(
     kind: str,
     stack: contextlib.AsyncExitStack,
-    connect: Callable[[], Any],
+    connect: Callable[[], RedisClient],
     cleanup_node: Callable[[str], Awaitable[redis.asyncio.Redis]] | None = None,
-    unreachable: Callable[[], Any] | None = None,
+    unreachable: Callable[[], RedisClient] | None = None,
 ) -> DurableEnv:
     """A Redis-backed env on a fresh prefix. ``connect()`` makes a client (closed at
     teardown); the prefix's keys, and only those, are deleted at teardown through
@@ -54,14 +59,14 @@ async def open_redis_env(
     clock = ManualClock()
     prefix = f"pyworker-test-{uuid.uuid4().hex}"
 
-    async def make(client_factory: Callable[[], Any]) -> RedisDurableBackend:
+    def make(client_factory: Callable[[], RedisClient]) -> RedisDurableBackend:
         client = client_factory()
         stack.push_async_callback(client.aclose)
         backend = RedisDurableBackend(client, prefix=prefix, clock=clock)
         stack.push_async_callback(backend.close)
         return backend
 
-    backend = await make(connect)
+    backend = make(connect)
     if cleanup_node is not None:
         keys = RedisKeys(prefix)
 
@@ -76,13 +81,15 @@ async def open_redis_env(
 
         stack.push_async_callback(delete_own_keys)
 
-    async def peer() -> RedisDurableBackend:
-        return await make(connect)
+    async def peer() -> DurableQueue:
+        return make(connect)
 
-    async def down() -> RedisDurableBackend | None:
-        return None if unreachable is None else await make(unreachable)
+    async def down() -> DurableBackend | None:
+        return None if unreachable is None else make(unreachable)
 
-    return DurableEnv(kind, clock, backend, peer, down)
+    # The inspector is the standalone half over the backend's own store: one client,
+    # key table and script registry serve both ports.
+    return DurableEnv(kind, clock, backend, RedisDurableInspector(backend.store), peer, down, prefix)
 
 
 def closed_port() -> int:
@@ -97,13 +104,13 @@ async def _memory_env(stack: contextlib.AsyncExitStack) -> DurableEnv:
     backend = InMemoryDurableBackend(clock=clock)
     stack.push_async_callback(backend.close)
 
-    async def same() -> InMemoryDurableBackend:
+    async def same() -> DurableQueue:
         return backend
 
     async def nothing() -> None:
         return None
 
-    return DurableEnv("memory", clock, backend, same, nothing)
+    return DurableEnv("memory", clock, backend, backend, same, nothing)
 
 
 async def _fakeredis_env(stack: contextlib.AsyncExitStack) -> DurableEnv:

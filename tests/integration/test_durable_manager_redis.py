@@ -15,7 +15,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from pyworker.adapters.codec import JsonDurableCodec
-from pyworker.adapters.redis import RedisDurableBackend, RedisKeys
+from pyworker.adapters.redis import RedisDurableBackend, RedisKeys, new_redis_client
 from pyworker.application import TaskHooks, TaskManager, TypedDurableRegistry
 from pyworker.domain import (
     BackendUnavailableError,
@@ -94,7 +94,8 @@ def node(
     options.setdefault("max_workers", 4)
     options.setdefault("tasks_per_second", 0)
     manager = TaskManager(
-        durable_backend=RedisDurableBackend(url=url, prefix=prefix),
+        # The manager closes the backend (close_backend), which closes its client.
+        durable_backend=RedisDurableBackend(new_redis_client(url), prefix=prefix, close_client=True),
         durable_handlers=registry,
         durable_codec=JsonDurableCodec(),
         close_backend=True,
@@ -116,7 +117,7 @@ async def collect(stream: Any, count: int) -> list[Result]:
 
 
 async def inspect(prefix: str) -> RedisDurableBackend:
-    return RedisDurableBackend(url=URL, prefix=prefix)
+    return RedisDurableBackend(new_redis_client(URL), prefix=prefix, close_client=True)
 
 
 async def test_round_trip_publishes_results_and_forgets_acked_tasks(prefix: str, managers: list[TaskManager]) -> None:
@@ -162,7 +163,7 @@ async def test_final_failure_goes_to_the_dlq(prefix: str, managers: list[TaskMan
     assert isinstance(result.error, BoomError)
     reader = await inspect(prefix)
     try:
-        (dead,) = await reader.list_tasks("dead")
+        (dead,) = (await reader.list_tasks(DurableState.DEAD)).records
         assert (dead.id, dead.state, dead.last_error, dead.attempts) == (task_id, DurableState.DEAD, "boom 2", 2)
     finally:
         await reader.close()
@@ -214,7 +215,7 @@ async def test_an_enqueue_wakes_an_idle_manager(prefix: str, managers: list[Task
     stream = tm.subscribe_results()
     await tm.register_durable_task(work(1))
     await collect(stream, 1)  # the manager is now idle, blocked on the wake list
-    producer = RedisDurableBackend(url=URL, prefix=prefix)
+    producer = RedisDurableBackend(new_redis_client(URL), prefix=prefix, close_client=True)
     try:
         late = work(2)
         await producer.enqueue(DurableTask(handler="work", payload=JsonDurableCodec().encode({"n": 2}), id=late.id))

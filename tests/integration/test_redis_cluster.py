@@ -1,4 +1,4 @@
-"""The DurableBackend contract's core cases on a real 3-node Redis Cluster (RedisCluster client)."""
+"""The durable ports' core contract cases on a real 3-node Redis Cluster (RedisCluster client)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import pytest
 import redis.asyncio
 from redis.asyncio.cluster import RedisCluster
 
+from pyworker.adapters.redis import RedisKeys
+
 # tests/ holds the shared packages (contract, support); pytest's rootdir-based import only
 # puts this directory on sys.path when this module is run on its own.
 _TESTS = str(Path(__file__).resolve().parents[1])
@@ -18,17 +20,27 @@ if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 
 from contract.conftest import DurableEnv, open_redis_env  # noqa: E402
+from contract.durable_support import make_task  # noqa: E402
 
-# The contract's own test functions, collected here again with this module's ``env``.
-from contract.test_durable_backend import (  # noqa: E402, F401
-    make_task,
+# The contracts' own test functions, collected here again with this module's ``env``.
+from contract.test_durable_inspector import (  # noqa: E402, F401
+    test_dlq_pages_newest_first_whole_or_by_queue,
+    test_list_pages_through_more_than_one_default_page,
+    test_pause_and_resume_globally_and_per_queue,
+    test_stats_get_and_list_tasks,
+)
+from contract.test_durable_queue import (  # noqa: E402, F401
     test_delayed_task_becomes_ready_exactly_when_due,
     test_enqueue_many_and_ack_many_report_per_item,
     test_enqueue_many_handles_a_large_batch,
     test_exact_order_within_a_queue,
     test_expired_lease_is_redelivered_and_the_old_token_fenced,
+    test_extend_many_renews_each_current_lease_in_one_call,
     test_fail_moves_the_task_to_the_dlq_newest_first,
+    test_fail_with_an_exception_checks_the_token_first,
+    test_fail_with_an_exception_keeps_its_text,
     test_nack_delays_the_retry,
+    test_ping_answers_when_the_store_is_reachable,
     test_release_returns_unstarted_leases_without_counting_them,
     test_roundtrip_keeps_payload_metadata_and_key,
     test_stale_token_is_refused_and_changes_nothing,
@@ -59,7 +71,7 @@ async def env(cluster_nodes: list[RedisServer]) -> AsyncIterator[DurableEnv]:
             await probe.initialize()
             node = probe.get_node_from_key(key)
             assert node is not None
-            return redis.asyncio.Redis(host=node.host, port=node.port)
+            return redis.asyncio.Redis(host=node.host, port=int(node.port))
         finally:
             await probe.aclose()
 
@@ -68,17 +80,17 @@ async def env(cluster_nodes: list[RedisServer]) -> AsyncIterator[DurableEnv]:
 
 
 async def test_every_key_of_a_prefix_lives_in_one_slot(env: DurableEnv, cluster_nodes: list[RedisServer]) -> None:
-    await env.backend.enqueue(make_task(queue="a"))
-    await env.backend.enqueue(make_task(queue="b", run_at=env.clock.now() + 60))
-    [lease] = await env.backend.dequeue(1, 30.0)
-    await env.backend.fail(lease, "boom")
+    await env.queue.enqueue(make_task(queue="a"))
+    await env.queue.enqueue(make_task(queue="b", run_at=env.clock.now() + 60))
+    [lease] = await env.queue.dequeue(1, 30.0)
+    await env.queue.fail(lease, "boom")
 
-    slots = set()
+    slots: set[int] = set()
     for server in cluster_nodes:
         node = redis.asyncio.Redis(host=HOST, port=server.port)
         try:
-            async for key in node.scan_iter(match=env.backend.keys.pattern):
-                slots.add(await node.execute_command("CLUSTER", "KEYSLOT", key))
+            async for key in node.scan_iter(match=RedisKeys(env.prefix).pattern):
+                slots.add(await node.execute_command("CLUSTER", "KEYSLOT", key))  # type: ignore[no-untyped-call]
         finally:
             await node.aclose()
     assert len(slots) == 1

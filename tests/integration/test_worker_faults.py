@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from pyworker.adapters.redis.durable import RedisDurableBackend
-from pyworker.domain import DurableTask
+from pyworker.adapters.redis import RedisDurableBackend, new_redis_client
+from pyworker.domain import DurableState, DurableTask
 from tests.support.redis_servers import redis_available, start_redis_server
 
 pytestmark = [
@@ -96,7 +96,7 @@ def names() -> Iterator[tuple[str, str]]:
 
 def enqueue(url: str, prefix: str, messages: list[dict[str, object]], retries: int = 3) -> list[uuid.UUID]:
     async def run() -> list[uuid.UUID]:
-        backend = RedisDurableBackend(url=url, prefix=prefix)
+        backend = RedisDurableBackend(new_redis_client(url), prefix=prefix, close_client=True)
         try:
             tasks = [
                 DurableTask(handler="record", payload=json.dumps(m).encode(), id=uuid.uuid4(), retries=retries,
@@ -116,10 +116,16 @@ def leftovers(url: str, prefix: str) -> tuple[int, int, int, set[str]]:
     """(ready, delayed, dead, ids still leased) after the workers stopped."""
 
     async def run() -> tuple[int, int, int, set[str]]:
-        backend = RedisDurableBackend(url=url, prefix=prefix)
+        backend = RedisDurableBackend(new_redis_client(url), prefix=prefix, close_client=True)
         try:
             stats = await backend.stats()
-            leased = await backend.list_tasks("processing", limit=0)
+            leased = []
+            cursor = None
+            while True:  # every page
+                page = await backend.list_tasks(DurableState.PROCESSING, cursor=cursor)
+                leased.extend(page.records)
+                if (cursor := page.next_cursor) is None:
+                    break
         finally:
             await backend.close()
         return stats.total_ready, stats.total_delayed, stats.dead, {str(r.id) for r in leased}

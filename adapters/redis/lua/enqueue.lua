@@ -44,15 +44,8 @@ for t = 1, count do
       result = 0
     else
       seq = seq + 1
-      local ready_at = tonumber(f[11])
       local rank = new_rank(f[7], seq, id)
-      local state = 'ready'
-      if ready_at > now then
-        state = 'delayed'
-        redis.call('ZADD', delayed_key(queue), ready_at, id)
-      else
-        redis.call('ZADD', ready_key(queue), f[4], rank)
-      end
+      local state = place(queue, id, f[4], rank, tonumber(f[11]), now)
       redis.call('HSET', tkey,
         'handler', f[2], 'payload', f[3], 'priority', f[4], 'queue', queue, 'weight', f[6],
         'retries', f[8], 'retry_delay_ms', f[9], 'run_at_ms', f[10], 'ready_at_ms', f[11],

@@ -1,10 +1,17 @@
--- Extend a lease to a new expiry.
+-- Extend leases to a new expiry: each one whose token is current.
 -- KEYS[1]=P:queues
--- ARGV[1]=P ARGV[2]=now_ms ARGV[3]=id ARGV[4]=token ARGV[5]=expiry_ms
--- Returns 1, or 0 when the lease is gone or stale (nothing changed).
-local id = ARGV[3]
-local f = leased(id, ARGV[4], 'queue')
-if not f then return 0 end
-redis.call('ZADD', processing_key(f[3]), 'XX', ARGV[5], id)
-redis.call('HSET', task_key(id), 'lease_at_ms', ARGV[5], 'updated_at_ms', ARGV[2])
-return 1
+-- ARGV[1]=P ARGV[2]=now_ms ARGV[3]=expiry_ms, then id, token pairs
+-- Returns per lease: 1 extended, 0 lease gone or stale (nothing changed).
+local results = {}
+for i = 4, #ARGV - 1, 2 do
+  local id = ARGV[i]
+  local f = leased(id, ARGV[i + 1], 'queue')
+  if f then
+    redis.call('ZADD', processing_key(f[3]), 'XX', ARGV[3], id)
+    redis.call('HSET', task_key(id), 'lease_at_ms', ARGV[3], 'updated_at_ms', ARGV[2])
+    results[#results + 1] = 1
+  else
+    results[#results + 1] = 0
+  end
+end
+return results

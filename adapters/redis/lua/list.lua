@@ -1,38 +1,64 @@
--- Read-only listing of tasks in one state, in dequeue order (the DLQ newest first).
+-- Read-only: one page of the tasks in one state, in dequeue order (the DLQ newest first).
 -- KEYS[1]=P:queues KEYS[2]=P:dead
--- ARGV[1]=P ARGV[2]=state ARGV[3]=queue ('' for all) ARGV[4]=limit (0: all) ARGV[5]=default_queue
--- Returns a list of {id, field, value, ...} (the task hash) per task.
-local state, queue, limit = ARGV[2], ARGV[3], tonumber(ARGV[4])
+-- ARGV[1]=P ARGV[2]=state ARGV[3]=queue ('' for all) ARGV[4]=start ARGV[5]=size
+-- ARGV[6]=budget (DLQ entries a queue-filtered call examines at most)
+-- A position counts the listing's entries: queues alphabetical, each in dequeue order; for
+-- the DLQ, its entries whatever their queue (a queue filter skips, the position still counts).
+-- Returns {the next page's start or -1 when nothing follows, then per task {id, field,
+--   value, ...} (its hash)}.
+local state, queue = ARGV[2], ARGV[3]
+local start, size, budget = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local ids = {}
-local function full() return limit > 0 and #ids >= limit end
-if state == 'dead' then
-  local stop = -1
-  if queue == '' and limit > 0 then stop = limit - 1 end
-  for _, id in ipairs(redis.call('LRANGE', KEYS[2], 0, stop)) do
-    if full() then break end
-    if queue == '' or redis.call('HGET', task_key(id), 'queue') == queue then ids[#ids + 1] = id end
+local follows = -1
+
+if state == 'dead' and queue ~= '' then
+  local pos, stop = start, start + budget
+  while follows < 0 and pos < stop do
+    local chunk = redis.call('LRANGE', KEYS[2], pos, math.min(pos + 255, stop - 1))
+    if #chunk == 0 then break end
+    for _, id in ipairs(chunk) do
+      if redis.call('HGET', task_key(id), 'queue') == queue then
+        if #ids == size then follows = pos; break end
+        ids[#ids + 1] = id
+      end
+      pos = pos + 1
+    end
   end
+  -- Budget spent before the DLQ's end: the page may be short, the next one goes on from here.
+  if follows < 0 and pos >= stop and redis.call('LLEN', KEYS[2]) > pos then follows = pos end
+elseif state == 'dead' then
+  ids = redis.call('LRANGE', KEYS[2], start, start + size)
 else
   local names = {queue}
   if queue == '' then
     names = redis.call('SMEMBERS', KEYS[1])
     table.sort(names)
   end
+  local skip = start
   for _, q in ipairs(names) do
-    if full() then break end
-    local stop = -1
-    if limit > 0 then stop = limit - #ids - 1 end
-    if state == 'ready' then
-      for _, member in ipairs(redis.call('ZRANGE', ready_key(q), 0, stop)) do
-        ids[#ids + 1] = string.sub(member, RANK_ID_OFFSET)
-      end
+    if #ids > size then break end
+    local key
+    if state == 'ready' then key = ready_key(q) elseif state == 'delayed' then key = delayed_key(q)
+    else key = processing_key(q) end
+    local count = redis.call('ZCARD', key)
+    if skip >= count then
+      skip = skip - count
     else
-      local key = state == 'delayed' and delayed_key(q) or processing_key(q)
-      for _, id in ipairs(redis.call('ZRANGE', key, 0, stop)) do ids[#ids + 1] = id end
+      for _, member in ipairs(redis.call('ZRANGE', key, skip, skip + size - #ids)) do
+        if state == 'ready' then member = string.sub(member, RANK_ID_OFFSET) end
+        ids[#ids + 1] = member
+      end
+      skip = 0
     end
   end
 end
-local out = {}
+-- One entry past the page was read to know whether another page follows.
+if #ids > size then
+  ids[#ids] = nil
+  follows = start + size
+end
+
+local out = {follows}
 for _, id in ipairs(ids) do
   local row = redis.call('HGETALL', task_key(id))
   table.insert(row, 1, id)

@@ -8,13 +8,7 @@ if not f then return 0 end
 local queue, tkey = f[3], task_key(id)
 redis.call('ZREM', processing_key(queue), id)
 local rank = new_rank(string.sub(f[5], 1, 10), redis.call('INCR', KEYS[2]), id)
-local state = 'ready'
-if ready_at > now then
-  state = 'delayed'
-  redis.call('ZADD', delayed_key(queue), ready_at, id)
-else
-  redis.call('ZADD', ready_key(queue), f[4], rank)
-end
+local state = place(queue, id, f[4], rank, ready_at, now)
 redis.call('HSET', tkey, 'state', state, 'rank', rank, 'ready_at_ms', ready_at, 'updated_at_ms', now)
 redis.call('HDEL', tkey, 'lease_token', 'lease_at_ms')
 -- A delayed retry wakes too: the woken worker's dequeue learns the new due time.

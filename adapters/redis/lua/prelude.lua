@@ -17,6 +17,18 @@ local function new_rank(weight_part, seq, id)
   return weight_part .. string.format('%016x', seq) .. ':' .. id
 end
 
+-- Put a waiting task where dequeue finds it: in its queue's ready set (score = priority,
+-- member = rank) when ready_at <= now, else in its delayed set (score = ready_at). The one
+-- placement rule for enqueue and nack. Returns the task's new state.
+local function place(queue, id, priority, rank, ready_at, now)
+  if ready_at > now then
+    redis.call('ZADD', delayed_key(queue), ready_at, id)
+    return 'delayed'
+  end
+  redis.call('ZADD', ready_key(queue), priority, rank)
+  return 'ready'
+end
+
 -- Top the wake list up by `count` tokens, to at most WAKE_CAP; each token wakes one idle
 -- worker's BLPOP. Capped so a burst of enqueues leaves few spurious wake-ups, and a
 -- full list costs one read instead of two writes.

@@ -153,7 +153,7 @@ async def test_typed_registry_refuses_a_payload_of_another_type(
     assert result.task.status is TaskStatus.FAILED
     assert isinstance(result.error, HandlerPayloadTypeMismatchError)
     assert probe.calls == []
-    (dead,) = await backend.list_tasks("dead")
+    (dead,) = (await backend.list_tasks(DurableState.DEAD)).records
     assert dead.id == task_id
     assert "handler payload type mismatch: expected SendEmailPayload, got str" in dead.last_error
 
@@ -206,7 +206,7 @@ async def test_final_failure_goes_to_the_dlq_with_the_error(
         ("retry", task_id, retry_delay(0.5, 1, task_id), 1),
         ("retry", task_id, retry_delay(0.5, 2, task_id), 2),
     ]
-    (dead,) = await backend.list_tasks("dead")
+    (dead,) = (await backend.list_tasks(DurableState.DEAD)).records
     assert (dead.id, dead.last_error, dead.attempts, dead.state) == (task_id, "boom 3", 3, DurableState.DEAD)
     assert stream.get_nowait() is None  # one result for the task
     metrics = tm.get_metrics()
@@ -251,7 +251,7 @@ async def test_timeout_ends_as_context_deadline_reached_after_the_retries(
     assert isinstance(result.error, TaskTimeoutError)
     assert probe.attempts == [1, 2]
     assert probe.cancelled == 2
-    (dead,) = await backend.list_tasks("dead")
+    (dead,) = (await backend.list_tasks(DurableState.DEAD)).records
     assert dead.id == task_id
     assert "deadline" in dead.last_error
 
@@ -271,7 +271,7 @@ async def test_cancel_task_of_a_running_durable_task_dead_letters_it(
     result = await next_result(stream)
     assert result.task.status is TaskStatus.CANCELLED
     assert isinstance(result.error, TaskCancelledError)
-    (dead,) = await backend.list_tasks("dead")
+    (dead,) = (await backend.list_tasks(DurableState.DEAD)).records
     assert (dead.id, dead.last_error) == (task_id, "task cancelled")
     assert "retry" not in log.kinds()  # cancelled is not retried
     assert probe.attempts == [1]
@@ -294,7 +294,7 @@ async def test_poison_messages_are_dead_lettered_and_the_worker_keeps_going(
     await tm.start()
     result = await next_result(stream)
     assert (result.task.id, result.task.status) == (good, TaskStatus.COMPLETED)
-    dead = {record.id: record.last_error for record in await backend.list_tasks("dead")}
+    dead = {record.id: record.last_error for record in (await backend.list_tasks(DurableState.DEAD)).records}
     assert set(dead) == {unknown, garbled, empty}
     assert "durable handler not registered" in dead[unknown]
     assert "ghost" in dead[unknown]

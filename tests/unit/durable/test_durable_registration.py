@@ -200,7 +200,7 @@ async def test_register_durable_tasks_returns_ids_in_order(
     tasks = [DurableTask(handler="send_email", message=email(f"{n}@example.com"), id=uuid.uuid4()) for n in range(5)]
     ids = await tm.register_durable_tasks(tasks)
     assert ids == [task.id for task in tasks]
-    assert [record.id for record in await backend.list_tasks("ready")] == ids  # FIFO
+    assert [record.id for record in (await backend.list_tasks(DurableState.READY)).records] == ids  # FIFO
 
 
 async def test_register_durable_tasks_reports_each_failure_and_keeps_the_valid_ones(
@@ -221,7 +221,8 @@ async def test_register_durable_tasks_reports_each_failure_and_keeps_the_valid_o
         )
     kinds = [type(exc) for exc in group.value.exceptions]
     assert kinds == [DurableHandlerNotRegisteredError, DurablePayloadError, DurableTaskExistsError]
-    assert {record.id for record in await backend.list_tasks("ready")} == {taken, good_one, good_two}
+    ready = (await backend.list_tasks(DurableState.READY)).records
+    assert {record.id for record in ready} == {taken, good_one, good_two}
 
 
 async def test_register_durable_task_after_waits_for_the_delay(

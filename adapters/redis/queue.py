@@ -1,0 +1,287 @@
+"""RedisDurableQueue: the DurableQueue port (what a worker node needs) on Redis, one script per change."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from pyworker.adapters.redis.keys import RedisKeys
+from pyworker.adapters.redis.records import encode_task, leases_from_reply
+from pyworker.adapters.redis.store import RedisDurableStore
+from pyworker.adapters.redis.wake import RedisWakeListener
+from pyworker.domain.durable import (
+    DEFAULT_IDEMPOTENCY_TTL,
+    DurableLease,
+    DurableTask,
+    effective_lease,
+    failure_text,
+)
+from pyworker.domain.duration import to_ms
+from pyworker.domain.errors import (
+    DurableLeaseNotFoundError,
+    DurablePayloadError,
+    DurableTaskExistsError,
+    InvalidTaskError,
+)
+from pyworker.domain.scheduling import normalize_queue, normalize_queue_weights
+
+
+class RedisDurableQueue:
+    """The DurableQueue port on a ``RedisDurableStore``: enqueue, lease, settle, wait.
+
+    Every state change is one Lua script (``adapters/redis/lua/``), so it is atomic
+    and one round trip; keys live under one hash-tagged prefix, so it runs
+    unchanged on Redis Cluster. Times are the store's Clock (in ms, passed to the
+    scripts as go-worker does), so ManualClock drives leases and delays in tests.
+
+    Args:
+        store: the client, keys, scripts and clock, shared with a RedisDurableInspector.
+        queue_weights: inter-queue weights for dequeue (see ``configure_queues``).
+        scan_window: how many due delayed tasks and expired leases each dequeue moves
+            back to ready per queue (a bound on the script's run time).
+        idempotency_ttl: how long an idempotency key keeps deduplicating after its
+            task is acked (0: forgotten at once); it lives as long as the task does.
+        enqueue_chunk: tasks per script call in ``enqueue_many`` (one pipeline).
+        fallback_poll: the wait between tries of ``wait_for_work`` while Redis is down.
+        close_client: ``close()`` also closes the store's client. For a composition
+            root that has no resource life cycle; otherwise the client's owner closes it.
+    """
+
+    def __init__(
+        self,
+        store: RedisDurableStore,
+        queue_weights: Mapping[str, int] | None = None,
+        *,
+        scan_window: int = 1000,
+        idempotency_ttl: float = DEFAULT_IDEMPOTENCY_TTL,
+        enqueue_chunk: int = 1000,
+        fallback_poll: float = 0.5,
+        close_client: bool = False,
+    ) -> None:
+        self.store = store
+        self._window = max(1, min(scan_window, 4000))  # bounded: Lua unpack() has a stack limit
+        self._idempotency_ttl_ms = to_ms(max(idempotency_ttl, 0.0))
+        self._chunk = max(1, enqueue_chunk)
+        self._wake = RedisWakeListener(store.client, store.keys.wake, fallback_poll)
+        self._close_client = close_client
+        self._next_due_ms: int | None = None
+        self._closed = False
+        self._weight_args: list[Any] = []
+        self._set_queues(store.default_queue, queue_weights or {})
+
+    @property
+    def keys(self) -> RedisKeys:
+        return self.store.keys
+
+    # -- enqueue --------------------------------------------------------------------------
+
+    async def enqueue(self, task: DurableTask) -> uuid.UUID:
+        store = self.store
+        now_ms = store.now_ms()
+        task_id, record, ready_at_ms = encode_task(task, store.default_queue, now_ms)
+        reply = await store.run(store.scripts.enqueue, self._enqueue_keys, [store.prefix, now_ms, 1, record])
+        result = self._enqueue_result(task_id, reply[0])
+        if isinstance(result, BaseException):
+            raise result
+        self._note_due(ready_at_ms, now_ms)
+        return result
+
+    async def enqueue_many(self, tasks: Sequence[DurableTask]) -> list[uuid.UUID | BaseException]:
+        """Enqueue in chunks of ``enqueue_chunk`` tasks, all in one pipeline (one round trip).
+
+        Each task is all-or-nothing. Raises BackendUnavailableError if Redis cannot be
+        reached; tasks of chunks that ran before the connection broke stay stored.
+        """
+        store = self.store
+        now_ms = store.now_ms()
+        results: list[uuid.UUID | BaseException] = []
+        pending: list[tuple[int, uuid.UUID]] = []
+        records: list[bytes] = []
+        for task in tasks:
+            try:
+                task_id, record, ready_at_ms = encode_task(task, store.default_queue, now_ms)
+            except (InvalidTaskError, DurablePayloadError) as exc:
+                results.append(exc)
+                continue
+            self._note_due(ready_at_ms, now_ms)
+            pending.append((len(results), task_id))
+            results.append(task_id)
+            records.append(record)
+        if not pending:
+            return results
+        step = self._chunk
+        calls = [
+            [store.prefix, now_ms, len(records[i : i + step]), b"".join(records[i : i + step])]
+            for i in range(0, len(records), step)
+        ]
+        replies = await store.run_many(store.scripts.enqueue, self._enqueue_keys, calls)
+        for (index, task_id), reply in zip(pending, (r for chunk in replies for r in chunk), strict=True):
+            results[index] = self._enqueue_result(task_id, reply)
+        return results
+
+    # -- lease ----------------------------------------------------------------------------
+
+    async def dequeue(self, limit: int, lease: float) -> list[DurableLease]:
+        keys, args, expires_at_ms = self._dequeue_call(limit, lease)
+        return self._leases(await self.store.run(self.store.scripts.dequeue, keys, args), expires_at_ms)
+
+    async def wait_and_dequeue(self, limit: int, lease: float, max_wait: float) -> list[DurableLease]:
+        """BLPOP the wake list and EVALSHA the dequeue script in one pipeline on the
+        wake connection: Redis runs the dequeue the moment the BLPOP unblocks, which
+        saves the idle node a round trip between the wake-up and its lease. Falls
+        back to wait_for_work + dequeue where that cannot be done.
+        """
+        timeout = self._wait_timeout(max_wait)
+        if timeout > 0:
+            keys, args, expires_at_ms = self._dequeue_call(limit, lease)
+            waited, reply = await self._wake.wait_then_eval(timeout, self.store.scripts.dequeue.sha, keys, args)
+            if reply is not None:
+                return self._leases(reply, expires_at_ms)
+            if not waited:  # the pipeline was not possible: the two-step path
+                await self._wake.wait(timeout)
+        return await self.dequeue(limit, lease)
+
+    async def wait_for_work(self, max_wait: float) -> None:
+        """BLPOP on the wake list, bounded by the next known due time (client clock).
+
+        ``max_wait`` is real time. Never raises: while Redis is unreachable it polls
+        (sleeps ``fallback_poll`` at most), so the caller's next dequeue reports the outage.
+        """
+        await self._wake.wait(self._wait_timeout(max_wait))
+
+    # -- settle ---------------------------------------------------------------------------
+
+    async def ack(self, lease: DurableLease) -> None:
+        (error,) = await self.ack_many([lease])
+        if error is not None:
+            raise error
+
+    async def ack_many(self, leases: Sequence[DurableLease]) -> list[BaseException | None]:
+        if not leases:
+            return []
+        store = self.store
+        args: list[Any] = [store.prefix, store.now_ms(), self._idempotency_ttl_ms, *_pairs(leases)]
+        reply = await store.run(store.scripts.ack, [store.keys.queues], args)
+        return [None if ok else _lost(lease) for lease, ok in zip(leases, reply, strict=True)]
+
+    async def nack(self, lease: DurableLease, delay: float) -> None:
+        store = self.store
+        now_ms = store.now_ms()
+        ready_at_ms = now_ms + max(to_ms(delay), 0)
+        keys = [store.keys.queues, store.keys.seq, store.keys.wake]
+        args = [store.prefix, now_ms, str(lease.task_id), lease.token, ready_at_ms]
+        if not await store.run(store.scripts.nack, keys, args):
+            raise _lost(lease)
+        self._note_due(ready_at_ms, now_ms)
+
+    async def fail(self, lease: DurableLease, error: str | BaseException) -> None:
+        store = self.store
+        args = [store.prefix, store.now_ms(), str(lease.task_id), lease.token, failure_text(error)]
+        if not await store.run(store.scripts.fail, [store.keys.queues, store.keys.dead], args):
+            raise _lost(lease)
+
+    async def extend(self, lease: DurableLease, duration: float) -> DurableLease:
+        (result,) = await self.extend_many([lease], duration)
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    async def extend_many(
+        self, leases: Sequence[DurableLease], duration: float
+    ) -> list[DurableLease | BaseException]:
+        """One script call for every lease; per lease, the renewed lease or its error."""
+        if not leases:
+            return []
+        store = self.store
+        now_ms = store.now_ms()
+        expires_at_ms = now_ms + to_ms(effective_lease(duration))
+        args: list[Any] = [store.prefix, now_ms, expires_at_ms, *_pairs(leases)]
+        reply = await store.run(store.scripts.extend, [store.keys.queues], args)
+        expires_at = expires_at_ms / 1000
+        return [
+            attrs.evolve(lease, expires_at=expires_at) if ok else _lost(lease)
+            for lease, ok in zip(leases, reply, strict=True)
+        ]
+
+    async def release(self, leases: Sequence[DurableLease]) -> None:
+        if not leases:
+            return
+        store = self.store
+        args: list[Any] = [store.prefix, store.now_ms(), *_pairs(leases)]
+        await store.run(store.scripts.release, [store.keys.queues, store.keys.wake], args)
+
+    # -- node settings and life cycle -----------------------------------------------------
+
+    async def configure_queues(
+        self, default_queue: str, weights: Mapping[str, int], queues: Sequence[str] | None = None
+    ) -> None:
+        self._set_queues(default_queue, weights, queues)
+
+    async def ping(self) -> None:
+        await self.store.ping()
+
+    async def close(self) -> None:
+        """Drop the wake connection (and the client, with ``close_client``). Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._wake.close()
+        if self._close_client:
+            await self.store.client.aclose()
+
+    # -- internals ------------------------------------------------------------------------
+
+    @property
+    def _enqueue_keys(self) -> list[str]:
+        return [self.store.keys.queues, self.store.keys.seq, self.store.keys.wake]
+
+    def _dequeue_call(self, limit: int, lease: float) -> tuple[list[str], list[Any], int]:
+        store = self.store
+        now_ms = store.now_ms()
+        expires_at_ms = now_ms + to_ms(effective_lease(lease))
+        keys = [store.keys.queues, store.keys.paused, store.keys.paused_queues, store.keys.round_robin]
+        args = [store.prefix, now_ms, expires_at_ms - now_ms, max(limit, 1), self._window,
+                secrets.token_hex(8), store.default_queue, *self._weight_args]  # fmt: skip
+        return keys, args, expires_at_ms
+
+    def _leases(self, reply: Any, expires_at_ms: int) -> list[DurableLease]:
+        self._next_due_ms = int(reply[0]) if int(reply[0]) >= 0 else None
+        return leases_from_reply(reply, expires_at_ms)
+
+    def _wait_timeout(self, max_wait: float) -> float:
+        """``max_wait``, cut short by the next known due time (client clock)."""
+        if self._next_due_ms is None:
+            return max_wait
+        return min(max_wait, (self._next_due_ms - self.store.now_ms()) / 1000)
+
+    def _set_queues(
+        self, default_queue: str, weights: Mapping[str, int], queues: Sequence[str] | None = None
+    ) -> None:
+        default = self.store.default_queue = normalize_queue(default_queue)
+        only = sorted({normalize_queue(q, default) for q in queues}) if queues else []
+        weight_pairs = [v for item in normalize_queue_weights(weights).items() for v in item]
+        self._weight_args = [len(only), *only, *weight_pairs]
+
+    def _note_due(self, due_ms: int, now_ms: int) -> None:
+        """Remember a delayed task's due time, so this node's idle wait ends by then."""
+        if due_ms > now_ms and (self._next_due_ms is None or due_ms < self._next_due_ms):
+            self._next_due_ms = due_ms
+
+    @staticmethod
+    def _enqueue_result(task_id: uuid.UUID, reply: Any) -> uuid.UUID | BaseException:
+        if isinstance(reply, bytes):
+            return uuid.UUID(reply.decode())  # the idempotency key's existing task
+        return task_id if reply == 1 else DurableTaskExistsError(task_id=task_id)
+
+
+def _pairs(leases: Sequence[DurableLease]) -> list[str]:
+    """The scripts' id, token argument pairs."""
+    return [value for lease in leases for value in (str(lease.task_id), lease.token)]
+
+
+def _lost(lease: DurableLease) -> DurableLeaseNotFoundError:
+    return DurableLeaseNotFoundError(task_id=lease.task_id, token=lease.token)

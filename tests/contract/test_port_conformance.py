@@ -1,0 +1,54 @@
+"""Every durable adapter is assigned to each port it implements, so mypy checks conformance;
+the runtime-checkable Protocols check the method names too.
+"""
+
+from __future__ import annotations
+
+import fakeredis
+
+from pyworker.adapters.memory import InMemoryDurableBackend
+from pyworker.adapters.redis import (
+    RedisDurableBackend,
+    RedisDurableInspector,
+    RedisDurableQueue,
+    RedisDurableStore,
+)
+from pyworker.application.ports import DurableBackend, DurableInspector, DurableQueue
+
+
+async def test_in_memory_backend_implements_both_ports() -> None:
+    memory = InMemoryDurableBackend()
+    queue: DurableQueue = memory
+    inspector: DurableInspector = memory
+    backend: DurableBackend = memory
+    assert isinstance(queue, DurableQueue)
+    assert isinstance(inspector, DurableInspector)
+    assert isinstance(backend, DurableBackend)
+    await memory.close()
+
+
+async def test_redis_halves_implement_their_port_over_one_store() -> None:
+    client = fakeredis.aioredis.FakeRedis()
+    store = RedisDurableStore(client, prefix="conformance")
+    redis_queue = RedisDurableQueue(store)
+    queue: DurableQueue = redis_queue
+    inspector: DurableInspector = RedisDurableInspector(store)
+    assert isinstance(queue, DurableQueue)
+    assert isinstance(inspector, DurableInspector)
+    assert not isinstance(inspector, DurableQueue)  # an operator's object cannot lease
+    await redis_queue.close()
+    await client.aclose()
+
+
+async def test_redis_backend_implements_both_ports() -> None:
+    client = fakeredis.aioredis.FakeRedis()
+    redis_backend = RedisDurableBackend(client, prefix="conformance")
+    queue: DurableQueue = redis_backend
+    inspector: DurableInspector = redis_backend
+    backend: DurableBackend = redis_backend
+    assert isinstance(queue, DurableQueue)
+    assert isinstance(inspector, DurableInspector)
+    assert isinstance(backend, DurableBackend)
+    assert redis_backend.store.client is client
+    await redis_backend.close()
+    await client.aclose()
