@@ -1,5 +1,6 @@
 """pyworker's application layer: the TaskManager, its services and its ports."""
 
+from pyworker.application.admin import DurableAdmin
 from pyworker.application.attempt import Interrupt
 from pyworker.application.blocking import BlockingResults, BlockingTaskManager
 from pyworker.application.clock import LoopClock
@@ -51,6 +52,7 @@ __all__ = [
     "BlockingResults",
     "BlockingTaskManager",
     "Clock",
+    "DurableAdmin",
     "DurableBackend",
     "DurableCodec",
     "DurableHandlerSpec",

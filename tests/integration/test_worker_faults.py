@@ -17,6 +17,7 @@ import pytest
 import redis
 
 from pyworker.adapters.redis import RedisDurableBackend, new_redis_client
+from pyworker.application import DurableAdmin
 from pyworker.domain import DurableState, DurableTask
 from tests.support.redis_servers import redis_available, start_redis_server
 
@@ -119,13 +120,7 @@ def leftovers(url: str, prefix: str) -> tuple[int, int, int, set[str]]:
         backend = RedisDurableBackend(new_redis_client(url), prefix=prefix, close_client=True)
         try:
             stats = await backend.stats()
-            leased = []
-            cursor = None
-            while True:  # every page
-                page = await backend.list_tasks(DurableState.PROCESSING, cursor=cursor)
-                leased.extend(page.records)
-                if (cursor := page.next_cursor) is None:
-                    break
+            leased = [record async for record in DurableAdmin(backend).iter_tasks(DurableState.PROCESSING)]
         finally:
             await backend.close()
         return stats.total_ready, stats.total_delayed, stats.dead, {str(r.id) for r in leased}

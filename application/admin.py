@@ -1,0 +1,91 @@
+"""DurableAdmin: the operator actions on a durable store, written once for every entrypoint."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+from pyworker.application.ports import DurableInspector
+from pyworker.domain import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    DurableState,
+    DurableStats,
+    DurableTaskPage,
+    DurableTaskRecord,
+    InvalidTaskError,
+    listable_state,
+)
+
+
+class DurableAdmin:
+    """What an operator can do to a durable store, over the DurableInspector port.
+
+    The CLI, a gRPC admin service and a web page each decode their input, call
+    one method here and encode the answer; they accept what an operator types
+    (task ids and states as text), so the parsing and its errors live here once.
+    Every error is a WorkerError: ``InvalidTaskError`` for a bad id, state, limit
+    or cursor, ``TaskNotFoundError``, ``BackendUnavailableError``.
+    """
+
+    def __init__(self, inspector: DurableInspector) -> None:
+        self._inspector = inspector
+
+    async def stats(self) -> DurableStats:
+        """Per-queue counts, the DLQ size and the pause flags."""
+        return await self._inspector.stats()
+
+    async def get(self, task_id: uuid.UUID | str) -> DurableTaskRecord:
+        """One stored task.
+
+        Raises:
+            InvalidTaskError: ``task_id`` is not a UUID.
+            TaskNotFoundError: no such task is stored.
+        """
+        return await self._inspector.get(parse_task_id(task_id))
+
+    async def list_tasks(
+        self,
+        state: DurableState | str,
+        queue: str | None = None,
+        *,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> DurableTaskPage:
+        """One page of the tasks in ``state`` ("ready", "delayed", "processing",
+        "dead" or the DurableState), optionally of one queue; pass ``next_cursor``
+        back as ``cursor`` for the next page.
+        """
+        return await self._inspector.list_tasks(listable_state(state), queue, limit=limit, cursor=cursor)
+
+    async def iter_tasks(
+        self, state: DurableState | str, queue: str | None = None, *, page_size: int = MAX_PAGE_SIZE
+    ) -> AsyncIterator[DurableTaskRecord]:
+        """Every task in ``state``, page after page, until no page follows."""
+        wanted = listable_state(state)
+        cursor: str | None = None
+        while True:
+            page = await self._inspector.list_tasks(wanted, queue, limit=page_size, cursor=cursor)
+            for record in page.records:
+                yield record
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    async def pause(self, queue: str | None = None) -> None:
+        """Stop dequeue for one queue, or for all (None). Tasks keep arriving."""
+        await self._inspector.pause(queue)
+
+    async def resume(self, queue: str | None = None) -> None:
+        """Undo a pause of one queue, or the global pause (None)."""
+        await self._inspector.resume(queue)
+
+
+def parse_task_id(task_id: uuid.UUID | str) -> uuid.UUID:
+    """A task id from a UUID or its text. Raises InvalidTaskError."""
+    if isinstance(task_id, uuid.UUID):
+        return task_id
+    try:
+        return uuid.UUID(str(task_id).strip())
+    except ValueError as exc:
+        raise InvalidTaskError(reason=f"invalid task id {task_id!r}: expected a UUID") from exc
