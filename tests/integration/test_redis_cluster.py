@@ -13,8 +13,9 @@ from redis.asyncio.cluster import RedisCluster
 
 from pyworker.adapters.redis import RedisKeys
 
-# tests/ holds the shared packages (contract, support); pytest's rootdir-based import only
-# puts this directory on sys.path when this module is run on its own.
+# tests/ holds the contract package; pytest's rootdir-based import only puts this directory
+# on sys.path when this module is run on its own. The support helpers import through
+# `tests.` (pythonpath "."), as a bare `support` may already be tests/unit/application/support.py.
 _TESTS = str(Path(__file__).resolve().parents[1])
 if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
@@ -47,7 +48,8 @@ from contract.test_durable_queue import (  # noqa: E402, F401
     test_wait_for_work_is_woken_by_an_enqueue_from_another_client,
     test_weighted_round_robin_across_queues,
 )
-from support.redis_servers import HOST, RedisServer, redis_available, redis_cluster  # noqa: E402
+
+from tests.support.redis_servers import HOST, RedisServer, redis_available, redis_cluster  # noqa: E402
 
 pytestmark = pytest.mark.cluster
 
