@@ -101,6 +101,5 @@ def _redacted(url: object) -> str:
         return url.split("@")[-1]
     if parts.password is None:
         return url
-    user = parts.username or ""
-    netloc = f"{user}:***@{parts.netloc.rsplit('@', 1)[1]}"
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    netloc = f"{parts.username or ''}:***@{parts.netloc.rsplit('@', 1)[1]}"
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
