@@ -65,14 +65,14 @@ class Backends(containers.DeclarativeContainer):
         config.kind,
         none=providers.Object(None),
         memory=providers.Singleton(InMemoryDurableBackend, clock=core.clock),
-        # The backend closes the client it is given here (close_client) because the
-        # manager closes the backend; nothing else owns the client yet.
+        # Until the container owns the client as providers.Resource(redis_client, ...),
+        # it is built here and closed with the process (the TaskManager does not close
+        # its backend).
         redis=providers.Singleton(
             RedisDurableBackend,
             client=providers.Singleton(new_redis_client, config.redis_url),
             prefix=config.redis_prefix,
             clock=core.clock,
-            close_client=True,
         ),
     )
 
@@ -107,7 +107,6 @@ class Services(containers.DeclarativeContainer):
         durable_queues=config.durable_queues,
         durable_prefetch=config.durable_prefetch,
         durable_lease_renewal_interval=config.durable_lease_renewal_interval,
-        close_backend=True,
     )
 
 

@@ -79,27 +79,31 @@ async def prefix() -> AsyncIterator[str]:
         await probe.aclose()
 
 
+class Nodes(list[TaskManager]):
+    """Managers to stop at teardown, and the backends (with their clients) to close after them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backends: list[RedisDurableBackend] = []
+
+
 @pytest.fixture
-async def managers() -> AsyncIterator[list[TaskManager]]:
-    """Managers to stop at teardown (each owns and closes its backend)."""
-    made: list[TaskManager] = []
+async def managers() -> AsyncIterator[Nodes]:
+    made = Nodes()
     yield made
     for manager in made:
         await within(manager.stop_now())
+    for backend in made.backends:
+        await within(backend.close())
 
 
-def node(
-    managers: list[TaskManager], prefix: str, registry: TypedDurableRegistry, url: str = URL, **options: Any
-) -> TaskManager:
+def node(managers: Nodes, prefix: str, registry: TypedDurableRegistry, url: str = URL, **options: Any) -> TaskManager:
     options.setdefault("max_workers", 4)
     options.setdefault("tasks_per_second", 0)
+    backend = RedisDurableBackend(new_redis_client(url), prefix=prefix, close_client=True)
+    managers.backends.append(backend)
     manager = TaskManager(
-        # The manager closes the backend (close_backend), which closes its client.
-        durable_backend=RedisDurableBackend(new_redis_client(url), prefix=prefix, close_client=True),
-        durable_handlers=registry,
-        durable_codec=JsonDurableCodec(),
-        close_backend=True,
-        **options,
+        durable_backend=backend, durable_handlers=registry, durable_codec=JsonDurableCodec(), **options
     )
     managers.append(manager)
     return manager
@@ -120,7 +124,7 @@ async def inspect(prefix: str) -> RedisDurableBackend:
     return RedisDurableBackend(new_redis_client(URL), prefix=prefix, close_client=True)
 
 
-async def test_round_trip_publishes_results_and_forgets_acked_tasks(prefix: str, managers: list[TaskManager]) -> None:
+async def test_round_trip_publishes_results_and_forgets_acked_tasks(prefix: str, managers: Nodes) -> None:
     runs = Runs()
     tm = node(managers, prefix, runs.registry("one"))
     await tm.start()
@@ -140,7 +144,7 @@ async def test_round_trip_publishes_results_and_forgets_acked_tasks(prefix: str,
         await reader.close()
 
 
-async def test_retry_then_success(prefix: str, managers: list[TaskManager]) -> None:
+async def test_retry_then_success(prefix: str, managers: Nodes) -> None:
     runs = Runs()
     tm = node(managers, prefix, runs.registry("one", fail_first=2), retry_delay=0.01)
     await tm.start()
@@ -152,7 +156,7 @@ async def test_retry_then_success(prefix: str, managers: list[TaskManager]) -> N
     assert stream.get_nowait() is None  # the failed attempts published nothing
 
 
-async def test_final_failure_goes_to_the_dlq(prefix: str, managers: list[TaskManager]) -> None:
+async def test_final_failure_goes_to_the_dlq(prefix: str, managers: Nodes) -> None:
     runs = Runs()
     tm = node(managers, prefix, runs.registry("one", fail_first=99), retry_delay=0.01)
     await tm.start()
@@ -169,7 +173,7 @@ async def test_final_failure_goes_to_the_dlq(prefix: str, managers: list[TaskMan
         await reader.close()
 
 
-async def test_two_nodes_share_the_work_and_each_task_runs_once(prefix: str, managers: list[TaskManager]) -> None:
+async def test_two_nodes_share_the_work_and_each_task_runs_once(prefix: str, managers: Nodes) -> None:
     runs = Runs()
     # The first four tasks hold their worker until four run at once: with two
     # workers per node, that needs both nodes.
@@ -208,7 +212,7 @@ async def test_two_nodes_share_the_work_and_each_task_runs_once(prefix: str, man
     assert {name for name, task_id, _ in runs.runs if task_id in held} == {"one", "two"}
 
 
-async def test_an_enqueue_wakes_an_idle_manager(prefix: str, managers: list[TaskManager]) -> None:
+async def test_an_enqueue_wakes_an_idle_manager(prefix: str, managers: Nodes) -> None:
     runs = Runs()
     tm = node(managers, prefix, runs.registry("one"), durable_poll_interval=30)
     await tm.start()
@@ -232,7 +236,7 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def test_redis_down_at_enqueue_raises_and_writes_nothing(prefix: str, managers: list[TaskManager]) -> None:
+async def test_redis_down_at_enqueue_raises_and_writes_nothing(prefix: str, managers: Nodes) -> None:
     runs = Runs()
     down = node(managers, prefix, runs.registry("one"), url=f"redis://{HOST}:{closed_port()}/0")
     with pytest.raises(BackendUnavailableError):
