@@ -3,34 +3,24 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 import redis.asyncio
 from redis.asyncio.cluster import RedisCluster
 
 from pyworker.adapters.redis import RedisKeys
-
-# tests/ holds the contract package; pytest's rootdir-based import only puts this directory
-# on sys.path when this module is run on its own. The support helpers import through
-# `tests.` (pythonpath "."), as a bare `support` may already be tests/unit/application/support.py.
-_TESTS = str(Path(__file__).resolve().parents[1])
-if _TESTS not in sys.path:
-    sys.path.insert(0, _TESTS)
-
-from contract.conftest import DurableEnv, open_redis_env  # noqa: E402
-from contract.durable_support import make_task  # noqa: E402
+from tests.contract.conftest import DurableEnv, open_redis_env
+from tests.contract.durable_support import make_task
 
 # The contracts' own test functions, collected here again with this module's ``env``.
-from contract.test_durable_inspector import (  # noqa: E402, F401
+from tests.contract.test_durable_inspector import (  # noqa: F401
     test_dlq_pages_newest_first_whole_or_by_queue,
     test_list_pages_through_more_than_one_default_page,
     test_pause_and_resume_globally_and_per_queue,
     test_stats_get_and_list_tasks,
 )
-from contract.test_durable_queue import (  # noqa: E402, F401
+from tests.contract.test_durable_queue import (  # noqa: F401
     test_delayed_task_becomes_ready_exactly_when_due,
     test_enqueue_many_and_ack_many_report_per_item,
     test_enqueue_many_handles_a_large_batch,
@@ -48,8 +38,7 @@ from contract.test_durable_queue import (  # noqa: E402, F401
     test_wait_for_work_is_woken_by_an_enqueue_from_another_client,
     test_weighted_round_robin_across_queues,
 )
-
-from tests.support.redis_servers import HOST, RedisServer, redis_available, redis_cluster  # noqa: E402
+from tests.support.redis_servers import HOST, RedisServer, redis_available, redis_cluster
 
 pytestmark = pytest.mark.cluster
 

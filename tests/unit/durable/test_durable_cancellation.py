@@ -6,7 +6,7 @@ import uuid
 
 from pyworker.adapters.memory import InMemoryDurableBackend
 from pyworker.application import TypedDurableRegistry
-from pyworker.domain import DurableTask, TaskStatus
+from pyworker.domain import DurableState, DurableTask, TaskStatus
 from pyworker.protos.worker.v1.payload_pb2 import SendEmailPayload
 from tests.support.waits import next_result, until, within
 from tests.unit.durable.durable_support import MakeDurable, Probe
@@ -42,7 +42,7 @@ async def test_cancel_all_cancels_a_prefetched_task_not_started_yet(
     results = [await next_result(stream), await next_result(stream)]
     statuses = {result.task.id: result.task.status for result in results}
     assert statuses == {running: TaskStatus.CANCELLED, prefetched: TaskStatus.CANCELLED}
-    dead = {record.id: record.last_error for record in await backend.list_tasks("dead")}
+    dead = {record.id: record.last_error for record in (await backend.list_tasks(DurableState.DEAD)).records}
     assert dead == {running: "task cancelled", prefetched: "task cancelled"}
     assert [message.to for message in probe.messages] == ["running"]  # the prefetched one never ran
     await within(tm.wait())

@@ -7,7 +7,7 @@ import uuid
 from pyworker.adapters.clock import ManualClock
 from pyworker.adapters.memory import InMemoryDurableBackend
 from pyworker.application import TaskManager, TypedDurableRegistry
-from pyworker.domain import DurableTask, TaskStatus
+from pyworker.domain import DurableState, DurableTask, TaskStatus
 from pyworker.protos.worker.v1.payload_pb2 import SendEmailPayload
 from tests.support.waits import next_result, until, within
 from tests.unit.durable.durable_support import Probe
@@ -33,7 +33,7 @@ async def test_a_node_without_a_codec_runs_a_protobuf_task_to_completed(
             return stats.total_ready + stats.total_processing == 0
 
         await until(settled)  # acked, or dead-lettered
-        assert [record.last_error for record in await backend.list_tasks("dead")] == []
+        assert [record.last_error for record in (await backend.list_tasks(DurableState.DEAD)).records] == []
         result = await next_result(stream)
         assert (result.task.id, result.task.status, result.result) == (produced, TaskStatus.COMPLETED, "sent")
         [(_, message)] = probe.calls
