@@ -128,6 +128,11 @@ def leftovers(url: str, prefix: str) -> tuple[int, int, int, set[str]]:
     return asyncio.run(run())
 
 
+def text(value: bytes | str) -> str:
+    """A reply of the test's own client (it does not decode responses) as text."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def wait_progress(client: redis.Redis, probe: str, count: int, timeout: float = 60.0) -> int:
     """Block on the probe's progress list until ``count`` more runs are recorded."""
     seen = 0
@@ -147,13 +152,13 @@ def test_sigkill_mid_task_is_redelivered_and_completed_by_another_node(names: tu
         (task_id,) = enqueue(SHARED_URL, prefix, [{"hang_first": True}])
         started = client.blpop([f"{probe}:started"], timeout=30)
         assert started is not None
-        assert started[1].decode() == str(task_id)
+        assert text(started[1]) == str(task_id)
         first.kill()  # in the middle of the task: no ack, no nack, no release
 
         second = WorkerNode(SHARED_URL, prefix, probe)
         done = client.blpop([f"{probe}:progress"], timeout=30)
         assert done is not None
-        run_id, attempt, pid = done[1].decode().split(":")
+        run_id, attempt, pid = text(done[1]).split(":")
         assert run_id == str(task_id)
         assert int(attempt) == 2  # the killed delivery counted as attempt 1
         assert int(pid) == second.process.pid
@@ -177,7 +182,7 @@ def test_nothing_lost_across_1000_tasks_when_a_node_is_killed_mid_run(names: tup
         nodes[0].kill()
         while client.scard(f"{probe}:done") < len(ids):
             assert client.blpop([f"{probe}:progress"], timeout=60) is not None, "progress stalled"
-        done = {member.decode() for member in client.smembers(f"{probe}:done")}
+        done = {text(member) for member in client.smembers(f"{probe}:done")}
         assert done == {str(i) for i in ids}
         assert int(client.get(f"{probe}:runs") or 0) >= len(ids)
         assert nodes[1].stop() == 0
@@ -203,7 +208,7 @@ def test_workers_reconnect_and_finish_after_redis_restarts(tmp_path: Path) -> No
         client = redis.Redis.from_url(server.url)
         while client.scard(f"{probe}:done") < len(ids):
             assert client.blpop([f"{probe}:progress"], timeout=60) is not None, "progress stalled"
-        done = {member.decode() for member in client.smembers(f"{probe}:done")}
+        done = {text(member) for member in client.smembers(f"{probe}:done")}
         assert done == {str(i) for i in ids}
         assert node.stop() == 0
         ready, delayed, dead, leased = leftovers(server.url, prefix)
