@@ -15,8 +15,7 @@ from pyworker.domain.scheduling import DEFAULT_QUEUE
 
 class RedisDurableBackend(RedisDurableQueue, RedisDurableInspector):
     """DurableQueue and DurableInspector on one ``RedisDurableStore`` (one client, key
-    table and script registry): what a process that both works and inspects uses,
-    and what ``TaskManager(durable_backend=...)`` takes.
+    table and script registry): what a process that both works and inspects uses.
 
     A process that only inspects builds ``RedisDurableInspector(RedisDurableStore(client,
     prefix))``; one that only works, ``RedisDurableQueue(store, ...)``. The backend
