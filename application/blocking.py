@@ -35,9 +35,19 @@ class BlockingTaskManager:
         self._thread.start()
         self.manager = manager if manager is not None else TaskManager(**kwargs)
         self._closed = False
-        self._call(self.manager.start())
+        self.call(self.manager.start())
 
-    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+    @property
+    def closed(self) -> bool:
+        """True once stopped: the loop no longer runs."""
+        return self._closed
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the facade's loop and block for its result.
+
+        Raises:
+            FacadeClosedError: the facade was stopped.
+        """
         with self._lock:
             if self._closed:
                 coro.close()
@@ -48,64 +58,65 @@ class BlockingTaskManager:
         except concurrent.futures.CancelledError:
             raise FacadeClosedError("BlockingTaskManager is closed") from None
 
-    def _run(self, fn: Callable[[], T]) -> T:
+    def call_in_loop(self, fn: Callable[[], T]) -> T:
+        """Run a plain function on the loop thread (the manager is loop-confined)."""
         async def call() -> T:
             return fn()
 
-        return self._call(call())
+        return self.call(call())
 
     def register_task(self, task: Task) -> None:
-        self._call(self.manager.register_task(task))
+        self.call(self.manager.register_task(task))
 
     def register_tasks(self, tasks: Iterable[Task]) -> None:
-        self._call(self.manager.register_tasks(list(tasks)))
+        self.call(self.manager.register_tasks(list(tasks)))
 
     def register_task_at(self, task: Task, run_at: Instant) -> None:
-        self._call(self.manager.register_task_at(task, run_at))
+        self.call(self.manager.register_task_at(task, run_at))
 
     def register_task_after(self, task: Task, delay: Duration) -> None:
-        self._call(self.manager.register_task_after(task, delay))
+        self.call(self.manager.register_task_after(task, delay))
 
     def register_durable_task(self, task: DurableTask) -> uuid.UUID:
-        return self._call(self.manager.register_durable_task(task))
+        return self.call(self.manager.register_durable_task(task))
 
     def execute_task(self, task_id: uuid.UUID | str, timeout: Duration | None = None) -> Any:
-        return self._call(self.manager.execute_task(task_id, timeout))
+        return self.call(self.manager.execute_task(task_id, timeout))
 
     def cancel_task(self, task_id: uuid.UUID | str) -> None:
-        self._call(self.manager.cancel_task(task_id))
+        self.call(self.manager.cancel_task(task_id))
 
     def cancel_all(self) -> None:
-        self._run(self.manager.cancel_all)
+        self.call_in_loop(self.manager.cancel_all)
 
     def get_task(self, task_id: uuid.UUID | str) -> Task:
-        return self._run(lambda: self.manager.get_task(task_id))
+        return self.call_in_loop(lambda: self.manager.get_task(task_id))
 
     def get_tasks(self) -> list[Task]:
-        return self._run(self.manager.get_tasks)
+        return self.call_in_loop(self.manager.get_tasks)
 
     def get_metrics(self) -> MetricsSnapshot:
-        return self._run(self.manager.get_metrics)
+        return self.call_in_loop(self.manager.get_metrics)
 
     def wait(self, timeout: Duration | None = None) -> None:
-        self._call(self.manager.wait(timeout))
+        self.call(self.manager.wait(timeout))
 
     def results(self, buffer: int = 10) -> BlockingResults:
         """A blocking iterator over results from now on."""
-        stream = self._run(lambda: self.manager.subscribe_results(buffer))
+        stream = self.call_in_loop(lambda: self.manager.subscribe_results(buffer))
         return BlockingResults(self, stream)
 
     def stop_graceful(self, timeout: Duration | None = None) -> None:
         if self._closed:
             return
-        self._call(self.manager.stop_graceful(timeout))
+        self.call(self.manager.stop_graceful(timeout))
         self._shutdown()
 
     def stop_now(self) -> None:
         """Stop at once. Idempotent."""
         if self._closed:
             return
-        self._call(self.manager.stop_now())
+        self.call(self.manager.stop_now())
         self._shutdown()
 
     def _shutdown(self) -> None:
@@ -155,7 +166,7 @@ class BlockingResults:
 
     def get(self, timeout: float | None = None) -> Result:
         """The next result. Raises TimeoutError, or StopIteration once the stream ended."""
-        if self._owner._closed:
+        if self._owner.closed:
             return self._buffered()
 
         async def next_result() -> Result | None:
@@ -166,7 +177,7 @@ class BlockingResults:
             return result
 
         try:
-            result = self._owner._call(next_result())
+            result = self._owner.call(next_result())
         except FacadeClosedError:
             return self._buffered()
         if result is None:
@@ -187,7 +198,7 @@ class BlockingResults:
         return self.get()
 
     def close(self) -> None:
-        if self._owner._closed:
+        if self._owner.closed:
             self._stream.close()
         else:
-            self._owner._run(self._stream.close)
+            self._owner.call_in_loop(self._stream.close)

@@ -103,7 +103,7 @@ class LeaseFetcher:
             task = self._handlers.build_task(lease)
         except Exception as exc:  # poison message: to the DLQ with the reason, never a crash loop
             logger.warning("durable task %s cannot run: %s", lease.task.id, exc)
-            await backend_call("fail", self._queue.fail(lease, str(exc)))
+            await backend_call("fail", self._queue.fail(lease, exc))
             return
         self._ledger.put(task)  # replaces an earlier delivery of the same id
         self._ledger.track(1)
