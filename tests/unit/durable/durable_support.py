@@ -9,8 +9,9 @@ from typing import Any
 import attrs
 
 from pyworker.adapters.memory import InMemoryDurableBackend
-from pyworker.application import TaskHooks, TaskManager
+from pyworker.application import TaskHooks, TaskManager, TypedDurableRegistry
 from pyworker.domain import DurableLease, TaskContext
+from pyworker.protos.worker.v1.payload_pb2 import SendEmailPayload
 
 MakeDurable = Callable[..., TaskManager]
 
@@ -68,6 +69,20 @@ class Probe:
         if len(self.calls) <= self.fail_first:
             raise BoomError(f"boom {ctx.attempt}")
         return self.result
+
+
+def email(to: str = "ada@example.com") -> SendEmailPayload:
+    """The message every durable test sends."""
+    return SendEmailPayload(to=to, subject="hi", body="hello")
+
+
+def registry_for(
+    probe: Any, name: str = "send_email", message_type: type[Any] = SendEmailPayload
+) -> TypedDurableRegistry:
+    """A registry with one handler, ``name``, whose body is ``probe.run``."""
+    registry = TypedDurableRegistry()
+    registry.add_typed(name, message_type, probe.run)
+    return registry
 
 
 class HookLog:

@@ -10,7 +10,6 @@ import pytest
 
 from pyworker.adapters.clock import ManualClock
 from pyworker.adapters.memory import InMemoryDurableBackend
-from pyworker.application import TypedDurableRegistry
 from pyworker.domain import (
     BackendUnavailableError,
     DurableLease,
@@ -21,7 +20,7 @@ from pyworker.domain import (
 )
 from pyworker.protos.worker.v1.payload_pb2 import SendEmailPayload
 from tests.support.waits import next_result, settle, until, within
-from tests.unit.durable.durable_support import MakeDurable, Probe, RecordingBackend
+from tests.unit.durable.durable_support import MakeDurable, Probe, RecordingBackend, registry_for
 
 POLL = 1.0  # the manager's poll interval: also its wait before retrying an ack
 
@@ -45,10 +44,6 @@ class AwayForAcks(RecordingBackend):
         return await self.inner.ack_many(leases)
 
 
-def registry_for(probe: Probe) -> TypedDurableRegistry:
-    registry = TypedDurableRegistry()
-    registry.add_typed("send_email", SendEmailPayload, probe.run)
-    return registry
 
 
 def task() -> DurableTask:

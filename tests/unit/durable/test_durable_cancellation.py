@@ -5,21 +5,16 @@ from __future__ import annotations
 import uuid
 
 from pyworker.adapters.memory import InMemoryDurableBackend
-from pyworker.application import TypedDurableRegistry
 from pyworker.domain import DurableState, DurableTask, TaskStatus
 from pyworker.protos.worker.v1.payload_pb2 import SendEmailPayload
 from tests.support.waits import next_result, until, within
-from tests.unit.durable.durable_support import MakeDurable, Probe
+from tests.unit.durable.durable_support import MakeDurable, Probe, registry_for
 
 
 def task(label: str) -> DurableTask:
     return DurableTask(handler="send_email", message=SendEmailPayload(to=label), id=uuid.uuid4())
 
 
-def registry_for(probe: Probe) -> TypedDurableRegistry:
-    registry = TypedDurableRegistry()
-    registry.add_typed("send_email", SendEmailPayload, probe.run)
-    return registry
 
 
 async def test_cancel_all_cancels_a_prefetched_task_not_started_yet(

@@ -11,21 +11,16 @@ import pytest
 
 from pyworker.adapters.clock import ManualClock
 from pyworker.adapters.memory import InMemoryDurableBackend
-from pyworker.application import TypedDurableRegistry
 from pyworker.domain import DurableState, DurableTask, TaskNotFoundError, TaskStatus, WaitTimeoutError
 from pyworker.protos.worker.v1.payload_pb2 import SendEmailPayload
 from tests.support.waits import next_result, settle, until, within
-from tests.unit.durable.durable_support import DequeueCall, MakeDurable, Probe, RecordingBackend
+from tests.unit.durable.durable_support import DequeueCall, MakeDurable, Probe, RecordingBackend, registry_for
 
 
 def task(label: str, queue: str = "", **kwargs: Any) -> DurableTask:
     return DurableTask(handler="send_email", message=SendEmailPayload(to=label), queue=queue, id=uuid.uuid4(), **kwargs)
 
 
-def registry_for(probe: Probe) -> TypedDurableRegistry:
-    registry = TypedDurableRegistry()
-    registry.add_typed("send_email", SendEmailPayload, probe.run)
-    return registry
 
 
 def labels(probe: Probe) -> list[str]:

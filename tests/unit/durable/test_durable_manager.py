@@ -12,7 +12,7 @@ import pytest
 from pyworker.adapters.clock import ManualClock
 from pyworker.adapters.codec import JsonDurableCodec
 from pyworker.adapters.memory import InMemoryDurableBackend
-from pyworker.application import DurableHandlerSpec, TypedDurableRegistry
+from pyworker.application import DurableHandlerSpec
 from pyworker.domain import (
     DurableLease,
     DurableState,
@@ -27,19 +27,15 @@ from pyworker.domain import (
 )
 from pyworker.protos.worker.v1.payload_pb2 import SendEmailPayload
 from tests.support.waits import next_result, settle, until, within
-from tests.unit.durable.durable_support import BoomError, HookLog, MakeDurable, Probe, RecordingBackend
-
-
-def email(to: str = "ada@example.com") -> SendEmailPayload:
-    return SendEmailPayload(to=to, subject="hi", body="hello")
-
-
-def registry_for(
-    probe: Any, name: str = "send_email", message_type: type[Any] = SendEmailPayload
-) -> TypedDurableRegistry:
-    registry = TypedDurableRegistry()
-    registry.add_typed(name, message_type, probe.run)
-    return registry
+from tests.unit.durable.durable_support import (
+    BoomError,
+    HookLog,
+    MakeDurable,
+    Probe,
+    RecordingBackend,
+    email,
+    registry_for,
+)
 
 
 def in_state(

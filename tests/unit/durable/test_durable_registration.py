@@ -26,17 +26,7 @@ from pyworker.domain import (
 )
 from pyworker.protos.worker.v1.payload_pb2 import SendEmailPayload
 from tests.support.waits import next_result, settle, within
-from tests.unit.durable.durable_support import MakeDurable, Probe
-
-
-def email(to: str = "ada@example.com") -> SendEmailPayload:
-    return SendEmailPayload(to=to, subject="hi", body="hello")
-
-
-def email_registry(probe: Probe) -> TypedDurableRegistry:
-    registry = TypedDurableRegistry()
-    registry.add_typed("send_email", SendEmailPayload, probe.run)
-    return registry
+from tests.unit.durable.durable_support import MakeDurable, Probe, email, registry_for
 
 
 async def stored_count(backend: InMemoryDurableBackend) -> int:
@@ -63,7 +53,7 @@ async def test_without_a_backend_durable_registration_is_refused() -> None:
 async def test_validation_order_handler_then_registration_then_payload(
     make_durable: MakeDurable, backend: InMemoryDurableBackend
 ) -> None:
-    tm = make_durable(durable_handlers=email_registry(Probe()))
+    tm = make_durable(durable_handlers=registry_for(Probe()))
     # Blank handler and no payload: the handler is reported first.
     with pytest.raises(InvalidTaskError, match="durable task handler is required"):
         await tm.register_durable_task(DurableTask(handler="  "))
@@ -79,7 +69,7 @@ async def test_validation_order_handler_then_registration_then_payload(
 async def test_message_is_encoded_with_the_codec_and_handler_name_trimmed(
     make_durable: MakeDurable, backend: InMemoryDurableBackend
 ) -> None:
-    tm = make_durable(durable_handlers=email_registry(Probe()))
+    tm = make_durable(durable_handlers=registry_for(Probe()))
     task_id = await tm.register_durable_task(DurableTask(handler=" send_email ", message=email("bob@example.com")))
     record = await backend.get(task_id)
     assert record.payload == ProtoDurableCodec().encode(email("bob@example.com"))
@@ -97,7 +87,7 @@ async def test_json_codec_encodes_messages_as_json(make_durable: MakeDurable, ba
 
 
 async def test_payload_is_validated_by_decoding(make_durable: MakeDurable, backend: InMemoryDurableBackend) -> None:
-    tm = make_durable(durable_handlers=email_registry(Probe()))
+    tm = make_durable(durable_handlers=registry_for(Probe()))
     with pytest.raises(DurablePayloadError, match="durable payload validation"):
         await tm.register_durable_task(DurableTask(handler="send_email", payload=b"\xff\xff\xff"))
     assert await stored_count(backend) == 0
@@ -121,14 +111,14 @@ async def test_json_payload_is_validated_by_decoding(
 async def test_payload_and_message_both_given_stores_the_payload_as_is(
     make_durable: MakeDurable, backend: InMemoryDurableBackend
 ) -> None:
-    tm = make_durable(durable_handlers=email_registry(Probe()))
+    tm = make_durable(durable_handlers=registry_for(Probe()))
     raw = email("raw@example.com").SerializeToString()
     task_id = await tm.register_durable_task(DurableTask(handler="send_email", message=email("msg"), payload=raw))
     assert (await backend.get(task_id)).payload == raw
 
 
 async def test_defaults_and_clamps(make_durable: MakeDurable, backend: InMemoryDurableBackend) -> None:
-    tm = make_durable(durable_handlers=email_registry(Probe()), max_retries=2, retry_delay=2.5, default_queue="mail")
+    tm = make_durable(durable_handlers=registry_for(Probe()), max_retries=2, retry_delay=2.5, default_queue="mail")
     first = await tm.register_durable_task(DurableTask(handler="send_email", message=email(), retries=10, weight=0))
     second = await tm.register_durable_task(
         DurableTask(handler="send_email", message=email(), retries=-4, weight=-3, queue="  ", retry_delay=0.5)
@@ -148,7 +138,7 @@ async def test_defaults_and_clamps(make_durable: MakeDurable, backend: InMemoryD
 async def test_id_is_generated_when_missing_and_kept_when_given(
     make_durable: MakeDurable, backend: InMemoryDurableBackend
 ) -> None:
-    tm = make_durable(durable_handlers=email_registry(Probe()))
+    tm = make_durable(durable_handlers=registry_for(Probe()))
     generated = await tm.register_durable_task(DurableTask(handler="send_email", message=email()))
     assert isinstance(generated, uuid.UUID)
     assert (await backend.get(generated)).id == generated
@@ -160,7 +150,7 @@ async def test_id_is_generated_when_missing_and_kept_when_given(
 async def test_priority_outside_int32_is_invalid(
     make_durable: MakeDurable, backend: InMemoryDurableBackend, priority: int
 ) -> None:
-    tm = make_durable(durable_handlers=email_registry(Probe()))
+    tm = make_durable(durable_handlers=registry_for(Probe()))
     with pytest.raises(InvalidTaskError, match="32-bit"):
         await tm.register_durable_task(DurableTask(handler="send_email", message=email(), priority=priority))
     assert await stored_count(backend) == 0
@@ -170,7 +160,7 @@ async def test_priority_outside_int32_is_invalid(
 
 
 async def test_existing_id_is_refused(make_durable: MakeDurable, backend: InMemoryDurableBackend) -> None:
-    tm = make_durable(durable_handlers=email_registry(Probe()))
+    tm = make_durable(durable_handlers=registry_for(Probe()))
     task_id = uuid.uuid4()
     await tm.register_durable_task(DurableTask(handler="send_email", message=email("first"), id=task_id))
     with pytest.raises(DurableTaskExistsError) as exists:
@@ -182,7 +172,7 @@ async def test_existing_id_is_refused(make_durable: MakeDurable, backend: InMemo
 async def test_idempotency_key_returns_the_existing_id(
     make_durable: MakeDurable, backend: InMemoryDurableBackend
 ) -> None:
-    tm = make_durable(durable_handlers=email_registry(Probe()))
+    tm = make_durable(durable_handlers=registry_for(Probe()))
     first = await tm.register_durable_task(DurableTask(handler="send_email", message=email(), idempotency_key="k1"))
     again = await tm.register_durable_task(
         DurableTask(handler="send_email", message=email("other"), idempotency_key="k1")
@@ -196,7 +186,7 @@ async def test_idempotency_key_returns_the_existing_id(
 async def test_register_durable_tasks_returns_ids_in_order(
     make_durable: MakeDurable, backend: InMemoryDurableBackend
 ) -> None:
-    tm = make_durable(durable_handlers=email_registry(Probe()))
+    tm = make_durable(durable_handlers=registry_for(Probe()))
     tasks = [DurableTask(handler="send_email", message=email(f"{n}@example.com"), id=uuid.uuid4()) for n in range(5)]
     ids = await tm.register_durable_tasks(tasks)
     assert ids == [task.id for task in tasks]
@@ -206,7 +196,7 @@ async def test_register_durable_tasks_returns_ids_in_order(
 async def test_register_durable_tasks_reports_each_failure_and_keeps_the_valid_ones(
     make_durable: MakeDurable, backend: InMemoryDurableBackend
 ) -> None:
-    tm = make_durable(durable_handlers=email_registry(Probe()))
+    tm = make_durable(durable_handlers=registry_for(Probe()))
     good_one, good_two, taken = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     await tm.register_durable_task(DurableTask(handler="send_email", message=email(), id=taken))
     with pytest.raises(ExceptionGroup) as group:
@@ -229,7 +219,7 @@ async def test_register_durable_task_after_waits_for_the_delay(
     make_durable: MakeDurable, backend: InMemoryDurableBackend, clock: ManualClock
 ) -> None:
     probe = Probe()
-    tm = make_durable(durable_handlers=email_registry(probe))
+    tm = make_durable(durable_handlers=registry_for(probe))
     await tm.start()
     stream = tm.subscribe_results()
     start = clock.now()
@@ -249,7 +239,7 @@ async def test_register_durable_task_after_waits_for_the_delay(
 async def test_register_durable_task_after_non_positive_delay_is_immediate(
     make_durable: MakeDurable, backend: InMemoryDurableBackend
 ) -> None:
-    tm = make_durable(durable_handlers=email_registry(Probe()))
+    tm = make_durable(durable_handlers=registry_for(Probe()))
     for delay in (0, -3):
         task_id = await tm.register_durable_task_after(DurableTask(handler="send_email", message=email()), delay)
         assert (await backend.get(task_id)).state is DurableState.READY
@@ -259,7 +249,7 @@ async def test_register_durable_task_at_epoch_and_datetime(
     make_durable: MakeDurable, backend: InMemoryDurableBackend, clock: ManualClock
 ) -> None:
     probe = Probe()
-    tm = make_durable(durable_handlers=email_registry(probe))
+    tm = make_durable(durable_handlers=registry_for(probe))
     await tm.start()
     stream = tm.subscribe_results()
     by_epoch = await tm.register_durable_task_at(
