@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import click
 
 from pyworker.domain import WorkerError
+from pyworker.entrypoints.container import Application, build_container
 from pyworker.entrypoints.errors import EXIT_INTERNAL, exit_code_for
 
 logger = logging.getLogger("pyworker.cli")
@@ -42,10 +43,14 @@ class WorkerctlGroup(click.Group):
 
 @click.group(cls=WorkerctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
-def cli(verbose: int) -> None:
+@click.pass_context
+def cli(ctx: click.Context, verbose: int) -> None:
     """pyworker's operator tool."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The commands find the container in ctx.obj and overlay their flags (container.configure).
+    if ctx.obj is None:
+        ctx.obj = build_container()
 
 
 def _register_commands() -> None:
@@ -56,10 +61,18 @@ def _register_commands() -> None:
     cli.add_command(worker)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run workerctl; returns the exit code instead of exiting (for tests)."""
+def main(argv: Sequence[str] | None = None, container: Application | None = None) -> int:
+    """Run workerctl; returns the exit code instead of exiting (for tests).
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+        container: the container the commands use (default: a fresh ``build_container()``);
+            tests pass one with a provider overridden.
+    """
     try:
-        code = cli.main(args=list(argv) if argv is not None else None, prog_name="workerctl", standalone_mode=False)
+        code = cli.main(
+            args=list(argv) if argv is not None else None, prog_name="workerctl", standalone_mode=False, obj=container
+        )
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code

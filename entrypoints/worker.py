@@ -14,7 +14,7 @@ import click
 
 from pyworker.application import DurableHandlerSpec, TaskManager, TypedDurableRegistry
 from pyworker.domain import RetentionPolicy
-from pyworker.entrypoints.container import new_task_manager
+from pyworker.entrypoints.container import Application, configure, task_manager_scope
 from pyworker.entrypoints.durations import DURATION
 
 
@@ -52,8 +52,17 @@ def load_handlers(spec: str) -> dict[str, DurableHandlerSpec]:
     raise AppLoadError(f"{spec} is not a TypedDurableRegistry or a mapping of DurableHandlerSpec")
 
 
-async def serve(manager: TaskManager, banner: str) -> int:
-    """Run until SIGTERM/SIGINT: the first stops gracefully, a second stops at once."""
+async def serve(container: Application, banner: str, keep_finished: int) -> int:
+    """Run the container's manager until SIGTERM/SIGINT, then close the container's resources."""
+    async with task_manager_scope(container) as manager:
+        # A node runs forever: without a bound its registry of finished tasks grows without end.
+        manager.set_retention_policy(RetentionPolicy(max_entries=max(keep_finished, 1)))
+        return await run_until_signalled(manager, banner)
+
+
+async def run_until_signalled(manager: TaskManager, banner: str) -> int:
+    """Start, print ``banner`` once started, and run until SIGTERM/SIGINT: the first
+    stops gracefully, a second stops at once."""
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
     signals = 0
@@ -106,7 +115,9 @@ async def serve(manager: TaskManager, banner: str) -> int:
     show_default=True,
     help="Finished tasks kept in memory for get_task and hooks (older ones are forgotten).",
 )
+@click.pass_obj
 def worker(
+    container: Application,
     app: str,
     redis_url: str,
     redis_prefix: str,
@@ -126,28 +137,28 @@ def worker(
     """Run a durable worker node: lease tasks from Redis and run your handlers."""
     handlers = load_handlers(app)
     queue_names = [q.strip() for q in queues.split(",") if q.strip()]
-    manager = new_task_manager(
-        backend=backend,
-        redis_url=redis_url,
-        redis_prefix=redis_prefix,
-        codec=codec,
+    configure(
+        container,
+        manager={
+            "max_workers": concurrency,
+            "tasks_per_second": 0,
+            "timeout": timeout,
+            "max_retries": max_retries,
+            "default_queue": default_queue,
+        },
+        durable={
+            "queues": queue_names or None,
+            "batch_size": batch,
+            "lease": lease,
+            "renewal_interval": renew,
+            "poll_interval": poll,
+        },
+        backend={"kind": backend, "redis_url": redis_url, "redis_prefix": redis_prefix, "codec": codec},
         durable_handlers=handlers,
-        max_workers=concurrency,
-        tasks_per_second=0,
-        timeout=timeout,
-        max_retries=max_retries,
-        default_queue=default_queue,
-        durable_queues=queue_names or None,
-        durable_batch_size=batch,
-        durable_lease=lease,
-        durable_lease_renewal_interval=renew,
-        durable_poll_interval=poll,
     )
-    # A node runs forever: without a bound its registry of finished tasks grows without end.
-    manager.set_retention_policy(RetentionPolicy(max_entries=max(keep_finished, 1)))
     banner = (
         f"worker ready: pid={os.getpid()} handlers={sorted(handlers)} "
         f"queues={queue_names or 'all'} concurrency={concurrency} backend={backend}"
     )
-    code = asyncio.run(serve(manager, banner))
+    code = asyncio.run(serve(container, banner, keep_finished))
     click.get_current_context().exit(code)

@@ -10,7 +10,7 @@ from google.protobuf import struct_pb2
 from tasks import registry
 
 from pyworker.domain import DurableTask
-from pyworker.entrypoints.container import new_task_manager
+from pyworker.entrypoints.container import open_task_manager
 from pyworker.protos.worker.v1.payload_pb2 import SendEmailPayload
 
 
@@ -27,13 +27,11 @@ def make_task(n: int) -> DurableTask:
 async def produce(count: int, redis_url: str, redis_prefix: str) -> list[uuid.UUID]:
     # The manager is only a producer here: it is never started, it validates each
     # task against the registry, encodes it with the proto codec and enqueues it.
-    manager = new_task_manager(
+    # Leaving the block closes the backend and its Redis connection.
+    async with open_task_manager(
         backend="redis", redis_url=redis_url, redis_prefix=redis_prefix, durable_handlers=registry
-    )
-    try:
+    ) as manager:
         return await manager.register_durable_tasks([make_task(n) for n in range(count)])
-    finally:
-        await manager.stop_now()  # closes the Redis connection
 
 
 def main() -> None:

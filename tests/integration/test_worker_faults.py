@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from pyworker.adapters.redis.durable import RedisDurableBackend
+from pyworker.application import DurableBackend
 from pyworker.domain import DurableTask
+from pyworker.entrypoints.container import Application, build_container, task_manager_scope
 from tests.support.redis_servers import redis_available, start_redis_server
 
 pytestmark = [
@@ -94,18 +95,21 @@ def names() -> Iterator[tuple[str, str]]:
         client.close()
 
 
+async def _backend(container: Application) -> DurableBackend:
+    backend: DurableBackend = await container.backends.durable_backend()
+    return backend
+
+
 def enqueue(url: str, prefix: str, messages: list[dict[str, object]], retries: int = 3) -> list[uuid.UUID]:
     async def run() -> list[uuid.UUID]:
-        backend = RedisDurableBackend(url=url, prefix=prefix)
-        try:
+        container = build_container(backend={"kind": "redis", "redis_url": url, "redis_prefix": prefix})
+        async with task_manager_scope(container):  # closes the backend and its client
             tasks = [
                 DurableTask(handler="record", payload=json.dumps(m).encode(), id=uuid.uuid4(), retries=retries,
                             retry_delay=0.05)
                 for m in messages
             ]  # fmt: skip
-            outcomes = await backend.enqueue_many(tasks)
-        finally:
-            await backend.close()
+            outcomes = await (await _backend(container)).enqueue_many(tasks)
         assert all(isinstance(o, uuid.UUID) for o in outcomes), outcomes
         return [o for o in outcomes if isinstance(o, uuid.UUID)]
 
@@ -116,15 +120,18 @@ def leftovers(url: str, prefix: str) -> tuple[int, int, int, set[str]]:
     """(ready, delayed, dead, ids still leased) after the workers stopped."""
 
     async def run() -> tuple[int, int, int, set[str]]:
-        backend = RedisDurableBackend(url=url, prefix=prefix)
-        try:
+        container = build_container(backend={"kind": "redis", "redis_url": url, "redis_prefix": prefix})
+        async with task_manager_scope(container):
+            backend = await _backend(container)
             stats = await backend.stats()
             leased = await backend.list_tasks("processing", limit=0)
-        finally:
-            await backend.close()
         return stats.total_ready, stats.total_delayed, stats.dead, {str(r.id) for r in leased}
 
     return asyncio.run(run())
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def wait_progress(client: redis.Redis, probe: str, count: int, timeout: float = 60.0) -> int:
@@ -146,13 +153,13 @@ def test_sigkill_mid_task_is_redelivered_and_completed_by_another_node(names: tu
         (task_id,) = enqueue(SHARED_URL, prefix, [{"hang_first": True}])
         started = client.blpop([f"{probe}:started"], timeout=30)
         assert started is not None
-        assert started[1].decode() == str(task_id)
+        assert _text(started[1]) == str(task_id)
         first.kill()  # in the middle of the task: no ack, no nack, no release
 
         second = WorkerNode(SHARED_URL, prefix, probe)
         done = client.blpop([f"{probe}:progress"], timeout=30)
         assert done is not None
-        run_id, attempt, pid = done[1].decode().split(":")
+        run_id, attempt, pid = _text(done[1]).split(":")
         assert run_id == str(task_id)
         assert int(attempt) == 2  # the killed delivery counted as attempt 1
         assert int(pid) == second.process.pid
@@ -176,7 +183,7 @@ def test_nothing_lost_across_1000_tasks_when_a_node_is_killed_mid_run(names: tup
         nodes[0].kill()
         while client.scard(f"{probe}:done") < len(ids):
             assert client.blpop([f"{probe}:progress"], timeout=60) is not None, "progress stalled"
-        done = {member.decode() for member in client.smembers(f"{probe}:done")}
+        done = {_text(member) for member in client.smembers(f"{probe}:done")}
         assert done == {str(i) for i in ids}
         assert int(client.get(f"{probe}:runs") or 0) >= len(ids)
         assert nodes[1].stop() == 0
@@ -202,7 +209,7 @@ def test_workers_reconnect_and_finish_after_redis_restarts(tmp_path: Path) -> No
         client = redis.Redis.from_url(server.url)
         while client.scard(f"{probe}:done") < len(ids):
             assert client.blpop([f"{probe}:progress"], timeout=60) is not None, "progress stalled"
-        done = {member.decode() for member in client.smembers(f"{probe}:done")}
+        done = {_text(member) for member in client.smembers(f"{probe}:done")}
         assert done == {str(i) for i in ids}
         assert node.stop() == 0
         ready, delayed, dead, leased = leftovers(server.url, prefix)
