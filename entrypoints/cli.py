@@ -10,20 +10,9 @@ import click
 
 from pyworker.domain import WorkerError
 from pyworker.entrypoints.container import Application, build_container
-from pyworker.entrypoints.errors import EXIT_INTERNAL, exit_code_for
+from pyworker.entrypoints.errors import EXIT_INTERNAL, CliError, exit_code_for
 
 logger = logging.getLogger("pyworker.cli")
-
-
-class CliError(click.ClickException):
-    """A user-facing failure: one line on stderr and an exit code."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class
-
-    def show(self, file: object = None) -> None:
-        click.echo(f"workerctl: {self.format_message()}", err=True)
 
 
 class WorkerctlGroup(click.Group):

@@ -16,12 +16,14 @@ from pyworker.application import DurableHandlerSpec, TaskManager, TypedDurableRe
 from pyworker.domain import RetentionPolicy
 from pyworker.entrypoints.container import Application, configure, task_manager_scope
 from pyworker.entrypoints.durations import DURATION
+from pyworker.entrypoints.errors import EXIT_USAGE, CliError
 
 
-class AppLoadError(click.ClickException):
-    """--app could not be imported or is not a handler registry."""
+class AppLoadError(CliError):
+    """--app could not be imported or is not a handler registry: a usage error."""
 
-    exit_code = 2
+    def __init__(self, message: str) -> None:
+        super().__init__(message, EXIT_USAGE)
 
 
 def load_handlers(spec: str) -> dict[str, DurableHandlerSpec]:
