@@ -10,7 +10,7 @@ import click
 
 from pyworker.domain import WorkerError
 from pyworker.entrypoints.container import Application, build_container
-from pyworker.entrypoints.errors import EXIT_INTERNAL, CliError, exit_code_for
+from pyworker.entrypoints.errors import EXIT_INTERNAL, CliError, exit_code_for, one_line
 
 logger = logging.getLogger("pyworker.cli")
 
@@ -62,6 +62,10 @@ def main(argv: Sequence[str] | None = None, container: Application | None = None
         code = cli.main(
             args=list(argv) if argv is not None else None, prog_name="workerctl", standalone_mode=False, obj=container
         )
+    except click.UsageError as exc:  # one line, not click's usage block
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        click.echo(f"workerctl: {one_line(exc.format_message())}{hint}", err=True)
+        return exc.exit_code
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code

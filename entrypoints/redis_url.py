@@ -1,10 +1,12 @@
-"""Redis URLs: the schemes pyworker accepts (checked before a client is built), redacted for display."""
+"""Redis URLs: the schemes pyworker accepts (checked before a client is built, and as a click type), redacted."""
 
 from __future__ import annotations
 
 import re
 import urllib.parse
+from typing import Any
 
+import click
 import redis.asyncio.connection
 
 from pyworker.domain import ConfigurationError
@@ -52,3 +54,17 @@ def redact_url(url: str) -> str:
         url = url.replace(f"//{parts.netloc}", f"//{user}:***@{host}", 1)
     return _QUERY_PASSWORD.sub(r"\1***", url)
 
+
+class RedisUrlType(click.ParamType[str]):
+    """A click parameter type for Redis URLs: a usage error (exit 2) unless redis-py accepts it."""
+
+    name = "url"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return validate_redis_url(str(value))
+        except ConfigurationError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+REDIS_URL = RedisUrlType()

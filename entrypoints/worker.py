@@ -17,6 +17,7 @@ from pyworker.domain import RetentionPolicy
 from pyworker.entrypoints.container import Application, configure, task_manager_scope
 from pyworker.entrypoints.durations import DURATION
 from pyworker.entrypoints.errors import EXIT_USAGE, CliError
+from pyworker.entrypoints.redis_url import DEFAULT_REDIS_URL, REDIS_URL
 
 
 class AppLoadError(CliError):
@@ -97,7 +98,8 @@ async def run_until_signalled(manager: TaskManager, banner: str) -> int:
 
 @click.command()
 @click.option("--app", "app", required=True, help="module:attribute of your TypedDurableRegistry.")
-@click.option("--redis-url", default="redis://127.0.0.1:6379/0", show_default=True, envvar="PYWORKER_REDIS_URL")
+@click.option("--redis-url", type=REDIS_URL, default=DEFAULT_REDIS_URL, show_default=True, envvar="PYWORKER_REDIS_URL",
+              help="redis://, rediss:// or unix:// URL.")
 @click.option("--redis-prefix", default="pyworker", show_default=True, help="Key prefix (wrapped as {prefix}).")
 @click.option("--backend", type=click.Choice(["redis", "memory"]), default="redis", show_default=True)
 @click.option("--queues", default="", help="Comma-separated queues to consume (default: all).")
