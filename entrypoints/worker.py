@@ -18,6 +18,7 @@ from pyworker.entrypoints.container import Application, configure, task_manager_
 from pyworker.entrypoints.durations import DURATION
 from pyworker.entrypoints.errors import EXIT_USAGE, CliError
 from pyworker.entrypoints.redis_url import DEFAULT_REDIS_URL, REDIS_URL
+from pyworker.entrypoints.resources import ping_redis
 
 
 class AppLoadError(CliError):
@@ -60,7 +61,23 @@ async def serve(container: Application, banner: str, keep_finished: int) -> int:
     async with task_manager_scope(container) as manager:
         # A node runs forever: without a bound its registry of finished tasks grows without end.
         manager.set_retention_policy(RetentionPolicy(max_entries=max(keep_finished, 1)))
+        await check_backend(container)
         return await run_until_signalled(manager, banner)
+
+
+async def check_backend(container: Application) -> None:
+    """Wait for Redis for ``connect_timeout`` seconds before the manager starts.
+
+    ``manager.start()`` is to ping the backend itself with the same retry and raise
+    BackendUnavailableError; until it does, the worker asks the container's client.
+
+    Raises:
+        BackendUnavailableError: Redis did not answer in time (exit 3).
+    """
+    settings = container.backends.settings()
+    if settings.kind == "redis":
+        client = await container.backends.redis_client()
+        await ping_redis(client, settings.redis_url, container.services.durable_config().connect_timeout)
 
 
 async def run_until_signalled(manager: TaskManager, banner: str) -> int:
@@ -85,7 +102,7 @@ async def run_until_signalled(manager: TaskManager, banner: str) -> int:
         loop.add_signal_handler(sig, on_signal)
     try:
         await manager.start()
-        click.echo(banner, err=True)
+        click.echo(banner, err=True)  # only now: start() returned, the node is leasing
         await stop_requested.wait()
         await manager.stop_graceful()
     finally:
@@ -110,6 +127,8 @@ async def run_until_signalled(manager: TaskManager, banner: str) -> int:
 @click.option("--renew", type=DURATION, default="0", show_default=True, help="Lease renewal interval (0: off).")
 @click.option("--poll", type=DURATION, default="200ms", show_default=True, help="Fallback poll interval.")
 @click.option("--timeout", type=DURATION, default="5m", show_default=True, help="Per-attempt timeout.")
+@click.option("--connect-timeout", type=DURATION, default="10s", show_default=True,
+              help="How long to wait for Redis at start before giving up (exit 3; 0: one try).")
 @click.option("--max-retries", type=click.IntRange(min=0), default=3, show_default=True)
 @click.option("--codec", type=click.Choice(["proto", "json"]), default="proto", show_default=True)
 @click.option(
@@ -134,6 +153,7 @@ def worker(
     renew: float,
     poll: float,
     timeout: float,
+    connect_timeout: float,
     max_retries: int,
     codec: str,
     keep_finished: int,
@@ -156,6 +176,7 @@ def worker(
             "lease": lease,
             "renewal_interval": renew,
             "poll_interval": poll,
+            "connect_timeout": connect_timeout,
         },
         backend={"kind": backend, "redis_url": redis_url, "redis_prefix": redis_prefix, "codec": codec},
         durable_handlers=handlers,
