@@ -15,9 +15,9 @@ import click
 from pyworker.application import DurableHandlerSpec, TaskManager, TypedDurableRegistry
 from pyworker.domain import RetentionPolicy
 from pyworker.entrypoints.container import Application, configure, task_manager_scope
-from pyworker.entrypoints.durations import DURATION
+from pyworker.entrypoints.durations import DURATION, format_duration
 from pyworker.entrypoints.errors import EXIT_USAGE, CliError
-from pyworker.entrypoints.redis_url import DEFAULT_REDIS_URL, REDIS_URL
+from pyworker.entrypoints.redis_url import DEFAULT_REDIS_URL, REDIS_URL, redact_url
 from pyworker.entrypoints.resources import ping_redis
 
 
@@ -56,13 +56,13 @@ def load_handlers(spec: str) -> dict[str, DurableHandlerSpec]:
     raise AppLoadError(f"{spec} is not a TypedDurableRegistry or a mapping of DurableHandlerSpec")
 
 
-async def serve(container: Application, banner: str, keep_finished: int) -> int:
+async def serve(container: Application, handlers: Mapping[str, DurableHandlerSpec], keep_finished: int) -> int:
     """Run the container's manager until SIGTERM/SIGINT, then close the container's resources."""
     async with task_manager_scope(container) as manager:
         # A node runs forever: without a bound its registry of finished tasks grows without end.
         manager.set_retention_policy(RetentionPolicy(max_entries=max(keep_finished, 1)))
         await check_backend(container)
-        return await run_until_signalled(manager, banner)
+        return await run_until_signalled(manager, banner(container, handlers))
 
 
 async def check_backend(container: Application) -> None:
@@ -80,8 +80,8 @@ async def check_backend(container: Application) -> None:
         await ping_redis(client, settings.redis_url, container.services.durable_config().connect_timeout)
 
 
-async def run_until_signalled(manager: TaskManager, banner: str) -> int:
-    """Start, print ``banner`` once started, and run until SIGTERM/SIGINT: the first
+async def run_until_signalled(manager: TaskManager, ready: str) -> int:
+    """Start, print ``ready`` once started, and run until SIGTERM/SIGINT: the first
     stops gracefully, a second stops at once."""
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
@@ -102,7 +102,7 @@ async def run_until_signalled(manager: TaskManager, banner: str) -> int:
         loop.add_signal_handler(sig, on_signal)
     try:
         await manager.start()
-        click.echo(banner, err=True)  # only now: start() returned, the node is leasing
+        click.echo(ready, err=True)  # only now: start() returned, the node is leasing
         await stop_requested.wait()
         await manager.stop_graceful()
     finally:
@@ -113,11 +113,27 @@ async def run_until_signalled(manager: TaskManager, banner: str) -> int:
     return 0
 
 
+def banner(container: Application, handlers: Mapping[str, DurableHandlerSpec]) -> str:
+    """The readiness line, from the settings the manager was built with (the password redacted)."""
+    settings = container.backends.settings()
+    manager = container.services.manager_config()
+    durable = container.services.durable_config()
+    where = f"backend={settings.kind}"
+    if settings.kind == "redis":
+        where += f" url={redact_url(settings.redis_url)} prefix={settings.redis_prefix}"
+    queues = ",".join(durable.queues) if durable.queues else "all"
+    return (
+        f"worker ready: pid={os.getpid()} handlers={sorted(handlers)} {where} queues={queues} "
+        f"concurrency={manager.max_workers} lease={format_duration(durable.lease)} batch={durable.batch_size}"
+    )
+
+
 @click.command()
 @click.option("--app", "app", required=True, help="module:attribute of your TypedDurableRegistry.")
 @click.option("--redis-url", type=REDIS_URL, default=DEFAULT_REDIS_URL, show_default=True, envvar="PYWORKER_REDIS_URL",
               help="redis://, rediss:// or unix:// URL.")
-@click.option("--redis-prefix", default="pyworker", show_default=True, help="Key prefix (wrapped as {prefix}).")
+@click.option("--redis-prefix", default="pyworker", show_default=True,
+              help="Key prefix (wrapped as {prefix}).")
 @click.option("--backend", type=click.Choice(["redis", "memory"]), default="redis", show_default=True)
 @click.option("--queues", default="", help="Comma-separated queues to consume (default: all).")
 @click.option("--default-queue", default="default", show_default=True)
@@ -181,9 +197,5 @@ def worker(
         backend={"kind": backend, "redis_url": redis_url, "redis_prefix": redis_prefix, "codec": codec},
         durable_handlers=handlers,
     )
-    banner = (
-        f"worker ready: pid={os.getpid()} handlers={sorted(handlers)} "
-        f"queues={queue_names or 'all'} concurrency={concurrency} backend={backend}"
-    )
-    code = asyncio.run(serve(container, banner, keep_finished))
+    code = asyncio.run(serve(container, handlers, keep_finished))
     click.get_current_context().exit(code)

@@ -149,6 +149,9 @@ def test_the_worker_waits_for_a_late_redis_and_says_ready_only_then(tmp_path: Pa
         server = start_redis_server(tmp_path / "redis", port=port)
         while not (line := _next_line(lines, "the readiness banner")).startswith("worker ready"):
             pass
+        words = line.split()
+        for part in (f"url=redis://127.0.0.1:{port}/0", f"prefix={prefix}", "concurrency=2", "lease=2s", "batch=4"):
+            assert part in words, (part, line)
         node.send_signal(signal.SIGTERM)
         assert node.wait(timeout=BOUND) == 0
         pump.join(timeout=BOUND)
