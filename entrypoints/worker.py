@@ -19,6 +19,7 @@ from pyworker.entrypoints.durations import DURATION, format_duration
 from pyworker.entrypoints.errors import EXIT_USAGE, CliError
 from pyworker.entrypoints.redis_url import DEFAULT_REDIS_URL, REDIS_URL, redact_url
 from pyworker.entrypoints.resources import ping_redis
+from pyworker.entrypoints.settings import DEFAULT_REDIS_PREFIX
 
 
 class AppLoadError(CliError):
@@ -132,7 +133,7 @@ def banner(container: Application, handlers: Mapping[str, DurableHandlerSpec]) -
 @click.option("--app", "app", required=True, help="module:attribute of your TypedDurableRegistry.")
 @click.option("--redis-url", type=REDIS_URL, default=DEFAULT_REDIS_URL, show_default=True, envvar="PYWORKER_REDIS_URL",
               help="redis://, rediss:// or unix:// URL.")
-@click.option("--redis-prefix", default="pyworker", show_default=True,
+@click.option("--redis-prefix", default=DEFAULT_REDIS_PREFIX, show_default=True,
               help="Key prefix (wrapped as {prefix}).")
 @click.option("--backend", type=click.Choice(["redis", "memory"]), default="redis", show_default=True)
 @click.option("--queues", default="", help="Comma-separated queues to consume (default: all).")

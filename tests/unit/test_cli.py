@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
+from pathlib import Path
+
 import click
 import pytest
 
@@ -11,9 +15,11 @@ from pyworker.entrypoints.container import build_container
 from pyworker.entrypoints.durations import DURATION, format_duration
 from pyworker.entrypoints.errors import EXIT_USAGE
 from pyworker.entrypoints.redis_url import redact_url
-from pyworker.entrypoints.worker import banner
+from pyworker.entrypoints.settings import DEFAULT_REDIS_PREFIX
+from pyworker.entrypoints.worker import banner, worker
 from tests.support.fault_app import registry
 
+ROOT = Path(__file__).resolve().parents[2]
 APP = ["worker", "--app", "tests.support.fault_app:registry"]
 
 
@@ -118,3 +124,21 @@ def test_banner_of_a_memory_node_names_no_redis() -> None:
     assert "backend=memory" in line.split()
     assert "url=" not in line
     assert "queues=all" in line.split()
+
+
+def _option_default(command: click.Command, name: str) -> object:
+    return next(param.default for param in command.params if param.name == name)
+
+
+def test_the_example_producer_and_workerctl_share_one_prefix_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT / "docs" / "examples"))
+    for name in ("producer", "tasks"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    producer = importlib.import_module("producer")
+    try:
+        produced_default = producer.parser().parse_args([]).redis_prefix
+    finally:
+        for name in ("producer", "tasks"):
+            sys.modules.pop(name, None)
+
+    assert produced_default == _option_default(worker, "redis_prefix") == DEFAULT_REDIS_PREFIX
