@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import click
 
+import pyworker
 from pyworker.domain import WorkerError
 from pyworker.entrypoints.container import Application, build_container
 from pyworker.entrypoints.errors import EXIT_INTERNAL, CliError, exit_code_for, one_line
@@ -31,6 +32,7 @@ class WorkerctlGroup(click.Group):
 
 
 @click.group(cls=WorkerctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(pyworker.__version__, "--version", prog_name="workerctl", message="%(prog)s %(version)s")
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 @click.pass_context
 def cli(ctx: click.Context, verbose: int) -> None:

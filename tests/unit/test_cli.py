@@ -1,4 +1,4 @@
-"""workerctl's flags through main(argv): one-line usage errors, Redis URLs, durations, the banner."""
+"""workerctl's flags through main(argv): --version, one-line usage errors, Redis URLs, durations, the banner."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 import pytest
 
+import pyworker
 from pyworker.application import DurableHandlerSpec
 from pyworker.entrypoints.cli import main
 from pyworker.entrypoints.container import build_container
@@ -29,6 +30,11 @@ def one_error_line(err: str) -> str:
     assert lines[0].startswith("workerctl: "), err
     assert "Traceback" not in err
     return lines[0]
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"workerctl {pyworker.__version__}\n"
 
 
 @pytest.mark.parametrize(
