@@ -69,8 +69,9 @@ async def serve(container: Application, handlers: Mapping[str, DurableHandlerSpe
 async def check_backend(container: Application) -> None:
     """Wait for Redis for ``connect_timeout`` seconds before the manager starts.
 
-    ``manager.start()`` is to ping the backend itself with the same retry and raise
-    BackendUnavailableError; until it does, the worker asks the container's client.
+    ``manager.start()`` pings the backend too, with the same bound
+    (``application/durable/reconnect.py``), once the backends have ``ping()``; this
+    check goes when they do and map a non-Redis reply to BackendUnavailableError.
 
     Raises:
         BackendUnavailableError: Redis did not answer in time (exit 3).
