@@ -11,7 +11,9 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from pyworker.application.task_manager import TaskManager
-from pyworker.domain import DurableTask, Duration, Instant, MetricsSnapshot, Result, Task
+from pyworker.domain import DurableTask, Duration, FacadeClosedError, Instant, MetricsSnapshot, Result, Task
+
+__all__ = ["BlockingResults", "BlockingTaskManager", "FacadeClosedError"]
 
 T = TypeVar("T")
 
@@ -51,12 +53,12 @@ class BlockingTaskManager:
         with self._lock:
             if self._closed:
                 coro.close()
-                raise FacadeClosedError("BlockingTaskManager is closed")
+                raise FacadeClosedError()
             future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
             return future.result()
         except concurrent.futures.CancelledError:
-            raise FacadeClosedError("BlockingTaskManager is closed") from None
+            raise FacadeClosedError() from None
 
     def call_in_loop(self, fn: Callable[[], T]) -> T:
         """Run a plain function on the loop thread (the manager is loop-confined)."""
@@ -143,10 +145,6 @@ class BlockingTaskManager:
             self.stop_graceful()
         else:
             self.stop_now()
-
-
-class FacadeClosedError(RuntimeError):
-    """The BlockingTaskManager was stopped; its loop no longer runs."""
 
 
 async def _cancel_pending() -> None:

@@ -8,21 +8,12 @@ from collections.abc import Sequence
 
 import click
 
+import pyworker
 from pyworker.domain import WorkerError
-from pyworker.entrypoints.errors import EXIT_INTERNAL, exit_code_for
+from pyworker.entrypoints.container import Application, build_container
+from pyworker.entrypoints.errors import EXIT_INTERNAL, CliError, exit_code_for, one_line
 
 logger = logging.getLogger("pyworker.cli")
-
-
-class CliError(click.ClickException):
-    """A user-facing failure: one line on stderr and an exit code."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class
-
-    def show(self, file: object = None) -> None:
-        click.echo(f"workerctl: {self.format_message()}", err=True)
 
 
 class WorkerctlGroup(click.Group):
@@ -41,11 +32,16 @@ class WorkerctlGroup(click.Group):
 
 
 @click.group(cls=WorkerctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(pyworker.__version__, "--version", prog_name="workerctl", message="%(prog)s %(version)s")
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
-def cli(verbose: int) -> None:
+@click.pass_context
+def cli(ctx: click.Context, verbose: int) -> None:
     """pyworker's operator tool."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The commands find the container in ctx.obj and overlay their flags (container.configure).
+    if ctx.obj is None:
+        ctx.obj = build_container()
 
 
 def _register_commands() -> None:
@@ -56,10 +52,22 @@ def _register_commands() -> None:
     cli.add_command(worker)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run workerctl; returns the exit code instead of exiting (for tests)."""
+def main(argv: Sequence[str] | None = None, container: Application | None = None) -> int:
+    """Run workerctl; returns the exit code instead of exiting (for tests).
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+        container: the container the commands use (default: a fresh ``build_container()``);
+            tests pass one with a provider overridden.
+    """
     try:
-        code = cli.main(args=list(argv) if argv is not None else None, prog_name="workerctl", standalone_mode=False)
+        code = cli.main(
+            args=list(argv) if argv is not None else None, prog_name="workerctl", standalone_mode=False, obj=container
+        )
+    except click.UsageError as exc:  # one line, not click's usage block
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        click.echo(f"workerctl: {one_line(exc.format_message())}{hint}", err=True)
+        return exc.exit_code
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code

@@ -1,45 +1,21 @@
-"""The composition root: dependency-injector containers that wire ports to adapters."""
+"""The composition root: dependency-injector containers that wire ports to adapters and own their lifecycles."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import inspect
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from dependency_injector import containers, providers
 
 from pyworker.adapters.clock import SystemClock
 from pyworker.adapters.codec import JsonDurableCodec, ProtoDurableCodec
-from pyworker.adapters.memory.durable import InMemoryDurableBackend
-from pyworker.adapters.redis.client import new_redis_client
-from pyworker.adapters.redis.durable import RedisDurableBackend
 from pyworker.application import NoopTracer, TaskManager
-
-#: Everything new_task_manager() accepts, with pyworker's defaults (SPEC B.2).
-DEFAULTS: dict[str, Any] = {
-    "manager": {
-        "max_workers": 0,
-        "max_tasks": 10,
-        "tasks_per_second": 5.0,
-        "timeout": 300.0,
-        "retry_delay": 1.0,
-        "max_retries": 3,
-        "default_queue": "default",
-        "queue_weights": {},
-        "sync_workers": None,
-        "durable_lease": 30.0,
-        "durable_poll_interval": 0.2,
-        "durable_batch_size": 16,
-        "durable_queues": None,
-        "durable_prefetch": 0,
-        "durable_lease_renewal_interval": 0.0,
-    },
-    "backend": {
-        "kind": "none",  # none | memory | redis
-        "codec": "proto",  # proto | json
-        "redis_url": "redis://127.0.0.1:6379/0",
-        "redis_prefix": "pyworker",
-    },
-}
+from pyworker.application.config import DurableConfig, ManagerConfig
+from pyworker.domain import ConfigurationError
+from pyworker.entrypoints.resources import open_memory_backend, open_redis_backend, redis_client
+from pyworker.entrypoints.settings import BackendConfig, config_value, split_options
 
 
 class Core(containers.DeclarativeContainer):
@@ -51,112 +27,194 @@ class Core(containers.DeclarativeContainer):
 
 
 class Backends(containers.DeclarativeContainer):
-    """The durable backend (none, in-memory or Redis) and its payload codec."""
+    """The durable backend (none, in-memory or Redis), the Redis client and the payload codec.
+
+    The client and the backends are Resources: built on first use, closed by
+    ``shutdown_resources()`` (a backend before the client it runs on).
+    """
 
     config = providers.Configuration()
     core = providers.DependenciesContainer()
 
+    settings = providers.Singleton(config_value, BackendConfig, config, "backend")
     codec = providers.Selector(
-        config.codec,
+        settings.provided.codec,
         proto=providers.Singleton(ProtoDurableCodec),
         json=providers.Singleton(JsonDurableCodec),
     )
+    redis_client = providers.Resource(redis_client, url=settings.provided.redis_url)
     durable_backend = providers.Selector(
-        config.kind,
+        settings.provided.kind,
         none=providers.Object(None),
-        memory=providers.Singleton(InMemoryDurableBackend, clock=core.clock),
-        # Until the container owns the client as providers.Resource(redis_client, ...),
-        # it is built here and closed with the process (the TaskManager does not close
-        # its backend).
-        redis=providers.Singleton(
-            RedisDurableBackend,
-            client=providers.Singleton(new_redis_client, config.redis_url),
-            prefix=config.redis_prefix,
-            clock=core.clock,
+        memory=providers.Resource(open_memory_backend, clock=core.clock),
+        redis=providers.Resource(
+            open_redis_backend, client=redis_client, prefix=settings.provided.redis_prefix, clock=core.clock
         ),
     )
 
 
 class Services(containers.DeclarativeContainer):
-    """The TaskManager, built from config slices and the other containers."""
+    """The TaskManager, built from the frozen config values of its slices and the other containers."""
 
     config = providers.Configuration()
     core = providers.DependenciesContainer()
     backends = providers.DependenciesContainer()
     durable_handlers: providers.Object[Any] = providers.Object(None)
 
+    manager_config = providers.Singleton(config_value, ManagerConfig, config.manager, "manager")
+    durable_config = providers.Singleton(config_value, DurableConfig, config.durable, "durable")
     task_manager = providers.Singleton(
         TaskManager,
-        max_workers=config.max_workers,
-        max_tasks=config.max_tasks,
-        tasks_per_second=config.tasks_per_second,
-        timeout=config.timeout,
-        retry_delay=config.retry_delay,
-        max_retries=config.max_retries,
-        default_queue=config.default_queue,
-        queue_weights=config.queue_weights,
-        sync_workers=config.sync_workers,
+        config=manager_config,
+        durable_config=durable_config,
         clock=core.clock,
         tracer=core.tracer,
         durable_backend=backends.durable_backend,
         durable_handlers=durable_handlers,
         durable_codec=backends.codec,
-        durable_lease=config.durable_lease,
-        durable_poll_interval=config.durable_poll_interval,
-        durable_batch_size=config.durable_batch_size,
-        durable_queues=config.durable_queues,
-        durable_prefetch=config.durable_prefetch,
-        durable_lease_renewal_interval=config.durable_lease_renewal_interval,
     )
 
 
 class Application(containers.DeclarativeContainer):
-    """The root: config sliced per sub-container."""
+    """The root, with the config sliced per sub-container.
+
+    ``config = {"backends": {BackendConfig fields}, "services": {"manager": {ManagerConfig
+    fields}, "durable": {DurableConfig fields}}}``; an absent key takes the value class's default.
+    """
 
     config = providers.Configuration()
     core = providers.Container(Core, config=config.core)
-    backends = providers.Container(Backends, config=config.backend, core=core)
-    services = providers.Container(Services, config=config.manager, core=core, backends=backends)
+    backends = providers.Container(Backends, config=config.backends, core=core)
+    services = providers.Container(Services, config=config.services, core=core, backends=backends)
 
 
 def build_container(
     manager: Mapping[str, Any] | None = None,
+    durable: Mapping[str, Any] | None = None,
     backend: Mapping[str, Any] | None = None,
     durable_handlers: Any = None,
 ) -> Application:
-    """An Application container with DEFAULTS overlaid by ``manager`` and ``backend``."""
+    """An Application container; nothing is built or connected yet.
+
+    Args:
+        manager: ManagerConfig fields (``max_workers``, ``timeout``, ...).
+        durable: DurableConfig fields (``lease``, ``batch_size``, ``connect_timeout``, ...).
+        backend: BackendConfig fields (``kind``, ``codec``, ``redis_url``, ``redis_prefix``).
+        durable_handlers: a TypedDurableRegistry or a mapping of DurableHandlerSpec.
+
+    The manager and the backend may be async (a backend is a Resource), so their
+    providers always return an awaitable: ``manager = await
+    container.services.task_manager()``. ``await container.shutdown_resources()``
+    closes what was opened (stop the manager first), or use ``task_manager_scope``.
+
+    Raises:
+        ConfigurationError: an unknown setting (the message names it) or a refused value.
+    """
     container = Application()
+    # Set on the instance: a declarative container's copies do not keep the async mode.
+    container.backends.durable_backend.enable_async_mode()
+    container.services.task_manager.enable_async_mode()
+    return configure(container, manager=manager, durable=durable, backend=backend, durable_handlers=durable_handlers)
+
+
+def configure(
+    container: Application,
+    *,
+    manager: Mapping[str, Any] | None = None,
+    durable: Mapping[str, Any] | None = None,
+    backend: Mapping[str, Any] | None = None,
+    durable_handlers: Any = None,
+) -> Application:
+    """Overlay settings on a container that has not built its manager yet (workerctl's flags).
+
+    Each slice is checked at once, so a bad setting fails here and not at first use.
+
+    Raises:
+        ConfigurationError: an unknown setting (the message names it) or a refused value.
+    """
     container.config.from_dict(
-        {
-            "core": {},
-            "manager": {**DEFAULTS["manager"], **(manager or {})},
-            "backend": {**DEFAULTS["backend"], **(backend or {})},
-        }
+        {"backends": dict(backend or {}), "services": {"manager": dict(manager or {}), "durable": dict(durable or {})}}
     )
+    config_value(ManagerConfig, container.config.services.manager(), "manager")
+    config_value(DurableConfig, container.config.services.durable(), "durable")
+    config_value(BackendConfig, container.config.backends(), "backend")
     if durable_handlers is not None:
         container.services.durable_handlers.override(providers.Object(durable_handlers))
     return container
 
 
-_BACKEND_KEYS = {"backend": "kind", "codec": "codec", "redis_url": "redis_url", "redis_prefix": "redis_prefix"}
+async def shutdown(container: Application) -> None:
+    """Close every resource the container opened, dependents first (none opened: nothing to do)."""
+    closing = container.shutdown_resources()
+    if inspect.isawaitable(closing):
+        await closing
 
 
-def new_task_manager(*, durable_handlers: Any = None, **options: Any) -> TaskManager:
-    """A fully wired TaskManager.
+@contextlib.asynccontextmanager
+async def task_manager_scope(container: Application) -> AsyncIterator[TaskManager]:
+    """The container's manager for the length of a block.
 
-    Manager options are TaskManager's keyword arguments; backend options are
-    ``backend`` ("none", "memory" or "redis"), ``codec`` ("proto" or "json"),
-    ``redis_url`` and ``redis_prefix``. Nothing connects until the manager starts.
+    The manager is not started (a producer never starts it; ``await manager.start()``
+    or ``async with manager`` to run tasks). On exit it is stopped with ``stop_now()``
+    (a no-op after a graceful stop), then the container's resources are shut down:
+    the backend, then the Redis client.
+    """
+    manager: TaskManager | None = None
+    try:
+        manager = await container.services.task_manager()
+        yield manager
+    finally:
+        try:
+            if manager is not None:
+                await manager.stop_now()
+        finally:
+            await shutdown(container)
+
+
+@contextlib.asynccontextmanager
+async def open_task_manager(*, durable_handlers: Any = None, **options: Any) -> AsyncIterator[TaskManager]:
+    """A fully wired TaskManager whose backend is closed when the block ends.
+
+        async with open_task_manager(backend="redis", redis_url=url, durable_handlers=registry) as tm:
+            await tm.register_durable_task(task)
+
+    Options are TaskManager's keyword arguments (``max_workers``, ...,
+    ``durable_lease``, ``durable_connect_timeout``) and the backend's: ``backend``
+    ("none", "memory" or "redis"), ``codec`` ("proto" or "json"), ``redis_url`` and
+    ``redis_prefix``. See ``task_manager_scope`` for what happens on exit.
 
     Raises:
-        KeyError: an unknown option (the message names it).
+        ConfigurationError: an unknown option (the message names it) or a refused value.
     """
-    backend = {_BACKEND_KEYS[key]: options.pop(key) for key in list(options) if key in _BACKEND_KEYS}
-    unknown = sorted(set(options) - set(DEFAULTS["manager"]))
-    if unknown:
-        raise KeyError(f"unknown option(s): {', '.join(unknown)}")
-    manager: TaskManager = build_container(options, backend, durable_handlers).services.task_manager()
-    return manager
+    slices = split_options(options)
+    container = build_container(slices.manager, slices.durable, slices.backend, durable_handlers)
+    async with task_manager_scope(container) as manager:
+        yield manager
+
+
+def new_task_manager(**options: Any) -> TaskManager:
+    """go-worker's NewTaskManagerWithOptions: an in-process TaskManager (nothing to close).
+
+    Options are the ManagerConfig ones (``max_workers``, ``max_tasks``,
+    ``tasks_per_second``, ``timeout``, ``retry_delay``, ``max_retries``,
+    ``default_queue``, ``queue_weights``, ``sync_workers``). A durable manager owns a
+    backend (and maybe a Redis connection) that must be closed: build it with
+    ``async with open_task_manager(...)``.
+
+    Raises:
+        ConfigurationError: an unknown option, or a durable one (the message names it).
+    """
+    slices = split_options({key: value for key, value in options.items() if key != "durable_handlers"})
+    durable = sorted(key for key in options if key not in slices.manager)
+    if durable:
+        raise ConfigurationError(
+            reason=f"new_task_manager() builds an in-process manager; for {', '.join(durable)} "
+            "use `async with open_task_manager(...)`, which closes the backend"
+        )
+    container = build_container(slices.manager)
+    return TaskManager(
+        config=container.services.manager_config(), clock=container.core.clock(), tracer=container.core.tracer()
+    )
 
 
 def new_task_manager_with_defaults() -> TaskManager:

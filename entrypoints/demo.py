@@ -20,7 +20,7 @@ from rich.text import Text
 
 from pyworker.application import Clock, TaskHooks, TaskManager
 from pyworker.domain import Task, TaskStatus, WaitTimeoutError
-from pyworker.entrypoints.container import new_task_manager
+from pyworker.entrypoints.container import Application, configure, task_manager_scope
 from pyworker.entrypoints.demo_tasks import QUEUE_WEIGHTS, RETRY_DELAY, Kind, Plan, build_plan
 from pyworker.entrypoints.errors import EXIT_ERROR, EXIT_INTERNAL
 
@@ -131,7 +131,8 @@ class Outcome:
 @click.option("--no-progress", is_flag=True, help="Plain output, no live view (automatic when stdout is not a TTY).")
 @click.option("--speed", type=click.FloatRange(min=0.1), default=1.0, show_default=True,
               help="Divide every wait by this (tests use 20 to finish in a blink).")
-def demo(total: int, workers: int, seed: int | None, no_progress: bool, speed: float) -> None:
+@click.pass_obj
+def demo(container: Application, total: int, workers: int, seed: int | None, no_progress: bool, speed: float) -> None:
     """Run a few hundred in-memory tasks on three weighted queues and summarise what happened.
 
     Quick and slow coroutines, plain functions on the thread pool, flaky tasks
@@ -144,7 +145,17 @@ def demo(total: int, workers: int, seed: int | None, no_progress: bool, speed: f
     seed = seed if seed is not None else int(time.time()) % 10_000
     plan = build_plan(total, seed, speed)
     _print_intro(console, plan, workers, seed)
-    outcome = asyncio.run(_run(plan, workers, console if live else None))
+    configure(
+        container,
+        manager={
+            "max_workers": workers,
+            "max_tasks": len(plan.tasks),  # everything may wait at once: no QueueFullError
+            "tasks_per_second": 0,  # no rate limit
+            "queue_weights": QUEUE_WEIGHTS,
+            "max_retries": 3,
+        },
+    )
+    outcome = asyncio.run(_run(container, plan, console if live else None))
     _print_summary(console, plan, outcome)
     if outcome.lost:
         raise TasksLostError(f"{outcome.lost} task(s) lost")
@@ -152,14 +163,12 @@ def demo(total: int, workers: int, seed: int | None, no_progress: bool, speed: f
         raise ManagerError(f"{outcome.internal_errors} internal error(s)")
 
 
-async def _run(plan: Plan, workers: int, console: Console | None) -> Outcome:
-    manager = new_task_manager(
-        max_workers=workers,
-        max_tasks=len(plan.tasks),  # everything may wait at once: no QueueFullError
-        tasks_per_second=0,  # no rate limit
-        queue_weights=QUEUE_WEIGHTS,
-        max_retries=3,
-    )
+async def _run(container: Application, plan: Plan, console: Console | None) -> Outcome:
+    async with task_manager_scope(container) as manager:
+        return await _drive(manager, plan, console)
+
+
+async def _drive(manager: TaskManager, plan: Plan, console: Console | None) -> Outcome:
     cancel_running = {p.task.id for p in plan.tasks if p.kind is Kind.CANCEL_RUNNING}
     tally = Tally(manager.clock, cancel_running)
     manager.set_hooks(tally.hooks())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -38,18 +39,33 @@ def parse_duration(text: str) -> float:
     return sign * total
 
 
+def format_duration(seconds: float) -> str:
+    """Go's form of ``seconds``: ``200ms``, ``30s``, ``1m30s``, ``1h``."""
+    if 0 < seconds < 1:
+        return f"{seconds * 1000:g}ms"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{int(hours)}h"] if hours else []
+    if minutes:
+        parts.append(f"{int(minutes)}m")
+    if secs or not parts:
+        parts.append(f"{secs:g}s")
+    return "".join(parts)
+
+
 class DurationType(click.ParamType[float]):
-    """A click parameter type for durations."""
+    """A click parameter type for durations of 0 or more (a negative lease or timeout means nothing)."""
 
     name = "duration"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        if isinstance(value, int | float):
-            return float(value)
         try:
-            return parse_duration(str(value))
+            seconds = float(value) if isinstance(value, int | float) else parse_duration(str(value))
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
+        if not math.isfinite(seconds) or seconds < 0:
+            self.fail(f"{value!r} is not a duration of 0 or more", param, ctx)
+        return seconds
 
 
 DURATION = DurationType()

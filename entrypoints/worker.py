@@ -13,15 +13,19 @@ from typing import Any
 import click
 
 from pyworker.application import DurableHandlerSpec, TaskManager, TypedDurableRegistry
-from pyworker.domain import RetentionPolicy
-from pyworker.entrypoints.container import new_task_manager
-from pyworker.entrypoints.durations import DURATION
+from pyworker.domain import BackendUnavailableError, RetentionPolicy
+from pyworker.entrypoints.container import Application, configure, task_manager_scope
+from pyworker.entrypoints.durations import DURATION, format_duration
+from pyworker.entrypoints.errors import EXIT_USAGE, CliError
+from pyworker.entrypoints.redis_url import DEFAULT_REDIS_URL, REDIS_URL, redact_url
+from pyworker.entrypoints.settings import DEFAULT_REDIS_PREFIX
 
 
-class AppLoadError(click.ClickException):
-    """--app could not be imported or is not a handler registry."""
+class AppLoadError(CliError):
+    """--app could not be imported or is not a handler registry: a usage error."""
 
-    exit_code = 2
+    def __init__(self, message: str) -> None:
+        super().__init__(message, EXIT_USAGE)
 
 
 def load_handlers(spec: str) -> dict[str, DurableHandlerSpec]:
@@ -52,8 +56,34 @@ def load_handlers(spec: str) -> dict[str, DurableHandlerSpec]:
     raise AppLoadError(f"{spec} is not a TypedDurableRegistry or a mapping of DurableHandlerSpec")
 
 
-async def serve(manager: TaskManager, banner: str) -> int:
-    """Run until SIGTERM/SIGINT: the first stops gracefully, a second stops at once."""
+async def serve(container: Application, handlers: Mapping[str, DurableHandlerSpec], keep_finished: int) -> int:
+    """Run the container's manager until SIGTERM/SIGINT, then close the container's resources."""
+    async with task_manager_scope(container) as manager:
+        # A node runs forever: without a bound its registry of finished tasks grows without end.
+        manager.set_retention_policy(RetentionPolicy(max_entries=max(keep_finished, 1)))
+        await start(manager, container)
+        return await run_until_signalled(manager, banner(container, handlers))
+
+
+async def start(manager: TaskManager, container: Application) -> None:
+    """Start the node: ``start()`` reaches the backend first, retrying for
+    ``--connect-timeout`` (``application/durable/reconnect.py``).
+
+    Raises:
+        BackendUnavailableError: no answer in time (exit 3); the message names where
+            it looked (the Redis URL with its password redacted).
+    """
+    try:
+        await manager.start()
+    except BackendUnavailableError as exc:
+        settings = container.backends.settings()
+        where = redact_url(settings.redis_url) if settings.kind == "redis" else settings.kind
+        raise BackendUnavailableError(reason=f"{where}: {exc.reason}") from exc
+
+
+async def run_until_signalled(manager: TaskManager, ready: str) -> int:
+    """Start, print ``ready`` once started, and run until SIGTERM/SIGINT: the first
+    stops gracefully, a second stops at once."""
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
     signals = 0
@@ -73,7 +103,7 @@ async def serve(manager: TaskManager, banner: str) -> int:
         loop.add_signal_handler(sig, on_signal)
     try:
         await manager.start()
-        click.echo(banner, err=True)
+        click.echo(ready, err=True)  # only now: start() returned, the node is leasing
         await stop_requested.wait()
         await manager.stop_graceful()
     finally:
@@ -84,10 +114,27 @@ async def serve(manager: TaskManager, banner: str) -> int:
     return 0
 
 
+def banner(container: Application, handlers: Mapping[str, DurableHandlerSpec]) -> str:
+    """The readiness line, from the settings the manager was built with (the password redacted)."""
+    settings = container.backends.settings()
+    manager = container.services.manager_config()
+    durable = container.services.durable_config()
+    where = f"backend={settings.kind}"
+    if settings.kind == "redis":
+        where += f" url={redact_url(settings.redis_url)} prefix={settings.redis_prefix}"
+    queues = ",".join(durable.queues) if durable.queues else "all"
+    return (
+        f"worker ready: pid={os.getpid()} handlers={sorted(handlers)} {where} queues={queues} "
+        f"concurrency={manager.max_workers} lease={format_duration(durable.lease)} batch={durable.batch_size}"
+    )
+
+
 @click.command()
 @click.option("--app", "app", required=True, help="module:attribute of your TypedDurableRegistry.")
-@click.option("--redis-url", default="redis://127.0.0.1:6379/0", show_default=True, envvar="PYWORKER_REDIS_URL")
-@click.option("--redis-prefix", default="pyworker", show_default=True, help="Key prefix (wrapped as {prefix}).")
+@click.option("--redis-url", type=REDIS_URL, default=DEFAULT_REDIS_URL, show_default=True, envvar="PYWORKER_REDIS_URL",
+              help="redis://, rediss:// or unix:// URL.")
+@click.option("--redis-prefix", default=DEFAULT_REDIS_PREFIX, show_default=True,
+              help="Key prefix (wrapped as {prefix}).")
 @click.option("--backend", type=click.Choice(["redis", "memory"]), default="redis", show_default=True)
 @click.option("--queues", default="", help="Comma-separated queues to consume (default: all).")
 @click.option("--default-queue", default="default", show_default=True)
@@ -97,6 +144,8 @@ async def serve(manager: TaskManager, banner: str) -> int:
 @click.option("--renew", type=DURATION, default="0", show_default=True, help="Lease renewal interval (0: off).")
 @click.option("--poll", type=DURATION, default="200ms", show_default=True, help="Fallback poll interval.")
 @click.option("--timeout", type=DURATION, default="5m", show_default=True, help="Per-attempt timeout.")
+@click.option("--connect-timeout", type=DURATION, default="10s", show_default=True,
+              help="How long to wait for Redis at start before giving up (exit 3; 0: one try).")
 @click.option("--max-retries", type=click.IntRange(min=0), default=3, show_default=True)
 @click.option("--codec", type=click.Choice(["proto", "json"]), default="proto", show_default=True)
 @click.option(
@@ -106,7 +155,9 @@ async def serve(manager: TaskManager, banner: str) -> int:
     show_default=True,
     help="Finished tasks kept in memory for get_task and hooks (older ones are forgotten).",
 )
+@click.pass_obj
 def worker(
+    container: Application,
     app: str,
     redis_url: str,
     redis_prefix: str,
@@ -119,6 +170,7 @@ def worker(
     renew: float,
     poll: float,
     timeout: float,
+    connect_timeout: float,
     max_retries: int,
     codec: str,
     keep_finished: int,
@@ -126,28 +178,25 @@ def worker(
     """Run a durable worker node: lease tasks from Redis and run your handlers."""
     handlers = load_handlers(app)
     queue_names = [q.strip() for q in queues.split(",") if q.strip()]
-    manager = new_task_manager(
-        backend=backend,
-        redis_url=redis_url,
-        redis_prefix=redis_prefix,
-        codec=codec,
+    configure(
+        container,
+        manager={
+            "max_workers": concurrency,
+            "tasks_per_second": 0,
+            "timeout": timeout,
+            "max_retries": max_retries,
+            "default_queue": default_queue,
+        },
+        durable={
+            "queues": queue_names or None,
+            "batch_size": batch,
+            "lease": lease,
+            "renewal_interval": renew,
+            "poll_interval": poll,
+            "connect_timeout": connect_timeout,
+        },
+        backend={"kind": backend, "redis_url": redis_url, "redis_prefix": redis_prefix, "codec": codec},
         durable_handlers=handlers,
-        max_workers=concurrency,
-        tasks_per_second=0,
-        timeout=timeout,
-        max_retries=max_retries,
-        default_queue=default_queue,
-        durable_queues=queue_names or None,
-        durable_batch_size=batch,
-        durable_lease=lease,
-        durable_lease_renewal_interval=renew,
-        durable_poll_interval=poll,
     )
-    # A node runs forever: without a bound its registry of finished tasks grows without end.
-    manager.set_retention_policy(RetentionPolicy(max_entries=max(keep_finished, 1)))
-    banner = (
-        f"worker ready: pid={os.getpid()} handlers={sorted(handlers)} "
-        f"queues={queue_names or 'all'} concurrency={concurrency} backend={backend}"
-    )
-    code = asyncio.run(serve(manager, banner))
+    code = asyncio.run(serve(container, handlers, keep_finished))
     click.get_current_context().exit(code)

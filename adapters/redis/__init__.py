@@ -1,6 +1,12 @@
 """Redis adapters: the durable ports, their shared store, key names, Lua scripts and client."""
 
-from pyworker.adapters.redis.client import RedisClient, new_redis_client, redis_client, validate_redis_url
+from pyworker.adapters.redis.client import (
+    RedisClient,
+    new_redis_client,
+    redact_url,
+    redis_client,
+    validate_redis_url,
+)
 from pyworker.adapters.redis.durable import RedisDurableBackend
 from pyworker.adapters.redis.inspector import RedisDurableInspector
 from pyworker.adapters.redis.keys import RedisKeys, effective_prefix
@@ -17,5 +23,6 @@ __all__ = [
     "effective_prefix",
     "new_redis_client",
     "redis_client",
+    "redact_url",
     "validate_redis_url",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from collections.abc import AsyncIterator
 from typing import Any
@@ -48,8 +49,9 @@ def validate_redis_url(url: str) -> str:
     Raises:
         ConfigurationError: another scheme, a bad port or a bad option.
     """
-    shown = _redacted(url)
-    if not isinstance(url, str) or urllib.parse.urlsplit(url).scheme not in _CONNECTIONS:
+    shown = redact_url(url)
+    scheme, separator, _ = url.partition("://") if isinstance(url, str) else ("", "", "")
+    if not separator or scheme.lower() not in _CONNECTIONS:
         raise ConfigurationError(reason=f"invalid Redis URL {shown!r}: expected redis://, rediss:// or unix://")
     try:
         parse_url(url)
@@ -66,7 +68,7 @@ def new_redis_client(url: str, **settings: Any) -> redis.asyncio.Redis:
     Raises:
         ConfigurationError: ``url`` is not a Redis URL (``validate_redis_url``).
     """
-    scheme = urllib.parse.urlsplit(validate_redis_url(url)).scheme
+    scheme = validate_redis_url(url).partition("://")[0].lower()
     options = {**CLIENT_SETTINGS, "connection_class": _CONNECTIONS[scheme], **settings}
     if scheme == "unix":
         options = {k: v for k, v in options.items() if k not in _TCP_ONLY}
@@ -91,15 +93,22 @@ async def redis_client(url: str, **settings: Any) -> AsyncIterator[redis.asyncio
         await client.aclose()
 
 
-def _redacted(url: object) -> str:
-    """The URL with any password replaced by ``***``."""
+_QUERY_PASSWORD = re.compile(r"(?<=[?&])(password=)[^&#]*")
+
+
+def redact_url(url: object) -> str:
+    """``url`` with its password replaced by ``***`` (``redis://user:***@host:6379/0``);
+    a password in the query (``?password=...``) too. The rest is kept as written.
+    """
     if not isinstance(url, str):
         return repr(url)
     try:
         parts = urllib.parse.urlsplit(url)
-    except ValueError:
+        password = parts.password
+    except ValueError:  # not a URL at all: nothing we can recognise as a password
         return url.split("@")[-1]
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username or ''}:***@{parts.netloc.rsplit('@', 1)[1]}"
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    if password is not None:
+        userinfo, _, host = parts.netloc.rpartition("@")
+        user = userinfo.partition(":")[0]
+        url = url.replace(f"//{parts.netloc}", f"//{user}:***@{host}", 1)
+    return _QUERY_PASSWORD.sub(r"\1***", url)

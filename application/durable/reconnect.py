@@ -20,8 +20,9 @@ class Reconnect:
     ``succeeded()`` logs once when the backend answers again.
     """
 
-    def __init__(self, what: str, base: float, cap: float = MAX_BACKOFF) -> None:
+    def __init__(self, what: str, base: float, cap: float = MAX_BACKOFF, level: int = logging.WARNING) -> None:
         self._what = what
+        self._level = level
         self._base = base
         self._cap = max(cap, base)
         self.failures = 0
@@ -29,7 +30,7 @@ class Reconnect:
     def failed(self, exc: BaseException) -> float:
         if self.failures == 0:
             if isinstance(exc, BackendUnavailableError):
-                logger.warning("durable %s failed: %s; retrying with backoff (logged once)", self._what, exc)
+                logger.log(self._level, "durable %s failed: %s; retrying with backoff (logged once)", self._what, exc)
             else:
                 logger.error("durable %s failed unexpectedly; retrying with backoff", self._what, exc_info=exc)
         self.failures += 1
@@ -37,7 +38,7 @@ class Reconnect:
 
     def succeeded(self) -> None:
         if self.failures:
-            logger.warning("durable %s works again after %d failed tries", self._what, self.failures)
+            logger.log(self._level, "durable %s works again after %d failed tries", self._what, self.failures)
             self.failures = 0
 
 
@@ -58,7 +59,8 @@ async def connect(queue: DurableQueue, clock: Clock, timeout: float, base: float
         BackendUnavailableError: it did not answer in time (the last error).
     """
     deadline = clock.now() + timeout
-    reconnect = Reconnect("connect", base)
+    # Quiet by default: the caller reports a start that fails (workerctl: one line, exit 3).
+    reconnect = Reconnect("connect", base, level=logging.INFO)
     while True:
         try:
             await queue.ping()

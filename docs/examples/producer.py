@@ -10,7 +10,9 @@ from google.protobuf import struct_pb2
 from tasks import registry
 
 from pyworker.domain import DurableTask
-from pyworker.entrypoints.container import new_task_manager
+from pyworker.entrypoints.container import open_task_manager
+from pyworker.entrypoints.redis_url import DEFAULT_REDIS_URL
+from pyworker.entrypoints.settings import DEFAULT_REDIS_PREFIX
 from pyworker.protos.worker.v1.payload_pb2 import SendEmailPayload
 
 
@@ -27,21 +29,25 @@ def make_task(n: int) -> DurableTask:
 async def produce(count: int, redis_url: str, redis_prefix: str) -> list[uuid.UUID]:
     # The manager is only a producer here: it is never started, it validates each
     # task against the registry, encodes it with the proto codec and enqueues it.
-    manager = new_task_manager(
+    # Leaving the block closes the backend and its Redis connection.
+    async with open_task_manager(
         backend="redis", redis_url=redis_url, redis_prefix=redis_prefix, durable_handlers=registry
-    )
-    try:
+    ) as manager:
         return await manager.register_durable_tasks([make_task(n) for n in range(count)])
-    finally:
-        await manager.stop_now()  # closes the Redis connection
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=10, help="how many tasks to enqueue")
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
+    parser.add_argument(
+        "--redis-prefix", default=DEFAULT_REDIS_PREFIX, help="must match the worker's --redis-prefix (same default)"
+    )
+    return parser
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--count", type=int, default=10, help="how many tasks to enqueue")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
-    parser.add_argument("--redis-prefix", default="examples", help="must match the worker's --redis-prefix")
-    args = parser.parse_args()
+    args = parser().parse_args()
     for task_id in asyncio.run(produce(args.count, args.redis_url, args.redis_prefix)):
         print(task_id)
 

@@ -268,7 +268,6 @@ def test_version_agrees_with_pyproject(install: Install) -> None:
     assert install.wheel.name.startswith(f"pyworker-{version}-")
 
 
-@pytest.mark.xfail(strict=False, reason="workerctl --version is being added on another branch")
 def test_workerctl_version_agrees_with_pyproject(install: Install) -> None:
     run = _run([install.bin / "workerctl", "--version"], install.empty_dir, install.env())
     assert run.returncode == 0, run.stderr

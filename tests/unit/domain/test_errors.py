@@ -18,6 +18,7 @@ from pyworker.domain.errors import (
     DurableModeError,
     DurablePayloadError,
     DurableTaskExistsError,
+    FacadeClosedError,
     HandlerAlreadyRegisteredError,
     HandlerNameRequiredError,
     HandlerPayloadTypeMismatchError,
@@ -64,6 +65,7 @@ INSTANCES: list[tuple[WorkerError, str]] = [
     (DurablePayloadError(reason="payload is required"), "payload is required"),
     (CodecError(reason="bad json"), "bad json"),
     (BackendUnavailableError(reason="connection refused"), "durable backend unavailable: connection refused"),
+    (FacadeClosedError(), "BlockingTaskManager is closed"),
     (HandlerRegistryError(), "handler registry error"),
     (HandlerNameRequiredError(), "handler name is required"),
     (HandlerSpecInvalidError(), "handler spec is invalid: make and fn are required"),
@@ -126,6 +128,7 @@ def test_every_error_is_exported_from_domain() -> None:
         (ConfigurationError, ValueError),
         (CodecError, ValueError),
         (DurablePayloadError, ValueError),
+        (FacadeClosedError, RuntimeError),
     ],
 )
 def test_builtin_bases(cls: type[WorkerError], builtin: type[Exception]) -> None:
@@ -142,6 +145,27 @@ def test_builtin_base_catches_instance() -> None:
         raise BackendUnavailableError(reason="down")
     with pytest.raises(LookupError):
         raise TaskNotFoundError(task_id=TASK_ID)
+
+
+def test_messages_come_from_the_root_and_a_template() -> None:
+    """One message mechanism: no subclass builds its own text."""
+    for cls in _error_classes():
+        if cls is WorkerError:
+            continue
+        assert "message" not in vars(cls), cls.__name__
+        assert "__str__" not in vars(cls), cls.__name__
+        assert isinstance(vars(cls).get("template", ""), str), cls.__name__
+
+
+def test_braces_in_field_values_are_kept_verbatim() -> None:
+    assert str(HandlerAlreadyRegisteredError(name="a{b}")) == "handler already registered: 'a{b}'"
+    assert str(ConfigurationError(reason="prefix {x} is used verbatim")) == "prefix {x} is used verbatim"
+
+
+def test_facade_closed_error_is_still_importable_from_the_facade() -> None:
+    from pyworker.application import blocking
+
+    assert blocking.FacadeClosedError is FacadeClosedError
 
 
 def test_registry_errors_share_a_base() -> None:

@@ -1,0 +1,31 @@
+"""What the container opens and closes: the Redis client and the durable backends (providers.Resource)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from pyworker.adapters.memory.durable import InMemoryDurableBackend
+from pyworker.adapters.redis.client import RedisClient, redis_client
+from pyworker.adapters.redis.durable import RedisDurableBackend
+from pyworker.application import Clock
+
+__all__ = ["open_memory_backend", "open_redis_backend", "redis_client"]
+
+async def open_redis_backend(
+    client: RedisClient, prefix: str, clock: Clock
+) -> AsyncIterator[RedisDurableBackend]:
+    """The Redis durable backend on the container's client; closed (wake-up listener) before the client is."""
+    backend = RedisDurableBackend(client=client, prefix=prefix, clock=clock)
+    try:
+        yield backend
+    finally:
+        await backend.close()
+
+
+async def open_memory_backend(clock: Clock) -> AsyncIterator[InMemoryDurableBackend]:
+    """The in-process durable backend; closing it wakes anything still waiting for work."""
+    backend = InMemoryDurableBackend(clock=clock)
+    try:
+        yield backend
+    finally:
+        await backend.close()
