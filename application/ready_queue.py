@@ -33,7 +33,7 @@ def ready_key(priority: int, weight: int, seq: int) -> int:
 class ReadyQueue:
     """Waiting tasks, ready or delayed. Loop-confined (no locks).
 
-    Capacity counts only waiting tasks (SPEC B.3.4). Removal is lazy: a removed
+    Capacity counts only waiting tasks (docs/task-manager.md#capacity). Removal is lazy: a removed
     task's heap entry stays until popped and is skipped then, so cancel and
     claim are O(1). Workers pull with ``get()``; the best ready task across
     queues (weighted round robin, then priority/weight/FIFO) comes out.

@@ -1,4 +1,4 @@
-"""Handler specs and typed registries for gRPC and durable tasks (SPEC B.17.9)."""
+"""Handler specs and typed registries for gRPC and durable tasks (docs/architecture.md#grpc)."""
 
 from __future__ import annotations
 

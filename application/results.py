@@ -63,7 +63,7 @@ class ResultStream:
         if len(items) >= self.buffer:
             if policy is not DropPolicy.DROP_OLDEST:
                 return False
-            items.popleft()  # evicting the oldest is not a drop (SPEC B.9)
+            items.popleft()  # evicting the oldest is not a drop (docs/task-manager.md#results)
         items.append(result)
         self._notify()
         return True

@@ -1,4 +1,4 @@
-"""Forgetting finished tasks: the registry side of the RetentionPolicy (SPEC B.10)."""
+"""Forgetting finished tasks: the registry side of the RetentionPolicy (docs/task-manager.md#retention)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Service protocol, middleware composition and the logger middleware (SPEC B.14)."""
+"""The Service protocol, middleware composition and the logger middleware (docs/task-manager.md#middleware)."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ def _wrap64(value: int) -> int:
 
 
 def jitter_hash(task_id: uuid.UUID, attempt: int) -> int:
-    """go-worker's xorshift over the task id and attempt (SPEC B.4.4), as int64."""
+    """go-worker's xorshift over the task id and attempt (docs/task-manager.md#retries-and-backoff), as int64."""
     raw = task_id.bytes
     left = int.from_bytes(raw[0:8], "little", signed=True)
     right = int.from_bytes(raw[8:16], "little", signed=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from pyworker.domain.errors import InvalidDurationError
+
 Duration = float | int | dt.timedelta
 Instant = float | int | dt.datetime
 
@@ -17,7 +19,7 @@ def to_seconds(value: Duration | None) -> float:
     if isinstance(value, dt.timedelta):
         return value.total_seconds()
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"expected seconds or a timedelta, got {type(value).__name__}")
+        raise InvalidDurationError(reason=f"expected seconds or a timedelta, got {type(value).__name__}")
     return float(value)
 
 
@@ -30,7 +32,7 @@ def to_epoch(value: Instant | None) -> float | None:
             value = value.replace(tzinfo=dt.UTC)
         return value.timestamp()
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"expected epoch seconds or a datetime, got {type(value).__name__}")
+        raise InvalidDurationError(reason=f"expected epoch seconds or a datetime, got {type(value).__name__}")
     return float(value)
 
 

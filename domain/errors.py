@@ -36,6 +36,14 @@ class InvalidTaskError(WorkerError, ValueError):
 
 
 @attrs.define(auto_exc=True, eq=False)
+class InvalidDurationError(WorkerError, TypeError):
+    """A duration or an instant of the wrong type (seconds, timedelta and datetime are accepted)."""
+
+    template = "{reason}"
+    reason: str
+
+
+@attrs.define(auto_exc=True, eq=False)
 class TaskNotFoundError(WorkerError, LookupError):
     """No task with this id is known (never registered, or pruned by retention)."""
 

@@ -7,7 +7,7 @@ import attrs
 
 @attrs.frozen
 class MetricsSnapshot:
-    """Cumulative counters and gauges of one manager (SPEC B.13.1).
+    """Cumulative counters and gauges of one manager (docs/task-manager.md#metrics).
 
     ``failed`` counts each terminal Failed / ContextDeadlineReached finish once
     (go-worker also counts every failed attempt; pyworker does not).

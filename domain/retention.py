@@ -25,7 +25,7 @@ def _non_negative_int(value: int) -> int:
 class RetentionPolicy:
     """Bounds on the task registry. Zero means "no limit" for ttl and max_entries.
 
-    Negative values are normalised to 0 (SPEC B.10).
+    Negative values are normalised to 0 (docs/task-manager.md#retention).
     """
 
     ttl: float = attrs.field(default=0.0, converter=_non_negative_seconds)
@@ -50,7 +50,7 @@ class RetentionPolicy:
         return self.ttl > 0 and (last_check is None or now - last_check >= self.interval)
 
     def should_prune(self, now: float, last_check: float | None, size: int) -> bool:
-        """Whether a prune attempt has any work (SPEC B.10)."""
+        """Whether a prune attempt has any work (docs/task-manager.md#retention)."""
         return self.ttl_sweep_due(now, last_check) or (0 < self.max_entries < size)
 
 

@@ -40,7 +40,7 @@ def normalize_queue_weights(weights: Mapping[str, int] | None) -> dict[str, int]
 
 @attrs.define
 class WeightedRoundRobin:
-    """go-worker's inter-queue weighted round robin (SPEC B.3.2).
+    """go-worker's inter-queue weighted round robin (docs/task-manager.md#priorities-weights-queues-the-exact-order).
 
     Queues are visited alphabetically from a cursor; a non-empty queue serves up
     to its weight in a row, then the cursor moves on. Empty queues are skipped

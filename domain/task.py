@@ -160,7 +160,8 @@ class Task:
         return self._completed_at
 
     def validate(self) -> None:
-        """Raise InvalidTaskError for a nil id or a missing function (SPEC B.1.3)."""
+        """Raise InvalidTaskError for a nil id or a missing function
+        (docs/task-manager.md#tasks-task-functions-and-taskcontext)."""
         if not isinstance(self.id, uuid.UUID) or self.id.int == 0:
             raise InvalidTaskError(reason="invalid task id")
         if self.execute is None or not callable(self.execute):

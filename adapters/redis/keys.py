@@ -25,7 +25,7 @@ import attrs
 
 
 def effective_prefix(prefix: str) -> str:
-    """go-worker's rule (SPEC B.16.2): a prefix with ``{`` is used verbatim, else it
+    """go-worker's rule (docs/durable.md#redis-layout): a prefix with ``{`` is used verbatim, else it
     becomes the hash tag ``{prefix}`` so every key lands in one Redis Cluster slot.
     """
     prefix = prefix or "pyworker"

@@ -1,4 +1,4 @@
-"""Layer import rules, checked by an AST walk over every module (STYLE.md "Layers").
+"""Layer import rules, checked by an AST walk over every module (docs/architecture.md, "The layers").
 
 domain/       stdlib + attrs only; no asyncio or network I/O; never reads the clock.
 application/  stdlib, attrs, typing_extensions, domain, application.

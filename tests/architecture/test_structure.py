@@ -12,7 +12,7 @@ import pytest
 
 from tests.architecture.test_import_rules import LAYERS, ROOT, collect_imports, module_name, project_modules
 
-#: A module past this usually has two reasons to change (STYLE.md, "Layers").
+#: A module past this usually has two reasons to change (docs/architecture.md, "The engine").
 MAX_APPLICATION_LINES = 300
 
 

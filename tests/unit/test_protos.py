@@ -1,4 +1,4 @@
-"""Wire-compatibility guard for the worker.v1 protos (SPEC B.17.1) and a drift check of the stubs."""
+"""Wire-compatibility guard for the worker.v1 protos (docs/architecture.md#grpc) and a drift check of the stubs."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pyworker.protos.worker.v1 import payload_pb2, worker_pb2, worker_pb2_grpc
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROTO_DIR = REPO_ROOT / "protos" / "worker" / "v1"
 
-# SPEC B.17.1, field by field: name -> (number, type). Message types are fully qualified.
+# docs/architecture.md#grpc, field by field: name -> (number, type). Message types are fully qualified.
 EXPECTED_MESSAGES: dict[str, dict[str, tuple[int, str]]] = {
     "Task": {
         "name": (1, "string"),

@@ -76,7 +76,7 @@ if redis.call('GET', KEYS[2]) ~= '1' then
     if not paused[q] then ready_left[q] = redis.call('ZCARD', ready_key(q)) else ready_left[q] = 0 end
   end
   while leased_count < limit and picked do
-    -- go-worker's weighted round robin (SPEC B.3.2), as domain.scheduling.WeightedRoundRobin.
+    -- go-worker's weighted round robin (docs/task-manager.md#priorities-weights-queues-the-exact-order), as domain.scheduling.WeightedRoundRobin.
     picked = nil
     cursor = cursor % n
     for step = 0, n - 1 do

@@ -1,4 +1,5 @@
-"""BlockingTaskManager (SPEC A.1): the manager on a background event-loop thread, driven from plain threads."""
+"""BlockingTaskManager (docs/differences.md): the manager on a background event-loop thread, driven from plain
+threads."""
 
 from __future__ import annotations
 
@@ -159,7 +160,7 @@ def test_with_block_stops_gracefully_then_refuses_calls() -> None:
 def test_stop_now_is_idempotent_on_the_facade() -> None:
     tm = BlockingTaskManager(max_workers=1, tasks_per_second=0)
     tm.stop_now()
-    tm.stop_now()  # SPEC B.8: stop_now is idempotent
+    tm.stop_now()  # docs/task-manager.md#wait-stop_graceful-stop_now: stop_now is idempotent
 
 
 def test_error_in_with_block_stops_now() -> None:

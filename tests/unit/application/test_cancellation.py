@@ -1,4 +1,5 @@
-"""Cancellation (SPEC B.7): waiting tasks end CANCELLED at once; running coroutines are cancelled, running plain
+"""Cancellation (docs/task-manager.md#cancellation): waiting tasks end CANCELLED at once; running coroutines are
+cancelled, running plain
 functions see ctx.cancelled; a function that swallows the cancellation and returns a value completes."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Capacity (SPEC B.3.4): max_tasks counts only waiting tasks; a full queue refuses at once, registering nothing."""
+"""Capacity (docs/task-manager.md#capacity): max_tasks counts only waiting tasks; a full queue refuses at once,
+registering nothing."""
 
 from __future__ import annotations
 

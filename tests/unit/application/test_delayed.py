@@ -1,4 +1,5 @@
-"""Delayed tasks (SPEC B.3.3, B.5.3): register_task_at / register_task_after, due times, run_at clearing."""
+"""Delayed tasks (docs/task-manager.md#delayed-tasks): register_task_at / register_task_after, due times, run_at
+clearing."""
 
 from __future__ import annotations
 

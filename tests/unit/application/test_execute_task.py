@@ -1,4 +1,5 @@
-"""execute_task (SPEC B.6): claims a registered task, runs one attempt in the caller, returns its result or raises
+"""execute_task (docs/task-manager.md#execute_task): claims a registered task, runs one attempt in the caller,
+returns its result or raises
 its error (a retry still happens in the background), refuses tasks already started or finished."""
 
 from __future__ import annotations

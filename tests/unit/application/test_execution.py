@@ -1,4 +1,5 @@
-"""Running attempts (SPEC B.4.3, A.1): async and plain functions, results, errors, the task context, concurrency."""
+"""Running attempts (docs/task-manager.md#timeouts, docs/differences.md): async and plain functions, results,
+errors, the task context, concurrency."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Hooks (SPEC B.11): on_queued once per registration, on_start per attempt, on_retry per scheduled retry,
+"""Hooks (docs/task-manager.md#hooks): on_queued once per registration, on_start per attempt, on_retry per
+scheduled retry,
 on_finish once; set_hooks replaces the set; a raising hook is logged and processing continues."""
 
 from __future__ import annotations

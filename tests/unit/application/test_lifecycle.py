@@ -1,4 +1,5 @@
-"""Lifecycle (SPEC B.8, A.1, A.2): start, wait (after hooks and publication), stop_graceful, stop_now,
+"""Lifecycle (docs/task-manager.md#wait-stop_graceful-stop_now, docs/differences.md): start, wait (after hooks and
+publication), stop_graceful, stop_now,
 async with, set_max_workers grow and shrink, get_active_tasks, is_empty."""
 
 from __future__ import annotations

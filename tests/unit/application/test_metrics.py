@@ -1,4 +1,5 @@
-"""Metrics (SPEC B.13, A.2): the snapshot counters and gauges, latency, each terminal failure counted once,
+"""Metrics (docs/task-manager.md#metrics, docs/differences.md): the snapshot counters and gauges, latency, each
+terminal failure counted once,
 and the Meter port (observe / record_latency / close, set_meter_provider through a meter factory)."""
 
 from __future__ import annotations

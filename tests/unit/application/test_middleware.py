@@ -1,4 +1,5 @@
-"""Service and middleware (SPEC B.14): Protocol conformance, register_middleware order (last listed outermost),
+"""Service and middleware (docs/task-manager.md#middleware): Protocol conformance, register_middleware order (last
+listed outermost),
 delegation of every operation, and the logger middleware's lines."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Rate limiting (SPEC B.3.5, B.2.2): a token bucket with burst min(max_workers, max_tasks), starting full,
+"""Rate limiting (docs/task-manager.md#rate-limiting, docs/task-manager.md#construction-and-defaults): a token
+bucket with burst min(max_workers, max_tasks), starting full,
 shared by workers, retries and execute_task; tasks_per_second <= 0 disables it."""
 
 from __future__ import annotations

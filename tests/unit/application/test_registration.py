@@ -1,4 +1,6 @@
-"""Registration (SPEC B.5, B.1.3, B.2.2): validation, defaults and normalisation, duplicates, batches, lookups."""
+"""Registration (docs/task-manager.md#construction-and-defaults,
+docs/task-manager.md#tasks-task-functions-and-taskcontext): validation, defaults and normalisation, duplicates,
+batches, lookups."""
 
 from __future__ import annotations
 

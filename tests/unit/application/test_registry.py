@@ -1,4 +1,5 @@
-"""Typed handler registries (SPEC B.17.9): name required, spec invalid, duplicates, payload type checks, copies."""
+"""Typed handler registries (docs/architecture.md#grpc): name required, spec invalid, duplicates, payload type
+checks, copies."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Results (SPEC B.9): fan-out to every subscriber, bounded buffers, DROP_NEWEST / DROP_OLDEST and the drop
+"""Results (docs/task-manager.md#results): fan-out to every subscriber, bounded buffers, DROP_NEWEST / DROP_OLDEST
+and the drop
 counter, buffer normalisation, close, context managers, get_results, streams ending at stop."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Retention in the manager (SPEC B.10): max_entries and TTL pruning of terminal tasks only, after every finish,
+"""Retention in the manager (docs/task-manager.md#retention): max_entries and TTL pruning of terminal tasks only,
+after every finish,
 at set time and on the background loop; the sweep interval."""
 
 from __future__ import annotations

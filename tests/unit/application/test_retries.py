@@ -1,4 +1,5 @@
-"""Retries and backoff (SPEC B.4.4, B.21): WAITING_RETRY ("RateLimited"), deterministic delays, clamping,
+"""Retries and backoff (docs/task-manager.md#retries-and-backoff): WAITING_RETRY ("RateLimited"), deterministic
+delays, clamping,
 re-enqueue after the delay, a single terminal outcome."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Dispatch order (SPEC B.3.1, B.3.2, A.2): priority, weight, FIFO tie-break, weighted round robin between queues.
+"""Dispatch order (docs/task-manager.md#priorities-weights-queues-the-exact-order, docs/differences.md): priority,
+weight, FIFO tie-break, weighted round robin between queues.
 
 Every test makes all the tasks wait at once (one worker blocked by a gate, or a
 common run_at reached in one clock advance) so the order is the scheduler's alone.
@@ -102,7 +103,7 @@ async def test_weighted_round_robin_between_queues(make_manager: MakeManager, cl
     rec = Recorder()
     tasks = [Task(execute=rec.fn(f"{q}{i}"), queue=q) for q in ("a", "b") for i in range(3)]
     await _run_at_once(tm, clock, tasks)
-    # SPEC B.3.2 example: a, a, b, a, b, b.
+    # docs/task-manager.md#priorities-weights-queues-the-exact-order example: a, a, b, a, b, b.
     assert rec.order == ["a0", "a1", "b0", "a2", "b1", "b2"]
 
 

@@ -1,4 +1,5 @@
-"""Per-attempt timeouts (SPEC B.4.2, B.4.3): the manager default or execute_task's timeout; a timed-out attempt
+"""Per-attempt timeouts (docs/task-manager.md#timeouts): the manager default or execute_task's timeout; a timed-out
+attempt
 is retried while retries remain, else the task ends CONTEXT_DEADLINE_REACHED with TaskTimeoutError."""
 
 from __future__ import annotations

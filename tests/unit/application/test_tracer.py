@@ -1,4 +1,5 @@
-"""Tracer (SPEC B.12): one span per attempt, end() gets the attempt's raw error, a raising start() or end()
+"""Tracer (docs/task-manager.md#tracer-and-meter-ports): one span per attempt, end() gets the attempt's raw error,
+a raising start() or end()
 is logged and the attempt still runs, set_tracer(None) disables."""
 
 from __future__ import annotations

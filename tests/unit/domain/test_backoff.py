@@ -1,4 +1,4 @@
-"""Retry backoff: golden jitter values (SPEC B.21), the cap, and jitter bounds."""
+"""Retry backoff: golden jitter values (docs/task-manager.md#retries-and-backoff), the cap, and jitter bounds."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ ID_1 = uuid.UUID("11111111-2222-3333-4444-555555555555")
 ID_F = uuid.UUID("ffffffff-ffff-ffff-ffff-ffffffffffff")
 ID_8 = uuid.UUID("8c0f8b2d-0a4d-4a3b-9ad7-2d2a5b7f5d12")
 
-# (task id, attempt, capped base delay in ns, jittered delay in ns), SPEC B.21.
+# (task id, attempt, capped base delay in ns, jittered delay in ns), docs/task-manager.md#retries-and-backoff.
 GOLDEN = [
     (ID_1, 1, 1 * SECOND, 933072894),
     (ID_1, 2, 2 * SECOND, 2062318141),

@@ -24,6 +24,7 @@ from pyworker.domain.errors import (
     HandlerPayloadTypeMismatchError,
     HandlerRegistryError,
     HandlerSpecInvalidError,
+    InvalidDurationError,
     InvalidTaskError,
     InvalidTransitionError,
     NotAcceptingTasksError,
@@ -44,6 +45,7 @@ TASK_ID = uuid.UUID("11111111-2222-3333-4444-555555555555")
 INSTANCES: list[tuple[WorkerError, str]] = [
     (WorkerError(), "worker error"),
     (InvalidTaskError(reason="invalid task id"), "invalid task id"),
+    (InvalidDurationError(reason="expected seconds, got str"), "expected seconds, got str"),
     (TaskNotFoundError(task_id=TASK_ID), f"task {TASK_ID} not found"),
     (TaskAlreadyExistsError(task_id=TASK_ID), f"task {TASK_ID} already exists"),
     (TaskCancelledError(task_id=TASK_ID), "task cancelled"),
@@ -120,6 +122,7 @@ def test_every_error_is_exported_from_domain() -> None:
     ("cls", "builtin"),
     [
         (InvalidTaskError, ValueError),
+        (InvalidDurationError, TypeError),
         (WaitTimeoutError, TimeoutError),
         (TaskTimeoutError, TimeoutError),
         (BackendUnavailableError, ConnectionError),

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pyworker.domain.errors import InvalidTaskError, TaskCancelledError
+from pyworker.domain.errors import InvalidDurationError, InvalidTaskError, TaskCancelledError
 from pyworker.domain.task import MAX_PRIORITY, MIN_PRIORITY, Result, Task, TaskContext
 
 
@@ -104,7 +104,7 @@ def test_retry_delay_accepts_timedelta_and_seconds() -> None:
 
 
 def test_retry_delay_rejects_other_types() -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(InvalidDurationError, match="expected seconds or a timedelta, got str"):
         Task(execute=_fn, retry_delay="1s")  # type: ignore[arg-type]
 
 
@@ -140,7 +140,7 @@ def test_run_at_accepts_epoch_seconds_and_none() -> None:
 
 
 def test_run_at_rejects_other_types() -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(InvalidDurationError, match="expected epoch seconds or a datetime"):
         Task(execute=_fn, run_at="2024-01-01")  # type: ignore[arg-type]
 
 

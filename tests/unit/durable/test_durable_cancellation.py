@@ -1,4 +1,5 @@
-"""cancel_all in durable mode (SPEC B.7): every task this node holds ends as cancel_task would end it."""
+"""cancel_all in durable mode (docs/task-manager.md#cancellation): every task this node holds ends as cancel_task
+would end it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Durable life cycle (SPEC B.15.3, B.15.6, A.2): wait, graceful and hard stop, batches, weights, queues, leases."""
+"""Durable life cycle (docs/durable.md#taskmanager-in-durable-mode, docs/differences.md): wait, graceful and hard
+stop, batches, weights, queues, leases."""
 
 from __future__ import annotations
 

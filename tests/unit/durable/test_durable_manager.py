@@ -1,4 +1,5 @@
-"""Durable execution (SPEC B.15.3-B.15.4, B.9, B.11): handlers, ack/nack/fail, retries, DLQ, poison, hooks."""
+"""Durable execution (docs/durable.md#taskmanager-in-durable-mode, docs/task-manager.md#results,
+docs/task-manager.md#hooks): handlers, ack/nack/fail, retries, DLQ, poison, hooks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Durable registration (SPEC B.15.2 with Part A): validation order, normalisation, batches, delays, refusals."""
+"""Durable registration (docs/durable.md#taskmanager-in-durable-mode, docs/differences.md): validation order,
+normalisation, batches, delays, refusals."""
 
 from __future__ import annotations
 
