@@ -23,6 +23,7 @@ from pyworker.application.results import ResultBroadcaster
 from pyworker.application.retention import RegistryPruner, RetentionSweeper
 from pyworker.application.telemetry import MetricCounters, close_meter
 from pyworker.domain import (
+    TERMINAL_STATUSES,
     DurableModeError,
     InvalidTaskError,
     NotAcceptingTasksError,
@@ -56,7 +57,8 @@ class Engine:
         self.results = ResultBroadcaster(self._count_drops)
         self.metrics = MetricsListener(self.counters)
         self.hooks = HooksListener(hooks or TaskHooks())
-        self.listeners = Listeners((self.metrics, self.hooks, ResultsListener(self.results)))
+        self.listeners = Listeners((self.metrics, self.hooks))
+        self.listeners.add(ResultsListener(self.results, self.listeners))
         self.ledger = TaskLedger(self.clock, self.listeners)
         self.pruner = RegistryPruner(self.ledger.tasks, retention)
         if retention is not None:
@@ -171,7 +173,8 @@ class Engine:
 
     def cancel_all(self) -> None:
         for task in list(self.ledger.tasks.values()):
-            self.cancel(task)
+            if task.status not in TERMINAL_STATUSES:  # finished ones have nothing to cancel
+                self.cancel(task)
 
     # -- listeners, hooks, meter, retention ---------------------------------------
 

@@ -85,6 +85,11 @@ class Listeners:
 
     def replace(self, listeners: tuple[object, ...]) -> None:
         self._listeners = listeners
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Rebuild the tuples: a listener whose ``active`` is False is skipped (kept in place)."""
+        listeners = tuple(item for item in self._listeners if getattr(item, "active", True))
         self.started = tuple(_guard(m) for m in _methods(listeners, "attempt_started"))
         self.retry = tuple(_guard(m) for m in _methods(listeners, "retry_scheduled"))
         self.finished = tuple(_guard(m) for m in _methods(listeners, "task_finished"))

@@ -15,6 +15,8 @@ from pyworker.application.threads import SyncRunner
 from pyworker.domain import TaskCancelledError, TaskContext, TaskStatus
 
 _RUNNING = TaskStatus.RUNNING
+#: Builds an AttemptOutcome in C (the NamedTuple constructor is a Python function).
+_new_outcome = tuple.__new__
 
 
 class AttemptExecutor:
@@ -92,7 +94,7 @@ class AttemptExecutor:
         if attempt.cancels:
             attempt.settle_cancels()
         self._end(task, span, error)
-        return AttemptOutcome(result, error, attempt.reason)
+        return _new_outcome(AttemptOutcome, (result, error, attempt.reason))
 
     def _end(self, task: Any, span: TaskSpan | None, error: BaseException | None) -> None:
         """The attempt is over: it leaves the running map (the gauge) and its span ends."""

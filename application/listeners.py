@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyworker.application.events import Listeners
 from pyworker.application.hooks import TaskHooks, call_hook
 from pyworker.application.ports import Meter
 from pyworker.application.results import ResultBroadcaster
@@ -73,19 +74,29 @@ class HooksListener:
 
 
 class ResultsListener:
-    """Publishes every terminal Result to the current subscribers."""
+    """Publishes every terminal Result to the current subscribers. Inactive (skipped by
+    the engine, so a finish costs no call) while nobody subscribes.
+    """
 
     trusted = True
-    __slots__ = ("broadcaster",)
+    __slots__ = ("broadcaster", "listeners")
 
-    def __init__(self, broadcaster: ResultBroadcaster) -> None:
+    def __init__(self, broadcaster: ResultBroadcaster, listeners: Listeners) -> None:
         self.broadcaster = broadcaster
+        self.listeners = listeners
+        broadcaster.on_subscribers = self._subscribers_changed
+
+    @property
+    def active(self) -> bool:
+        return bool(self.broadcaster.subscribers)
+
+    def _subscribers_changed(self) -> None:
+        self.listeners.refresh()
 
     def task_finished(
         self, task: Task, status: TaskStatus, result: Any, error: BaseException | None, now: float
     ) -> None:
-        if self.broadcaster.subscribers:
-            self.broadcaster.publish(Result(task, result, error))
+        self.broadcaster.publish(Result(task, result, error))
 
 
 class RetentionListener:

@@ -14,7 +14,7 @@ from pyworker.application.ledger import TaskLedger
 from pyworker.application.ports import Clock
 from pyworker.application.rate_limit import TokenBucket
 from pyworker.application.ready_queue import ReadyQueue
-from pyworker.application.settle import Finish, public_error, settle
+from pyworker.application.settle import AttemptOutcome, Finish, public_error, settle
 from pyworker.application.telemetry import MetricCounters
 from pyworker.domain import (
     InvalidTaskError,
@@ -181,7 +181,12 @@ class LocalDispatcher:
                         limiter.refund()  # the task was claimed or cancelled while we waited
                     continue
                 try:
-                    await self.run(task, None, me)
+                    # run()'s steps, inlined for the hot path: one coroutine frame per task fewer.
+                    outcome = await self._executor.run(task, None, me)
+                    if outcome.error is None:
+                        self._ledger.finish(task, TaskStatus.COMPLETED, outcome.result, None)
+                    else:
+                        self._settle(task, outcome, None)
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # never let one task kill a worker
@@ -200,6 +205,9 @@ class LocalDispatcher:
         if outcome.error is None:
             self._ledger.finish(task, TaskStatus.COMPLETED, outcome.result, None)
             return outcome.result, None
+        return self._settle(task, outcome, timeout)
+
+    def _settle(self, task: Task, outcome: AttemptOutcome, timeout: float | None) -> tuple[Any, BaseException | None]:
         seconds = timeout if timeout is not None else self._config.timeout
         decision = settle(
             task, outcome, timeout=seconds, retry_allowed=not self.stopped and task.status is TaskStatus.RUNNING

@@ -112,7 +112,10 @@ class ResultBroadcaster:
 
     def __init__(self, on_drop: Callable[[int], None]) -> None:
         self.policy = DropPolicy.DROP_NEWEST
-        self.subscribers: list[ResultStream] = []  # read on the hot path: empty means skip
+        self.subscribers: list[ResultStream] = []
+        #: Called when the subscriber list goes from empty to not, or back (the engine
+        #: installs the results listener only while someone listens).
+        self.on_subscribers: Callable[[], None] | None = None
         self._closed = False
         self._on_drop = on_drop
 
@@ -127,11 +130,15 @@ class ResultBroadcaster:
             stream.end()
         else:
             self.subscribers.append(stream)
+            if len(self.subscribers) == 1 and self.on_subscribers is not None:
+                self.on_subscribers()
         return stream
 
     def unsubscribe(self, stream: ResultStream) -> None:
         with contextlib.suppress(ValueError):
             self.subscribers.remove(stream)
+            if not self.subscribers and self.on_subscribers is not None:
+                self.on_subscribers()
 
     def set_policy(self, policy: DropPolicy | int) -> None:
         """DROP_NEWEST or DROP_OLDEST; any other value means DROP_NEWEST."""
@@ -154,6 +161,8 @@ class ResultBroadcaster:
             return
         self._closed = True
         subscribers, self.subscribers = self.subscribers, []
+        if subscribers and self.on_subscribers is not None:
+            self.on_subscribers()
         for stream in subscribers:
             stream.detach()
             stream.end()
