@@ -22,15 +22,11 @@ import os
 import re
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
 import pytest
-import redis
-
-from pyworker.adapters.redis import RedisKeys
 
 pytestmark = pytest.mark.slow
 
@@ -141,25 +137,6 @@ def python_blocks() -> Iterator[object]:
             elif _is_fragment(block):
                 marks.append(pytest.mark.skip(reason="marked # fragment"))
             yield pytest.param(block, _output_of(block, blocks), id=block.where, marks=marks)
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    """A prefix for one block; its keys are deleted afterwards. Skips without a Redis server."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except (redis.ConnectionError, OSError):
-        client.close()
-        pytest.skip("no Redis server on 127.0.0.1:6379")
-    name = f"pyworker-docs-{uuid.uuid4().hex}"
-    yield name
-    try:
-        keys = list(client.scan_iter(match=RedisKeys(name).pattern, count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
 
 
 def _env() -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import queue
 import signal
 import socket
 import subprocess
@@ -12,12 +11,12 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import pytest
 
 from pyworker.entrypoints.cli import main
 from pyworker.entrypoints.errors import EXIT_UNAVAILABLE, EXIT_USAGE
+from tests.support.lines import LinePump
 from tests.support.redis_servers import free_port, redis_available, start_redis_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,22 +109,6 @@ def test_installed_workerctl_gives_up_on_an_unreachable_redis(not_redis: str) ->
         assert one_line(completed.stderr).startswith("workerctl: durable backend unavailable: ")
 
 
-def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
-    for line in stream:
-        lines.put(line)
-    lines.put(None)
-
-
-def _next_line(lines: queue.Queue[str | None], what: str) -> str:
-    try:
-        line = lines.get(timeout=BOUND)
-    except queue.Empty:
-        raise AssertionError(f"no {what} within {BOUND}s") from None
-    if line is None:
-        raise AssertionError(f"the worker closed its output before {what}")
-    return line
-
-
 @pytest.mark.slow
 @pytest.mark.redis
 @pytest.mark.skipif(not redis_available(), reason="needs redis-server")
@@ -139,31 +122,25 @@ def test_the_worker_waits_for_a_late_redis_and_says_ready_only_then(tmp_path: Pa
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert node.stderr is not None
-    lines: queue.Queue[str | None] = queue.Queue()
-    pump = threading.Thread(target=_pump, args=(node.stderr, lines), daemon=True)
-    pump.start()
+    lines = LinePump(node.stderr)
     server = None
     try:
-        while "durable connect failed" not in (line := _next_line(lines, "a retry")):
+        while "durable connect failed" not in (line := lines.next_line("a retry")):
             assert not line.startswith("worker ready"), line
         server = start_redis_server(tmp_path / "redis", port=port)
-        while not (line := _next_line(lines, "the readiness banner")).startswith("worker ready"):
+        while not (line := lines.next_line("the readiness banner")).startswith("worker ready"):
             pass
         words = line.split()
         for part in (f"url=redis://127.0.0.1:{port}/0", f"prefix={prefix}", "concurrency=2", "lease=2s", "batch=4"):
             assert part in words, (part, line)
         node.send_signal(signal.SIGTERM)
         assert node.wait(timeout=BOUND) == 0
-        pump.join(timeout=BOUND)
-        rest = []
-        while (item := lines.get_nowait()) is not None:
-            rest.append(item)
-        assert "worker: stopped\n" in rest
+        assert "worker: stopped\n" in lines.rest()
     finally:
         if node.poll() is None:
             node.kill()
             node.wait(timeout=BOUND)
-        pump.join(timeout=BOUND)
+        lines.join()
         node.stderr.close()
         if server is not None:
             server.stop()
