@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
-from pyworker.application.ports import DurableInspector
+from pyworker.application.ports import DurableInspector, DurableQueue
 from pyworker.domain import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
+    ConfigurationError,
     DurableState,
     DurableStats,
+    DurableTask,
     DurableTaskPage,
     DurableTaskRecord,
     InvalidTaskError,
@@ -28,8 +30,22 @@ class DurableAdmin:
     or cursor, ``TaskNotFoundError``, ``BackendUnavailableError``.
     """
 
-    def __init__(self, inspector: DurableInspector) -> None:
+    def __init__(self, inspector: DurableInspector, queue: DurableQueue | None = None) -> None:
         self._inspector = inspector
+        self._queue = queue
+
+    async def enqueue(self, task: DurableTask) -> uuid.UUID:
+        """Store one task whose payload bytes the operator gave (no handler or codec check:
+        the bytes must be what the workers' codec reads). Needs the ``queue`` port.
+
+        Raises:
+            DurableTaskExistsError: the id is already stored.
+            InvalidTaskError, DurablePayloadError: no id, handler or payload.
+            ConfigurationError: this admin was built without a DurableQueue.
+        """
+        if self._queue is None:
+            raise ConfigurationError(reason="enqueue needs a DurableQueue: build DurableAdmin(inspector, queue)")
+        return await self._queue.enqueue(task)
 
     async def stats(self) -> DurableStats:
         """Per-queue counts, the DLQ size and the pause flags."""

@@ -36,10 +36,10 @@ def dlq() -> None:
 
 
 def _register() -> None:
-    from pyworker.entrypoints.durable_cli import control, read
+    from pyworker.entrypoints.durable_cli import control, enqueue, read
 
     for command in (read.inspect, read.queues, read.stats, read.get, read.dump, read.paused,
-                    control.pause, control.resume):
+                    enqueue.enqueue, control.pause, control.resume):
         durable.add_command(command)
     dlq.add_command(read.dlq_list)
 
