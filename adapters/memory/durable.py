@@ -309,6 +309,74 @@ class InMemoryDurableBackend:
         records = tuple(self._record(self._tasks[i]) for i in ids[start : start + size])
         return DurableTaskPage(records, cursor_at(start + size if len(ids) > start + size else None))
 
+    # -- operator moves (each task moved in one step: nothing else runs in between) ----------
+
+    async def requeue(self, task_ids: Sequence[uuid.UUID], queue: str | None = None, delay: float = 0.0) -> int:
+        now_ms, moved = self._now_ms(), 0
+        for task_id in task_ids:
+            entry = self._tasks.get(task_id)
+            if entry is not None:
+                self._detach(entry)
+                self._reattach(entry, queue, now_ms + max(to_ms(delay), 0), now_ms)
+                moved += 1
+        return moved
+
+    async def delete(self, task_ids: Sequence[uuid.UUID], *, delete_hash: bool = False) -> int:
+        now_ms, deleted = self._now_ms(), 0
+        for task_id in task_ids:
+            entry = self._tasks.get(task_id)
+            if entry is None:
+                continue
+            self._detach(entry)
+            deleted += 1
+            if delete_hash:
+                del self._tasks[task_id]
+                key = entry.task.idempotency_key
+                if key and self._idem.get(key) == task_id:
+                    del self._idem[key]
+                    self._idem_expiry.pop(key, None)
+            else:
+                entry.state = DurableState.UNKNOWN
+                entry.updated_at_ms = now_ms
+        return deleted
+
+    async def replay_dead(self, limit: int) -> int:
+        now_ms, replayed = self._now_ms(), 0
+        while self._dead and replayed < limit:
+            entry = self._tasks.get(self._dead.pop())  # the tail: the oldest
+            if entry is not None:
+                entry.state = DurableState.UNKNOWN  # already out of the DLQ
+                self._reattach(entry, None, now_ms, now_ms)
+                replayed += 1
+        return replayed
+
+    def _detach(self, entry: _Entry) -> None:
+        """Out of wherever the entry waits or runs (its lease void), or the DLQ."""
+        task_id, queue = self._id(entry), entry.task.queue
+        if entry.state is DurableState.READY:
+            self._ready[queue] = [row for row in self._ready[queue] if row[-1] != task_id]
+            heapq.heapify(self._ready[queue])
+        elif entry.state is DurableState.DELAYED:
+            self._delayed[queue] = [row for row in self._delayed[queue] if row[-1] != task_id]
+            heapq.heapify(self._delayed[queue])
+        elif entry.state is DurableState.PROCESSING:
+            self._end_lease(entry)  # its expiry row goes stale: the token no longer matches
+        elif entry.state is DurableState.DEAD:
+            self._dead.remove(task_id)
+        entry.state = DurableState.UNKNOWN
+
+    def _reattach(self, entry: _Entry, queue: str | None, ready_at_ms: int, now_ms: int) -> None:
+        if queue is not None:
+            target = normalize_queue(queue, self._default_queue)
+            if target != entry.task.queue:
+                entry.task = attrs.evolve(entry.task, queue=target)
+            if target not in self._known:
+                self._known.add(target)
+                self._rr.add(target)
+        entry.seq = next(self._seq)
+        entry.updated_at_ms = now_ms
+        self._make_waiting(entry, ready_at_ms, now_ms)
+
     # -- internals ------------------------------------------------------------------------
 
     def _now_ms(self) -> int:
