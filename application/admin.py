@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from pyworker.application.ports import DurableInspector, DurableQueue
 from pyworker.domain import (
@@ -87,6 +87,39 @@ class DurableAdmin:
             if page.next_cursor is None:
                 return
             cursor = page.next_cursor
+
+    async def task_ids(self, state: DurableState | str, queue: str | None = None, limit: int = 0) -> list[uuid.UUID]:
+        """The ids of the first ``limit`` tasks (0: all) in ``state``, in listing order
+        (the DLQ newest first), read page by page (records are not kept)."""
+        ids: list[uuid.UUID] = []
+        page_size = min(limit, MAX_PAGE_SIZE) if limit > 0 else MAX_PAGE_SIZE
+        async for record in self.iter_tasks(state, queue, page_size=page_size):
+            if 0 < limit <= len(ids):
+                break
+            ids.append(record.id)
+        return ids
+
+    async def requeue(self, task_ids: Sequence[uuid.UUID | str], queue: str | None = None, delay: float = 0.0) -> int:
+        """Make each task wait again (from any state), ready now or after ``delay``;
+        ``queue`` moves it there. Atomic per task; unknown ids skipped. Returns the count moved.
+
+        Raises:
+            InvalidTaskError: an id that is not a UUID (nothing is moved).
+        """
+        return await self._inspector.requeue([parse_task_id(t) for t in task_ids], queue, delay)
+
+    async def delete(self, task_ids: Sequence[uuid.UUID | str], *, delete_hash: bool = False) -> int:
+        """Take each task out of every queue and the DLQ (``delete_hash``: forget it too).
+        Atomic per task; unknown ids skipped. Returns the count deleted.
+
+        Raises:
+            InvalidTaskError: an id that is not a UUID (nothing is deleted).
+        """
+        return await self._inspector.delete([parse_task_id(t) for t in task_ids], delete_hash=delete_hash)
+
+    async def replay_dead(self, limit: int) -> int:
+        """Move up to ``limit`` dead-letter tasks, oldest first, back to their queues. Returns the count."""
+        return await self._inspector.replay_dead(limit)
 
     async def pause(self, queue: str | None = None) -> None:
         """Stop dequeue for one queue, or for all (None). Tasks keep arriving."""

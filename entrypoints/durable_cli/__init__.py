@@ -36,12 +36,14 @@ def dlq() -> None:
 
 
 def _register() -> None:
-    from pyworker.entrypoints.durable_cli import control, enqueue, read
+    from pyworker.entrypoints.durable_cli import control, enqueue, moves, read
 
     for command in (read.inspect, read.queues, read.stats, read.get, read.dump, read.paused,
-                    enqueue.enqueue, control.pause, control.resume):
+                    enqueue.enqueue, moves.retry, moves.requeue, moves.delete, moves.purge,
+                    control.pause, control.resume):
         durable.add_command(command)
     dlq.add_command(read.dlq_list)
+    dlq.add_command(moves.replay)
 
 
 _register()
