@@ -121,6 +121,10 @@ class DurableAdmin:
         """Move up to ``limit`` dead-letter tasks, oldest first, back to their queues. Returns the count."""
         return await self._inspector.replay_dead(limit)
 
+    async def restore(self, records: Sequence[DurableTaskRecord]) -> int:
+        """Write tasks back as their records say (a snapshot import; see DurableInspector.restore)."""
+        return await self._inspector.restore(records)
+
     async def pause(self, queue: str | None = None) -> None:
         """Stop dequeue for one queue, or for all (None). Tasks keep arriving."""
         await self._inspector.pause(queue)

@@ -90,3 +90,17 @@ class DurableInspector(Protocol):
             How many tasks were replayed.
         """
         ...
+
+    async def restore(self, records: Sequence[DurableTaskRecord]) -> int:
+        """Write each task back as its record says (a snapshot import), replacing a task
+        stored under the same id: every field, attempts and payload bytes kept.
+        READY queues behind its peers; DELAYED waits until ``ready_at``; PROCESSING is
+        held by no worker and comes back at ``lease_expires_at`` (now when unset), its
+        attempt counted; DEAD joins the DLQ's oldest end (restore the DLQ newest first
+        to keep its order); UNKNOWN is restored as READY. The idempotency key points
+        at the task again. Atomic per task.
+
+        Returns:
+            How many tasks were restored.
+        """
+        ...

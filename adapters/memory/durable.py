@@ -25,6 +25,7 @@ from pyworker.domain.durable import (
     DurableTaskRecord,
     QueueStats,
     cursor_at,
+    durable_weight,
     effective_lease,
     failure_text,
     listable_state,
@@ -349,6 +350,45 @@ class InMemoryDurableBackend:
                 self._reattach(entry, None, now_ms, now_ms)
                 replayed += 1
         return replayed
+
+    async def restore(self, records: Sequence[DurableTaskRecord]) -> int:
+        now_ms = self._now_ms()
+        for record in records:
+            old = self._tasks.get(record.id)
+            if old is not None:
+                self._detach(old)
+            queue = normalize_queue(record.queue, self._default_queue)
+            task = DurableTask(
+                handler=record.handler, payload=record.payload, id=record.id, priority=record.priority,
+                queue=queue, weight=durable_weight(record.weight), retries=record.retries,
+                retry_delay=record.retry_delay, metadata=record.metadata, idempotency_key=record.idempotency_key,
+            )
+            entry = _Entry(task, next(self._seq), DurableState.UNKNOWN, to_ms(record.ready_at or 0) or now_ms,
+                           to_ms(record.updated_at or 0) or now_ms, attempts=record.attempts,
+                           last_error=record.last_error,
+                           failed_at_ms=None if record.failed_at is None else to_ms(record.failed_at))
+            self._tasks[record.id] = entry
+            if queue not in self._known:
+                self._known.add(queue)
+                self._rr.add(queue)
+            if record.idempotency_key:
+                self._idem[record.idempotency_key] = record.id
+                self._idem_expiry.pop(record.idempotency_key, None)
+            if record.state is DurableState.DEAD:
+                entry.state = DurableState.DEAD
+                self._dead.append(record.id)
+            elif record.state is DurableState.PROCESSING:
+                entry.state = DurableState.PROCESSING
+                entry.token = f"restored:{record.id}"
+                entry.lease_ms = to_ms(record.lease_expires_at or 0) or now_ms
+                self._processing[queue].add(record.id)
+                heapq.heappush(self._expiries[queue], (entry.lease_ms, entry.token, record.id))
+            else:
+                ready_at = entry.ready_at_ms
+                if record.state is not DurableState.DELAYED:
+                    ready_at = min(ready_at, now_ms)
+                self._make_waiting(entry, ready_at, now_ms)
+        return len(records)
 
     def _detach(self, entry: _Entry) -> None:
         """Out of wherever the entry waits or runs (its lease void), or the DLQ."""

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pyworker.adapters.redis.keys import RedisKeys
-from pyworker.adapters.redis.records import record_from_hash, record_from_row
+from pyworker.adapters.redis.records import hash_fields, record_from_hash, record_from_row
 from pyworker.adapters.redis.store import RedisDurableStore
 from pyworker.domain.durable import (
     DEFAULT_PAGE_SIZE,
@@ -118,6 +118,13 @@ class RedisDurableInspector:
             if any(int(reply) == 0 for reply in replies):
                 break
         return replayed
+
+    async def restore(self, records: Sequence[DurableTaskRecord]) -> int:
+        store = self.store
+        keys = [store.keys.queues, store.keys.dead, store.keys.seq, store.keys.wake]
+        now = store.now_ms()
+        calls = [[store.prefix, now, str(r.id), r.state.value, *hash_fields(r, store.default_queue)] for r in records]
+        return await self._moves(store.scripts.restore, keys, calls)
 
     async def _moves(self, script: Any, keys: list[str], calls: list[list[Any]]) -> int:
         moved = 0

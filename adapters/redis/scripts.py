@@ -10,10 +10,10 @@ from redis.commands.core import AsyncScript
 
 _NAMES = (
     "enqueue", "dequeue", "ack", "nack", "fail", "extend", "release", "pause", "stats", "list",
-    "requeue", "delete", "replay",
+    "requeue", "delete", "replay", "restore",
 )  # fmt: skip
 #: Shared helpers a script needs besides the prelude (lua/<name>.lua, prepended in order).
-_INCLUDES = {"requeue": ("move",), "delete": ("move",), "replay": ("move",)}
+_INCLUDES = {"requeue": ("move",), "delete": ("move",), "replay": ("move",), "restore": ("move",)}
 
 
 def script_source(name: str) -> str:
@@ -44,6 +44,7 @@ class RedisScripts:
     requeue: AsyncScript
     delete: AsyncScript
     replay: AsyncScript
+    restore: AsyncScript
 
     @classmethod
     def register(cls, client: Any) -> RedisScripts:

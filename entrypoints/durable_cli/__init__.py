@@ -36,7 +36,7 @@ def dlq() -> None:
 
 
 def _register() -> None:
-    from pyworker.entrypoints.durable_cli import control, enqueue, moves, read
+    from pyworker.entrypoints.durable_cli import control, enqueue, moves, read, snapshot
 
     for command in (read.inspect, read.queues, read.stats, read.get, read.dump, read.paused,
                     enqueue.enqueue, moves.retry, moves.requeue, moves.delete, moves.purge,
@@ -44,6 +44,7 @@ def _register() -> None:
         durable.add_command(command)
     dlq.add_command(read.dlq_list)
     dlq.add_command(moves.replay)
+    durable.add_command(snapshot.snapshot)
 
 
 _register()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 
+import attrs
 import pytest
 
-from pyworker.domain import DurableLeaseNotFoundError, DurableState, TaskNotFoundError
+from pyworker.domain import DurableLeaseNotFoundError, DurableState, DurableTaskRecord, TaskNotFoundError
 
 from .conftest import DurableEnv
 from .durable_support import ContractTask, dequeue_all, list_all, make_task
@@ -134,3 +135,44 @@ async def test_replay_dead_drops_entries_whose_task_is_gone(env: DurableEnv) -> 
 
     assert await ids_in(env, DurableState.READY) == [kept.id]
     assert (await env.inspector.stats()).dead == 0
+
+
+async def every_record(env: DurableEnv) -> list[DurableTaskRecord]:
+    states = (DurableState.READY, DurableState.DELAYED, DurableState.PROCESSING, DurableState.DEAD)
+    return [record for state in states for record in await list_all(env.inspector, state)]
+
+
+async def test_restore_brings_back_every_record_exactly(env: DurableEnv) -> None:
+    await dead_task(env, queue="d")
+    await dead_task(env, queue="d")
+    leased = make_task(queue="c")
+    await env.queue.enqueue(leased)
+    [lease] = await env.queue.dequeue(1, 30)
+    assert lease.task_id == leased.id
+    await env.queue.enqueue(make_task(queue="a", priority=3, weight=5, payload=bytes(range(256)), retries=4,
+                                      retry_delay=1.5, metadata={"m": "1"}, idempotency_key="idem-a"))
+    await env.queue.enqueue(make_task(queue="b", run_at=env.clock.now() + 60))
+    before = await every_record(env)
+    await env.inspector.delete([r.id for r in before], delete_hash=True)
+    assert await every_record(env) == []
+
+    assert await env.inspector.restore(before) == 5
+
+    assert await every_record(env) == before
+    duplicate = make_task(idempotency_key="idem-a")
+    assert await env.queue.enqueue(duplicate) == before[0].id
+    env.clock.advance(31)  # the restored lease runs out: the task comes back, its attempt counted
+    again = [lease for lease in await dequeue_all(env.queue) if lease.task_id == leased.id]
+    assert [lease.attempts for lease in again] == [2]
+
+
+async def test_restore_replaces_a_task_stored_under_the_same_id(env: DurableEnv) -> None:
+    task = make_task(queue="a")
+    await env.queue.enqueue(task)
+    [record] = await every_record(env)
+
+    assert await env.inspector.restore([attrs.evolve(record, queue="b", state=DurableState.DEAD)]) == 1
+
+    assert await ids_in(env, DurableState.READY) == []
+    assert [r.queue for r in await every_record(env)] == ["b"]
+    assert (await env.inspector.stats()).dead == 1
