@@ -149,3 +149,28 @@ def test_an_interrupted_bulk_requeue_leaves_every_task_in_exactly_one_state(stor
     assert ready | processing == ids
     assert {states[i] for i in ready} == {DurableState.READY.value.encode()}
     assert {states[i] for i in processing} == {DurableState.PROCESSING.value.encode()}
+
+
+def test_stats_watch_refreshes_until_interrupted_then_exits_0(store: Store) -> None:
+    seed(store, 2)
+    env = {**os.environ, "PYWORKER_REDIS_URL": URL, "PYWORKER_REDIS_PREFIX": store.prefix}
+    process = subprocess.Popen([WORKERCTL, "durable", "stats", "--watch", "100ms", "--json"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    try:
+        refreshes = [json.loads(process.stdout.readline()) for _ in range(2)]  # blocks until each refresh
+        seed(store, 1)
+        while (latest := json.loads(process.stdout.readline()))["total_ready"] != 3:
+            pass
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=BOUND)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=BOUND)
+        process.stdout.close()
+
+    assert [r["total_ready"] for r in refreshes] == [2, 2]
+    assert latest["total_ready"] == 3
+    assert process.returncode == 0
+    assert "Traceback" not in err
