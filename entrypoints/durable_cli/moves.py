@@ -19,12 +19,14 @@ from pyworker.entrypoints.durable_cli.selection import (
     SHOW_IDS,
     Source,
     check_bound,
+    drain,
     in_batches,
     parse_ids,
     progress,
     report,
-    select,
     source,
+    source_ids,
+    source_size,
 )
 from pyworker.entrypoints.durations import DURATION
 from pyworker.entrypoints.errors import CliError
@@ -45,33 +47,59 @@ def plural(count: int) -> str:
     return f"{count} task(s)"
 
 
+async def bounded_moves(
+    admin: DurableAdmin, connection: Connection, *, ids: list[uuid.UUID], src: Source | None, limit: int,
+    label: str, move: Callable[[Sequence[uuid.UUID]], Awaitable[int]], apply: bool, show_ids: bool,
+    leaves: bool = True, yes: bool | None = None,
+) -> tuple[int, int, list[uuid.UUID]]:
+    """(tasks chosen, tasks moved, ids to show) for ``--id`` values or a source.
+
+    A source is read page by page: when a moved task leaves it (``leaves``), the head
+    page is read again after each move, so memory holds one page; otherwise (a ready
+    task requeued into its own queue) the ids are read first. ``yes`` not None: the
+    destructive bound applies (check_bound).
+    """
+    if ids:
+        moved = await in_batches(ids, label, move) if apply else 0
+        return len(ids), moved, ids
+    assert src is not None
+    wanted = await source_size(admin, src, limit, connection)
+    if yes is not None:
+        check_bound(wanted, yes, limit, label)
+    if not apply:
+        return wanted, 0, await source_ids(admin, src, wanted, connection) if show_ids else []
+    if leaves:
+        moved, kept = await drain(admin, src, wanted, connection, label, move, keep_ids=show_ids)
+        return wanted, moved, kept
+    chosen = await source_ids(admin, src, wanted, connection)
+    return len(chosen), await in_batches(chosen, label, move), chosen if show_ids else []
+
+
 def move_command(
     container: Application, connection: Connection, *, ids: list[uuid.UUID], src: Source | None, limit: int,
     queue: str | None, delay: float, apply: bool, show_ids: bool, as_json: bool,
 ) -> None:
     """retry and requeue: pick the tasks, then requeue them in batches (each task atomically)."""
+    # A requeued task leaves its source unless it is a ready task that stays ready in its own queue.
+    leaves = src is None or src.state is not DurableState.READY or delay > 0 or queue not in (None, src.queue)
 
-    async def action(admin: DurableAdmin) -> tuple[list[uuid.UUID], int]:
-        async with connection.bound():
-            chosen = await select(admin, ids, src, limit)
-        if not apply or not chosen:
-            return chosen, 0
-
+    async def action(admin: DurableAdmin) -> tuple[int, int, list[uuid.UUID]]:
         async def move(chunk: Sequence[uuid.UUID]) -> int:
             async with connection.bound():
                 return await admin.requeue(chunk, queue, delay)
 
-        return chosen, await in_batches(chosen, "requeue", move)
+        return await bounded_moves(admin, connection, ids=ids, src=src, limit=limit, label="requeue", move=move,
+                                   apply=apply, show_ids=show_ids, leaves=leaves)
 
-    chosen, moved = operate(container, connection, action)
+    chosen, moved, shown = operate(container, connection, action)
     where = f" from {src}" if src is not None and not ids else ""
     if not apply:
-        report("requeue", False, len(chosen), chosen, show_ids, as_json,
-               f"dry-run: use --apply to requeue {plural(len(chosen))}{where}")
+        report("requeue", False, chosen, shown, show_ids, as_json,
+               f"dry-run: use --apply to requeue {plural(chosen)}{where}")
         return
     if not chosen:
         raise CliError("no tasks found to requeue")
-    report("requeue", True, moved, chosen, show_ids, as_json, f"requeued {plural(moved)}")
+    report("requeue", True, moved, shown, show_ids, as_json, f"requeued {plural(moved)}")
 
 
 @click.command()
@@ -145,27 +173,21 @@ def delete(
     ids = parse_ids(id_values)
     src = None if ids else source(source_name, from_queue)
 
-    async def action(admin: DurableAdmin) -> tuple[list[uuid.UUID], int]:
-        async with connection.bound():
-            chosen = await select(admin, ids, src, limit)
-        if src is not None:
-            check_bound(len(chosen), yes, limit, "delete")
-        if not apply:
-            return chosen, 0
-
+    async def action(admin: DurableAdmin) -> tuple[int, int, list[uuid.UUID]]:
         async def remove(chunk: Sequence[uuid.UUID]) -> int:
             async with connection.bound():
                 return await admin.delete(chunk, delete_hash=delete_hash)
 
-        return chosen, await in_batches(chosen, "delete", remove)
+        return await bounded_moves(admin, connection, ids=ids, src=src, limit=limit, label="delete", move=remove,
+                                   apply=apply, show_ids=show_ids, yes=yes)
 
-    chosen, deleted = operate(container, connection, action)
+    chosen, deleted, shown = operate(container, connection, action)
     where = f" from {src}" if src is not None else ""
     if not apply:
-        report("delete", False, len(chosen), chosen, show_ids, as_json,
-               f"dry-run: use --apply to delete {plural(len(chosen))}{where}")
+        report("delete", False, chosen, shown, show_ids, as_json,
+               f"dry-run: use --apply to delete {plural(chosen)}{where}")
     else:
-        report("delete", True, deleted, chosen, show_ids, as_json, f"deleted {plural(deleted)}")
+        report("delete", True, deleted, shown, show_ids, as_json, f"deleted {plural(deleted)}")
 
 
 @click.command()
@@ -196,32 +218,34 @@ def purge(
     async def action(admin: DurableAdmin) -> list[tuple[str, list[uuid.UUID], int]]:
         async with connection.bound():
             names = [queue] if queue else [q.queue for q in (await admin.stats()).queues]
-            plan = [(f"{state.value} queue={name}", await admin.task_ids(state, name, limit))
-                    for state in states for name in names]
-            if dlq:
-                plan.append(("dlq", await admin.task_ids(DurableState.DEAD, queue or None, limit)))
-        check_bound(sum(len(ids) for _, ids in plan), yes, limit, "purge")
-        done = []
-        for label, ids in plan:
-            removed = 0
-            if apply:
-                async def remove(chunk: Sequence[uuid.UUID]) -> int:
-                    async with connection.bound():
-                        return await admin.delete(chunk, delete_hash=True)
+        sets = [(f"{state.value} queue={name}", Source(state.value, name)) for state in states for name in names]
+        if dlq:
+            sets.append(("dlq", Source("dlq", queue or None)))
+        sizes = [await source_size(admin, src, limit, connection) for _, src in sets]
+        check_bound(sum(sizes), yes, limit, "purge")
 
-                removed = await in_batches(ids, f"purge {label}", remove)
-            done.append((label, ids, removed))
+        async def remove(chunk: Sequence[uuid.UUID]) -> int:
+            async with connection.bound():
+                return await admin.delete(chunk, delete_hash=True)
+
+        done = []
+        for (label, src), size in zip(sets, sizes, strict=True):
+            if apply:
+                removed, kept = await drain(admin, src, size, connection, f"purge {label}", remove, keep_ids=show_ids)
+            else:
+                removed, kept = size, await source_ids(admin, src, size, connection) if show_ids else []
+            done.append((label, kept, removed))
         return done
 
     done = operate(container, connection, action)
     if as_json:
-        out = [{"set": label, "count": removed if apply else len(ids), **({"ids": [str(i) for i in ids]}
+        out = [{"set": label, "count": removed, **({"ids": [str(i) for i in ids]}
                 if show_ids else {})} for label, ids, removed in done]
         click.echo(json_line({"action": "purge", "applied": apply, "sets": out}))
         return
     for label, ids, removed in done:
         prefix = "purged" if apply else "dry-run: would purge"
-        click.echo(f"{prefix} {label} removed={removed if apply else len(ids)}")
+        click.echo(f"{prefix} {label} removed={removed}")
         if show_ids:
             for task_id in ids:
                 click.echo(str(task_id))

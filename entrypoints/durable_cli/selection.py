@@ -12,9 +12,13 @@ import click
 
 from pyworker.application.admin import DurableAdmin, parse_task_id
 from pyworker.domain import DurableState, WorkerError
+from pyworker.entrypoints.durable_cli.connection import Connection
 from pyworker.entrypoints.durable_cli.render import json_line
 
 SOURCES = ("dlq", "ready", "processing")
+#: A source's name (what --source takes, and purge's sets) -> the state it lists.
+STATE_OF = {"dlq": DurableState.DEAD, "ready": DurableState.READY, "delayed": DurableState.DELAYED,
+            "processing": DurableState.PROCESSING}
 #: Tasks a destructive bulk command (purge, delete without --id) touches at most without --yes or --limit.
 DESTRUCTIVE_BOUND = 1000
 #: Tasks per call to the admin service while moving (each task is still its own atomic move).
@@ -46,7 +50,7 @@ class Source:
 
     @property
     def state(self) -> DurableState:
-        return {"dlq": DurableState.DEAD, "ready": DurableState.READY}.get(self.name, DurableState.PROCESSING)
+        return STATE_OF[self.name]
 
     def __str__(self) -> str:
         return self.name if self.queue is None else f"{self.name}:{self.queue}"
@@ -99,12 +103,63 @@ async def in_batches(
     return moved
 
 
-async def select(admin: DurableAdmin, ids: list[uuid.UUID], src: Source | None, limit: int) -> list[uuid.UUID]:
-    """The explicit ids, or the first ``limit`` (0: all) of the source, in listing order."""
-    if ids:
-        return ids
-    assert src is not None
-    return await admin.task_ids(src.state, src.queue, limit)
+async def source_size(admin: DurableAdmin, src: Source, limit: int, connection: Connection) -> int:
+    """How many tasks a command on ``src`` touches: its size (from the counts), at most ``limit`` (0: all)."""
+    async with connection.bound():
+        stats = await admin.stats()
+    if src.state is DurableState.DEAD and src.queue is not None:  # one queue's part of the DLQ: counted by reading
+        return len(await source_ids(admin, src, limit if limit > 0 else stats.dead, connection))
+    if src.state is DurableState.DEAD:
+        size = stats.dead
+    else:
+        counts = next((q for q in stats.queues if q.queue == src.queue), None)
+        by_state = {} if counts is None else {DurableState.READY: counts.ready, DurableState.DELAYED: counts.delayed,
+                                               DurableState.PROCESSING: counts.processing}
+        size = by_state.get(src.state, 0)
+    return min(size, limit) if limit > 0 else size
+
+
+async def source_ids(admin: DurableAdmin, src: Source, wanted: int, connection: Connection) -> list[uuid.UUID]:
+    """The first ``wanted`` ids of ``src`` in listing order, page by page (each page within the timeout)."""
+    ids: list[uuid.UUID] = []
+    cursor: str | None = None
+    while len(ids) < wanted:
+        async with connection.bound():
+            page = await admin.list_tasks(src.state, src.queue, limit=min(BATCH, wanted - len(ids)), cursor=cursor)
+        ids.extend(record.id for record in page.records)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    return ids[:wanted]
+
+
+async def drain(
+    admin: DurableAdmin, src: Source, wanted: int, connection: Connection, label: str,
+    move: Callable[[Sequence[uuid.UUID]], Awaitable[int]], *, keep_ids: bool,
+) -> tuple[int, list[uuid.UUID]]:
+    """Move up to ``wanted`` tasks that leave ``src`` when moved: read the head page, move it, read the
+    head again. Only one page of ids is held at a time (plus the ids kept for --show-ids).
+    """
+    if src.state is DurableState.DEAD and src.queue is not None:
+        # A queue-filtered DLQ page can come back empty before the DLQ's end: read the ids first.
+        ids = await source_ids(admin, src, wanted, connection)
+        return await in_batches(ids, label, move), ids if keep_ids else []
+    moved, seen = 0, 0
+    kept: list[uuid.UUID] = []
+    with progress(wanted, label) as advance:
+        while seen < wanted:
+            async with connection.bound():
+                page = await admin.list_tasks(src.state, src.queue, limit=min(BATCH, wanted - seen))
+            ids = [record.id for record in page.records]
+            if not ids:
+                break
+            async with connection.bound():
+                moved += await move(ids)
+            seen += len(ids)
+            advance(len(ids))
+            if keep_ids:
+                kept.extend(ids)
+    return moved, kept
 
 
 def report(action: str, applied: bool, count: int, ids: Sequence[uuid.UUID], show_ids: bool, as_json: bool,

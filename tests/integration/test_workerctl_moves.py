@@ -201,3 +201,12 @@ def test_validation_errors_are_usage_errors(store: Store, argv: list[str], messa
     assert result.code == EXIT_USAGE
     [line] = result.err.splitlines()
     assert message in line
+
+
+def test_retry_from_ready_requeues_behind_the_peers_of_the_same_queue(store: Store) -> None:
+    a, b, c = enqueue(store, 3, "q")
+
+    result = store.cli("retry", "--source", "ready", "--from-queue", "q", "--limit", "2", "--apply")
+
+    assert result.lines == ["requeued 2 task(s)"]
+    assert [line["id"] for line in store.cli("dump", "--queue", "q").json_lines()] == [str(c), str(a), str(b)]
