@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 import attrs
 import click
+from dependency_injector import providers
+from redis.asyncio.cluster import RedisCluster
 
 from pyworker.application.admin import DurableAdmin
 from pyworker.application.ports import DurableBackend
@@ -34,6 +36,7 @@ ENV_VARS = {
     "tls": "PYWORKER_REDIS_TLS",
     "tls_insecure": "PYWORKER_REDIS_TLS_INSECURE",
     "timeout": "PYWORKER_REDIS_TIMEOUT",
+    "cluster": "PYWORKER_REDIS_CLUSTER",
 }
 
 
@@ -44,6 +47,7 @@ class Connection:
     url: str = DEFAULT_REDIS_URL
     prefix: str = DEFAULT_REDIS_PREFIX
     timeout: float = DEFAULT_TIMEOUT
+    cluster: bool = False
 
     @property
     def shown(self) -> str:
@@ -113,6 +117,8 @@ def connection_options(command: F) -> F:
                      help="TLS without certificate verification."),
         click.option("--timeout", envvar=ENV_VARS["timeout"], type=DURATION, default="5s", show_default=True,
                      help="Per-command Redis timeout (<= 0: 5s; per refresh with --watch)."),
+        click.option("--cluster", envvar=ENV_VARS["cluster"], is_flag=True,
+                     help="The address is a Redis Cluster node (the client follows the cluster)."),
     ]
 
     @functools.wraps(command)
@@ -125,11 +131,13 @@ def connection_options(command: F) -> F:
         tls: bool,
         tls_insecure: bool,
         timeout: float,
+        cluster: bool,
         **kwargs: Any,
     ) -> Any:
         timeout = timeout if timeout > 0 else DEFAULT_TIMEOUT
         url = build_redis_url(redis_url, redis_addr, redis_password, tls, tls_insecure)
-        return command(*args, connection=Connection(url, redis_prefix or DEFAULT_REDIS_PREFIX, timeout), **kwargs)
+        connection = Connection(url, redis_prefix or DEFAULT_REDIS_PREFIX, timeout, cluster)
+        return command(*args, connection=connection, **kwargs)
 
     for option in reversed(options):
         wrapper = option(wrapper)
@@ -142,11 +150,22 @@ async def open_backend(container: Application, connection: Connection) -> AsyncI
     """The container's Redis durable backend for ``connection``; its resources closed on exit."""
     settings = {"kind": "redis", "redis_url": connection.client_url, "redis_prefix": connection.prefix}
     configure(container, backend=settings)
+    if connection.cluster:
+        container.backends.redis_client.override(providers.Resource(cluster_client, connection.client_url))
     try:
         backend: DurableBackend = await container.backends.durable_backend()
         yield backend
     finally:
         await shutdown(container)
+
+
+async def cluster_client(url: str) -> AsyncIterator[RedisCluster]:
+    """A Redis Cluster client from a node's URL (bytes replies), closed when the container shuts down."""
+    client = RedisCluster.from_url(url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
 
 
 def run(container: Application, connection: Connection, action: Callable[[DurableAdmin], Awaitable[T]]) -> T:

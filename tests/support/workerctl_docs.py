@@ -130,6 +130,7 @@ environment variable:
 | `--tls` | `PYWORKER_REDIS_TLS` | off | TLS (`rediss://`) |
 | `--tls-insecure` | `PYWORKER_REDIS_TLS_INSECURE` | off | TLS without certificate verification |
 | `--timeout` | `PYWORKER_REDIS_TIMEOUT` | `5s` | bound on each Redis call (`<= 0`: 5s); connecting too |
+| `--cluster` | `PYWORKER_REDIS_CLUSTER` | off | the address is a Redis Cluster node (the client follows the cluster) |
 
 Durations take Go's forms (`200ms`, `30s`, `1h30m`) or plain seconds.
 
