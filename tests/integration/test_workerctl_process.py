@@ -174,3 +174,30 @@ def test_stats_watch_refreshes_until_interrupted_then_exits_0(store: Store) -> N
     assert latest["total_ready"] == 3
     assert process.returncode == 0
     assert "Traceback" not in err
+
+
+def test_stats_watch_on_a_terminal_is_a_live_table(store: Store) -> None:
+    seed(store, 4)
+    env = {**os.environ, "PYWORKER_REDIS_URL": URL, "PYWORKER_REDIS_PREFIX": store.prefix, "TERM": "xterm-256color",
+           "COLUMNS": "100"}
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen([WORKERCTL, "durable", "stats", "--watch", "100ms"], env=env, stdin=terminal,
+                               stdout=terminal, stderr=terminal, close_fds=True)
+    os.close(terminal)
+    shown = ""
+    try:
+        deadline = time.monotonic() + BOUND
+        while "durable queues" not in shown or "dead=0" not in shown:
+            assert time.monotonic() < deadline, shown
+            if select.select([controller], [], [], 0.5)[0]:
+                shown += os.read(controller, 65536).decode(errors="replace")
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=BOUND) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=BOUND)
+        os.close(controller)
+
+    assert "\u2502" in shown or "\u2503" in shown  # the table's column rules, not key=value lines
+    assert "queue=q" not in shown
