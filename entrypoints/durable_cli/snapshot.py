@@ -47,10 +47,10 @@ def output(path: str) -> Iterator[IO[str]]:
 @click.option("--queue", default="", help="Only this queue (default: every queue).")
 @click.option("--limit", type=click.IntRange(min=0), default=100, show_default=True,
               help="Tasks per queue and state at most (0: all).")
-@click.option("--ready/--no-ready", default=True, show_default=True)
-@click.option("--delayed", is_flag=True)
-@click.option("--processing", is_flag=True)
-@click.option("--dlq", is_flag=True)
+@click.option("--ready/--no-ready", default=True, show_default=True, help="Ready tasks.")
+@click.option("--delayed", is_flag=True, help="Delayed tasks (waiting for their run time or retry).")
+@click.option("--processing", is_flag=True, help="Leased tasks (restored with no holder: back when the lease ends).")
+@click.option("--dlq", is_flag=True, help="Dead-letter tasks.")
 @connection_options
 @click.pass_obj
 def export(
