@@ -88,17 +88,6 @@ class DurableAdmin:
                 return
             cursor = page.next_cursor
 
-    async def task_ids(self, state: DurableState | str, queue: str | None = None, limit: int = 0) -> list[uuid.UUID]:
-        """The ids of the first ``limit`` tasks (0: all) in ``state``, in listing order
-        (the DLQ newest first), read page by page (records are not kept)."""
-        ids: list[uuid.UUID] = []
-        page_size = min(limit, MAX_PAGE_SIZE) if limit > 0 else MAX_PAGE_SIZE
-        async for record in self.iter_tasks(state, queue, page_size=page_size):
-            if 0 < limit <= len(ids):
-                break
-            ids.append(record.id)
-        return ids
-
     async def requeue(self, task_ids: Sequence[uuid.UUID | str], queue: str | None = None, delay: float = 0.0) -> int:
         """Make each task wait again (from any state), ready now or after ``delay``;
         ``queue`` moves it there. Atomic per task; unknown ids skipped. Returns the count moved.
