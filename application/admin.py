@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
-from pyworker.application.ports import DurableInspector
+from pyworker.application.ports import DurableInspector, DurableQueue
 from pyworker.domain import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
+    ConfigurationError,
     DurableState,
     DurableStats,
+    DurableTask,
     DurableTaskPage,
     DurableTaskRecord,
     InvalidTaskError,
@@ -28,8 +30,22 @@ class DurableAdmin:
     or cursor, ``TaskNotFoundError``, ``BackendUnavailableError``.
     """
 
-    def __init__(self, inspector: DurableInspector) -> None:
+    def __init__(self, inspector: DurableInspector, queue: DurableQueue | None = None) -> None:
         self._inspector = inspector
+        self._queue = queue
+
+    async def enqueue(self, task: DurableTask) -> uuid.UUID:
+        """Store one task whose payload bytes the operator gave (no handler or codec check:
+        the bytes must be what the workers' codec reads). Needs the ``queue`` port.
+
+        Raises:
+            DurableTaskExistsError: the id is already stored.
+            InvalidTaskError, DurablePayloadError: no id, handler or payload.
+            ConfigurationError: this admin was built without a DurableQueue.
+        """
+        if self._queue is None:
+            raise ConfigurationError(reason="enqueue needs a DurableQueue: build DurableAdmin(inspector, queue)")
+        return await self._queue.enqueue(task)
 
     async def stats(self) -> DurableStats:
         """Per-queue counts, the DLQ size and the pause flags."""
@@ -71,6 +87,32 @@ class DurableAdmin:
             if page.next_cursor is None:
                 return
             cursor = page.next_cursor
+
+    async def requeue(self, task_ids: Sequence[uuid.UUID | str], queue: str | None = None, delay: float = 0.0) -> int:
+        """Make each task wait again (from any state), ready now or after ``delay``;
+        ``queue`` moves it there. Atomic per task; unknown ids skipped. Returns the count moved.
+
+        Raises:
+            InvalidTaskError: an id that is not a UUID (nothing is moved).
+        """
+        return await self._inspector.requeue([parse_task_id(t) for t in task_ids], queue, delay)
+
+    async def delete(self, task_ids: Sequence[uuid.UUID | str], *, delete_hash: bool = False) -> int:
+        """Take each task out of every queue and the DLQ (``delete_hash``: forget it too).
+        Atomic per task; unknown ids skipped. Returns the count deleted.
+
+        Raises:
+            InvalidTaskError: an id that is not a UUID (nothing is deleted).
+        """
+        return await self._inspector.delete([parse_task_id(t) for t in task_ids], delete_hash=delete_hash)
+
+    async def replay_dead(self, limit: int) -> int:
+        """Move up to ``limit`` dead-letter tasks, oldest first, back to their queues. Returns the count."""
+        return await self._inspector.replay_dead(limit)
+
+    async def restore(self, records: Sequence[DurableTaskRecord]) -> int:
+        """Write tasks back as their records say (a snapshot import; see DurableInspector.restore)."""
+        return await self._inspector.restore(records)
 
     async def pause(self, queue: str | None = None) -> None:
         """Stop dequeue for one queue, or for all (None). Tasks keep arriving."""

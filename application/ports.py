@@ -12,16 +12,21 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from pyworker.application.events import AttemptInfo
-from pyworker.domain import (
-    DEFAULT_PAGE_SIZE,
-    DurableLease,
-    DurableState,
-    DurableStats,
-    DurableTask,
-    DurableTaskPage,
-    DurableTaskRecord,
-    MetricsSnapshot,
-)
+from pyworker.application.inspector import DurableInspector
+from pyworker.domain import DurableLease, DurableTask, MetricsSnapshot
+
+__all__ = [
+    "Clock",
+    "DurableBackend",
+    "DurableCodec",
+    "DurableInspector",
+    "DurableQueue",
+    "Meter",
+    "MeterFactory",
+    "TaskSpan",
+    "TimerHandle",
+    "Tracer",
+]
 
 
 @runtime_checkable
@@ -229,56 +234,6 @@ class DurableQueue(Protocol):
 
     async def close(self) -> None:
         """Release what this queue opened (its own connections). Idempotent."""
-        ...
-
-
-@runtime_checkable
-class DurableInspector(Protocol):
-    """What an operator needs from the same store: read it and steer dequeue.
-
-    Reads never change a task. Technology errors surface as
-    ``BackendUnavailableError``. Operator writes that come later (delete, purge,
-    requeue, retry, DLQ replay, snapshot export and import) belong on this port
-    too, each one atomic, with the same error rules.
-    """
-
-    async def stats(self) -> DurableStats:
-        """Per-queue ready / delayed / processing counts, the DLQ size, pauses."""
-        ...
-
-    async def get(self, task_id: uuid.UUID) -> DurableTaskRecord:
-        """One stored task, payload included. Raises TaskNotFoundError."""
-        ...
-
-    async def list_tasks(
-        self,
-        state: DurableState,
-        queue: str | None = None,
-        *,
-        limit: int = DEFAULT_PAGE_SIZE,
-        cursor: str | None = None,
-    ) -> DurableTaskPage:
-        """One page of the tasks in ``state``, in dequeue order per queue (queues
-        alphabetical; the DLQ newest first), at most ``limit`` records
-        (MAX_PAGE_SIZE at most per page) from ``cursor`` (None: the start).
-
-        Pass the page's ``next_cursor`` back to read on; None means nothing
-        follows. Cursors are positions: tasks that move while you page may be
-        skipped or seen twice. A delayed task that is due but not yet moved by a
-        dequeue still lists as delayed.
-
-        Raises:
-            InvalidTaskError: a state that cannot be listed (UNKNOWN, or a string
-                that names no state), limit < 1, or a cursor no page returned.
-        """
-        ...
-
-    async def pause(self, queue: str | None = None) -> None:
-        """Stop dequeue for one queue, or for all (``None``)."""
-        ...
-
-    async def resume(self, queue: str | None = None) -> None:
-        """Undo ``pause`` for one queue, or the global pause (``None``)."""
         ...
 
 

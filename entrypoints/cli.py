@@ -46,9 +46,14 @@ def cli(ctx: click.Context, verbose: int) -> None:
 
 def _register_commands() -> None:
     from pyworker.entrypoints.demo import demo
+    from pyworker.entrypoints.durable_cli import durable
+    from pyworker.entrypoints.durable_cli.shell import completion, version
     from pyworker.entrypoints.worker import worker
 
     cli.add_command(demo)
+    cli.add_command(durable)
+    cli.add_command(completion)
+    cli.add_command(version)
     cli.add_command(worker)
 
 

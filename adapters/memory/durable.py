@@ -25,6 +25,7 @@ from pyworker.domain.durable import (
     DurableTaskRecord,
     QueueStats,
     cursor_at,
+    durable_weight,
     effective_lease,
     failure_text,
     listable_state,
@@ -308,6 +309,113 @@ class InMemoryDurableBackend:
                 ids.extend(self._ordered_ids(wanted, name))
         records = tuple(self._record(self._tasks[i]) for i in ids[start : start + size])
         return DurableTaskPage(records, cursor_at(start + size if len(ids) > start + size else None))
+
+    # -- operator moves (each task moved in one step: nothing else runs in between) ----------
+
+    async def requeue(self, task_ids: Sequence[uuid.UUID], queue: str | None = None, delay: float = 0.0) -> int:
+        now_ms, moved = self._now_ms(), 0
+        for task_id in task_ids:
+            entry = self._tasks.get(task_id)
+            if entry is not None:
+                self._detach(entry)
+                self._reattach(entry, queue, now_ms + max(to_ms(delay), 0), now_ms)
+                moved += 1
+        return moved
+
+    async def delete(self, task_ids: Sequence[uuid.UUID], *, delete_hash: bool = False) -> int:
+        now_ms, deleted = self._now_ms(), 0
+        for task_id in task_ids:
+            entry = self._tasks.get(task_id)
+            if entry is None:
+                continue
+            self._detach(entry)
+            deleted += 1
+            if delete_hash:
+                del self._tasks[task_id]
+                key = entry.task.idempotency_key
+                if key and self._idem.get(key) == task_id:
+                    del self._idem[key]
+                    self._idem_expiry.pop(key, None)
+            else:
+                entry.state = DurableState.UNKNOWN
+                entry.updated_at_ms = now_ms
+        return deleted
+
+    async def replay_dead(self, limit: int) -> int:
+        now_ms, replayed = self._now_ms(), 0
+        while self._dead and replayed < limit:
+            entry = self._tasks.get(self._dead.pop())  # the tail: the oldest
+            if entry is not None:
+                entry.state = DurableState.UNKNOWN  # already out of the DLQ
+                self._reattach(entry, None, now_ms, now_ms)
+                replayed += 1
+        return replayed
+
+    async def restore(self, records: Sequence[DurableTaskRecord]) -> int:
+        now_ms = self._now_ms()
+        for record in records:
+            old = self._tasks.get(record.id)
+            if old is not None:
+                self._detach(old)
+            queue = normalize_queue(record.queue, self._default_queue)
+            task = DurableTask(
+                handler=record.handler, payload=record.payload, id=record.id, priority=record.priority,
+                queue=queue, weight=durable_weight(record.weight), retries=record.retries,
+                retry_delay=record.retry_delay, metadata=record.metadata, idempotency_key=record.idempotency_key,
+            )
+            entry = _Entry(task, next(self._seq), DurableState.UNKNOWN, to_ms(record.ready_at or 0) or now_ms,
+                           to_ms(record.updated_at or 0) or now_ms, attempts=record.attempts,
+                           last_error=record.last_error,
+                           failed_at_ms=None if record.failed_at is None else to_ms(record.failed_at))
+            self._tasks[record.id] = entry
+            if queue not in self._known:
+                self._known.add(queue)
+                self._rr.add(queue)
+            if record.idempotency_key:
+                self._idem[record.idempotency_key] = record.id
+                self._idem_expiry.pop(record.idempotency_key, None)
+            if record.state is DurableState.DEAD:
+                entry.state = DurableState.DEAD
+                self._dead.append(record.id)
+            elif record.state is DurableState.PROCESSING:
+                entry.state = DurableState.PROCESSING
+                entry.token = f"restored:{record.id}"
+                entry.lease_ms = to_ms(record.lease_expires_at or 0) or now_ms
+                self._processing[queue].add(record.id)
+                heapq.heappush(self._expiries[queue], (entry.lease_ms, entry.token, record.id))
+            else:
+                ready_at = entry.ready_at_ms
+                if record.state is not DurableState.DELAYED:
+                    ready_at = min(ready_at, now_ms)
+                self._make_waiting(entry, ready_at, now_ms)
+        return len(records)
+
+    def _detach(self, entry: _Entry) -> None:
+        """Out of wherever the entry waits or runs (its lease void), or the DLQ."""
+        task_id, queue = self._id(entry), entry.task.queue
+        if entry.state is DurableState.READY:
+            self._ready[queue] = [row for row in self._ready[queue] if row[-1] != task_id]
+            heapq.heapify(self._ready[queue])
+        elif entry.state is DurableState.DELAYED:
+            self._delayed[queue] = [row for row in self._delayed[queue] if row[-1] != task_id]
+            heapq.heapify(self._delayed[queue])
+        elif entry.state is DurableState.PROCESSING:
+            self._end_lease(entry)  # its expiry row goes stale: the token no longer matches
+        elif entry.state is DurableState.DEAD:
+            self._dead.remove(task_id)
+        entry.state = DurableState.UNKNOWN
+
+    def _reattach(self, entry: _Entry, queue: str | None, ready_at_ms: int, now_ms: int) -> None:
+        if queue is not None:
+            target = normalize_queue(queue, self._default_queue)
+            if target != entry.task.queue:
+                entry.task = attrs.evolve(entry.task, queue=target)
+            if target not in self._known:
+                self._known.add(target)
+                self._rr.add(target)
+        entry.seq = next(self._seq)
+        entry.updated_at_ms = now_ms
+        self._make_waiting(entry, ready_at_ms, now_ms)
 
     # -- internals ------------------------------------------------------------------------
 

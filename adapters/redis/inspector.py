@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from pyworker.adapters.redis.keys import RedisKeys
-from pyworker.adapters.redis.records import record_from_hash, record_from_row
+from pyworker.adapters.redis.records import hash_fields, record_from_hash, record_from_row
 from pyworker.adapters.redis.store import RedisDurableStore
 from pyworker.domain.durable import (
     DEFAULT_PAGE_SIZE,
@@ -19,11 +20,14 @@ from pyworker.domain.durable import (
     listable_state,
     page_window,
 )
+from pyworker.domain.duration import to_ms
 from pyworker.domain.errors import TaskNotFoundError
 
 #: DLQ entries one queue-filtered listing call examines at most (a bound on the script's
 #: run time); a page may come back short, with a cursor, when it ran out.
 DLQ_SCAN_BUDGET = 5000
+#: Moves sent in one pipeline (each its own script call: atomic per task, not per chunk).
+MOVE_CHUNK = 500
 
 
 class RedisDurableInspector:
@@ -31,7 +35,8 @@ class RedisDurableInspector:
 
     Reads are read-only scripts (``stats``, ``list``) or one HGETALL (``get``), so a
     page is one consistent snapshot. Pause and resume are one script each and wake
-    idle workers on resume.
+    idle workers on resume. Each move is one script call per task, sent
+    ``MOVE_CHUNK`` to a pipeline.
     """
 
     def __init__(self, store: RedisDurableStore) -> None:
@@ -85,3 +90,45 @@ class RedisDurableInspector:
         store = self.store
         keys = [store.keys.paused, store.keys.paused_queues, store.keys.wake]
         await store.run(store.scripts.pause, keys, [store.prefix, action, store.queue_arg(queue)])
+
+    async def requeue(self, task_ids: Sequence[uuid.UUID], queue: str | None = None, delay: float = 0.0) -> int:
+        store = self.store
+        keys = [store.keys.queues, store.keys.dead, store.keys.seq, store.keys.wake]
+        now = store.now_ms()
+        ready_at = now + max(to_ms(delay), 0)
+        target = store.queue_arg(queue)
+        return await self._moves(store.scripts.requeue, keys, [[store.prefix, now, ready_at, target, str(task_id)]
+                                                               for task_id in task_ids])
+
+    async def delete(self, task_ids: Sequence[uuid.UUID], *, delete_hash: bool = False) -> int:
+        store = self.store
+        now, flag = store.now_ms(), "1" if delete_hash else "0"
+        calls = [[store.prefix, now, flag, str(task_id)] for task_id in task_ids]
+        return await self._moves(store.scripts.delete, [store.keys.queues, store.keys.dead], calls)
+
+    async def replay_dead(self, limit: int) -> int:
+        store = self.store
+        keys = [store.keys.queues, store.keys.dead, store.keys.seq, store.keys.wake]
+        replayed, left = 0, max(limit, 0)
+        while left > 0:
+            chunk = min(left, MOVE_CHUNK)
+            replies = await store.run_many(store.scripts.replay, keys, [[store.prefix, store.now_ms()]] * chunk)
+            replayed += sum(1 for reply in replies if int(reply) == 1)
+            left -= sum(1 for reply in replies if int(reply) == 1)
+            if any(int(reply) == 0 for reply in replies):
+                break
+        return replayed
+
+    async def restore(self, records: Sequence[DurableTaskRecord]) -> int:
+        store = self.store
+        keys = [store.keys.queues, store.keys.dead, store.keys.seq, store.keys.wake]
+        now = store.now_ms()
+        calls = [[store.prefix, now, str(r.id), r.state.value, *hash_fields(r, store.default_queue)] for r in records]
+        return await self._moves(store.scripts.restore, keys, calls)
+
+    async def _moves(self, script: Any, keys: list[str], calls: list[list[Any]]) -> int:
+        moved = 0
+        for start in range(0, len(calls), MOVE_CHUNK):
+            replies = await self.store.run_many(script, keys, calls[start : start + MOVE_CHUNK])
+            moved += sum(int(reply) for reply in replies)
+        return moved

@@ -123,6 +123,34 @@ def record_from_hash(task_id: uuid.UUID, fields: Mapping[bytes, bytes]) -> Durab
     )
 
 
+def hash_fields(record: DurableTaskRecord, default_queue: str) -> list[bytes]:
+    """The task hash of ``record`` as field, value pairs (the restore script adds rank and state)."""
+
+    def ms(seconds: float | None) -> bytes:
+        return b"" if seconds is None else b"%d" % to_ms(seconds)
+
+    pairs = {
+        b"handler": record.handler.encode(),
+        b"payload": record.payload,
+        b"priority": b"%d" % record.priority,
+        b"queue": normalize_queue(record.queue, default_queue).encode(),
+        b"weight": b"%d" % durable_weight(record.weight),
+        b"retries": b"%d" % record.retries,
+        b"retry_delay_ms": ms(record.retry_delay),
+        b"run_at_ms": b"",
+        b"ready_at_ms": ms(record.ready_at),
+        b"updated_at_ms": ms(record.updated_at),
+        b"lease_at_ms": ms(record.lease_expires_at),
+        b"attempts": b"%d" % record.attempts,
+        b"last_error": record.last_error.encode(),
+        b"failed_at_ms": ms(record.failed_at),
+        b"metadata": json.dumps(dict(record.metadata), separators=(",", ":")).encode() if record.metadata else b"",
+        b"idempotency_key": record.idempotency_key.encode(),
+        b"name": b"",
+    }
+    return [item for pair in pairs.items() for item in pair]
+
+
 def record_from_row(row: Sequence[bytes]) -> DurableTaskRecord:
     """A record from one row of the list script: the id, then the hash's field/value pairs."""
     return record_from_hash(uuid.UUID(row[0].decode()), dict(zip(row[1::2], row[2::2], strict=True)))

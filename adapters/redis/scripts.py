@@ -8,13 +8,19 @@ from typing import Any
 import attrs
 from redis.commands.core import AsyncScript
 
-_NAMES = ("enqueue", "dequeue", "ack", "nack", "fail", "extend", "release", "pause", "stats", "list")
+_NAMES = (
+    "enqueue", "dequeue", "ack", "nack", "fail", "extend", "release", "pause", "stats", "list",
+    "requeue", "delete", "replay", "restore",
+)  # fmt: skip
+#: Shared helpers a script needs besides the prelude (lua/<name>.lua, prepended in order).
+_INCLUDES = {"requeue": ("move",), "delete": ("move",), "replay": ("move",), "restore": ("move",)}
 
 
 def script_source(name: str) -> str:
     """A script's full text: the shared prelude, then the script itself."""
     lua = importlib.resources.files("pyworker.adapters.redis") / "lua"
-    return (lua / "prelude.lua").read_text() + "\n" + (lua / f"{name}.lua").read_text()
+    parts = ["prelude", *_INCLUDES.get(name, ()), name]
+    return "\n".join((lua / f"{part}.lua").read_text() for part in parts)
 
 
 @attrs.frozen
@@ -35,6 +41,10 @@ class RedisScripts:
     pause: AsyncScript
     stats: AsyncScript
     list: AsyncScript
+    requeue: AsyncScript
+    delete: AsyncScript
+    replay: AsyncScript
+    restore: AsyncScript
 
     @classmethod
     def register(cls, client: Any) -> RedisScripts:

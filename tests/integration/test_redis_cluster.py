@@ -20,6 +20,13 @@ from tests.contract.test_durable_inspector import (  # noqa: F401
     test_pause_and_resume_globally_and_per_queue,
     test_stats_get_and_list_tasks,
 )
+from tests.contract.test_durable_inspector_moves import (  # noqa: F401
+    test_delete_takes_tasks_out_of_every_state,
+    test_replay_dead_moves_the_oldest_first_up_to_the_limit,
+    test_requeue_from_the_dlq_keeps_attempts_metadata_key_and_payload,
+    test_requeue_to_another_queue_with_a_delay,
+    test_restore_brings_back_every_record_exactly,
+)
 from tests.contract.test_durable_queue import (  # noqa: F401
     test_delayed_task_becomes_ready_exactly_when_due,
     test_enqueue_many_and_ack_many_report_per_item,
