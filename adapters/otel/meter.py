@@ -28,6 +28,8 @@ _GAUGES = (
     ("queue_depth", "queue_depth", "queued (ready+delayed)"),
 )
 LATENCY_HISTOGRAM = "task_latency_seconds"
+#: Bucket bounds in seconds (the SDK default, 0 to 10000 in coarse steps, suits milliseconds).
+LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 #: Every instrument name, in go-worker's order of the table in docs/observability.md.
 INSTRUMENT_NAMES = (
     "tasks_scheduled_total",
@@ -57,7 +59,12 @@ class _Scope:
             meter.create_observable_counter(name, callbacks=[self._reader(field)], description=description)
         for name, field, description in _GAUGES:
             meter.create_observable_gauge(name, callbacks=[self._reader(field)], description=description)
-        self.latency = meter.create_histogram(LATENCY_HISTOGRAM, unit="s", description="task latency in seconds")
+        self.latency = meter.create_histogram(
+            LATENCY_HISTOGRAM,
+            unit="s",
+            description="task latency in seconds",
+            explicit_bucket_boundaries_advisory=LATENCY_BUCKETS,
+        )
 
     def _reader(self, field: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
         def observe(options: CallbackOptions) -> Iterable[Observation]:
