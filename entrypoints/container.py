@@ -21,6 +21,7 @@ from pyworker.entrypoints.telemetry import (
     TelemetryConfig,
     build_meter,
     build_tracer,
+    open_durable_metrics,
     open_meter_provider,
     open_tracer_provider,
 )
@@ -78,6 +79,9 @@ class Services(containers.DeclarativeContainer):
 
     manager_config = providers.Singleton(config_value, ManagerConfig, config.manager, "manager")
     durable_config = providers.Singleton(config_value, DurableConfig, config.durable, "durable")
+    durable_metrics = providers.Resource(
+        open_durable_metrics, handle=core.meter_provider, backend=backends.durable_backend, settings=core.telemetry
+    )
     task_manager = providers.Singleton(
         TaskManager,
         config=manager_config,
@@ -134,6 +138,7 @@ def build_container(
     # Set on the instance: a declarative container's copies do not keep the async mode.
     container.backends.durable_backend.enable_async_mode()
     container.services.task_manager.enable_async_mode()
+    container.services.durable_metrics.enable_async_mode()
     return configure(
         container,
         manager=manager,
@@ -195,6 +200,9 @@ async def task_manager_scope(container: Application) -> AsyncIterator[TaskManage
     manager: TaskManager | None = None
     try:
         manager = await container.services.task_manager()
+        durable_metrics = await container.services.durable_metrics()
+        if durable_metrics is not None:
+            manager.add_listener(durable_metrics)
         yield manager
     finally:
         try:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any
 
 import attrs
 from opentelemetry.sdk.trace import TracerProvider
 
-from pyworker.adapters.otel import OtelMeter, OtelTracer
+from pyworker.adapters.otel import OtelDurableMetrics, OtelMeter, OtelTracer
 from pyworker.adapters.otel.exporters import (
     METRIC_EXPORTERS,
     TRACE_EXPORTERS,
@@ -35,6 +38,7 @@ class TelemetryConfig:
         metric_interval: seconds between console/OTLP metric exports (None:
             ``OTEL_METRIC_EXPORT_INTERVAL``, default 60).
         meter_name, meter_version: the meter's instrumentation scope.
+        stats_interval: seconds between two reads of the durable queue depths.
     """
 
     traces: str = ""
@@ -46,6 +50,7 @@ class TelemetryConfig:
     metric_interval: float | None = None
     meter_name: str = "pyworker"
     meter_version: str | None = None
+    stats_interval: float = 5.0
 
     def exporters(self, environ: Mapping[str, str] | None = None) -> tuple[str, str]:
         """(traces, metrics) after the ``OTEL_*`` fallbacks; ``OTEL_SDK_DISABLED=true`` turns both off.
@@ -106,3 +111,25 @@ def build_meter(handle: MeterProviderHandle | None, settings: TelemetryConfig) -
     if handle is None:
         return None
     return OtelMeter(handle.provider, settings.meter_name, settings.meter_version)
+
+
+async def open_durable_metrics(
+    handle: MeterProviderHandle | None, backend: Any, settings: TelemetryConfig
+) -> AsyncIterator[OtelDurableMetrics | None]:
+    """The durable operator metrics (queue depth, redeliveries, dead-lettered) when
+    metrics are on and a durable backend is configured; its stats poller runs until close.
+    """
+    if handle is None or backend is None:
+        yield None
+        return
+    durable = OtelDurableMetrics(
+        handle.provider, backend, settings.meter_name, settings.meter_version, settings.stats_interval
+    )
+    poller = asyncio.get_running_loop().create_task(durable.run(), name="pyworker-durable-metrics")
+    try:
+        yield durable
+    finally:
+        poller.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await poller
+        durable.close()
