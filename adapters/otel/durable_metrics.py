@@ -20,6 +20,9 @@ logger = logging.getLogger("pyworker.otel")
 QUEUE_DEPTH = "durable_queue_depth"
 REDELIVERIES = "durable_redeliveries_total"
 DEAD_LETTERED = "durable_dead_lettered_total"
+ACK_LATENCY = "durable_ack_latency_seconds"
+#: Bucket bounds in seconds: an ack is one batched round trip, usually well under 100 ms.
+ACK_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 #: The ``queue`` label of the dead-letter count: the inspector counts dead tasks backend-wide.
 ALL_QUEUES = "*"
 
@@ -37,6 +40,12 @@ class _Depth:
             REDELIVERIES, description="deliveries after the first (a retry or an expired lease)"
         )
         self.dead_lettered = meter.create_counter(DEAD_LETTERED, description="durable tasks dead-lettered here")
+        self.ack_latency = meter.create_histogram(
+            ACK_LATENCY,
+            unit="s",
+            description="from a successful attempt's end to its ack",
+            explicit_bucket_boundaries_advisory=ACK_BUCKETS,
+        )
 
     def _observe(self, options: CallbackOptions) -> Iterable[Observation]:
         owner = self.owner
@@ -68,7 +77,9 @@ class OtelDurableMetrics:
       with attempt > 1, after a retry or an expired lease (so lease expirations =
       this minus ``tasks_retried_total``, summed over the nodes);
     - ``durable_dead_lettered_total`` (counter; ``queue``): tasks this node
-      dead-lettered (failed for good, or cancelled).
+      dead-lettered (failed for good, or cancelled);
+    - ``durable_ack_latency_seconds`` (histogram, ``s``; ``queue``): from the end
+      of a successful attempt to its ack (acks are batched).
 
     Install with ``manager.add_listener(metrics)`` and run ``metrics.run()`` as a task.
 
@@ -98,6 +109,8 @@ class OtelDurableMetrics:
         self.interval = interval
         self.stats: DurableStats | None = None
         self.active = True
+        # Keyed by the Task object (identity hash), as the executor's running map.
+        self._ended: dict[Task, float] = {}
 
     async def refresh(self) -> None:
         """Read the stats now (what the gauge reports until the next read)."""
@@ -116,14 +129,28 @@ class OtelDurableMetrics:
         if task.attempts > 1 and self.active:
             self._depth.redeliveries.add(1, {"queue": task.queue})
 
+    def attempt_ended(self, task: Task, now: float) -> None:
+        if self.active:
+            self._ended[task] = now
+
     def task_finished(
         self, task: Task, status: TaskStatus, result: Any, error: BaseException | None, now: float
     ) -> None:
-        if self.active and (status is TaskStatus.FAILED or status is TaskStatus.CANCELLED):
+        ended = self._ended.pop(task, None)
+        if not self.active:
+            return
+        if status is TaskStatus.COMPLETED:
+            if ended is not None:
+                self._depth.ack_latency.record(max(now - ended, 0.0), {"queue": task.queue})
+        elif status is TaskStatus.FAILED or status is TaskStatus.CANCELLED:
             self._depth.dead_lettered.add(1, {"queue": task.queue})
+
+    def retry_scheduled(self, task: Task, delay: float, attempt: int) -> None:
+        self._ended.pop(task, None)  # a nack, not an ack: this delivery is over
 
     def close(self) -> None:
         """Stop reporting (the listener stays installed but inactive)."""
         self.active = False
+        self._ended.clear()
         if self._depth.owner is self:
             self._depth.owner = None

@@ -1,5 +1,5 @@
 """OtelDurableMetrics (docs/observability.md, operator metrics): queue depth by queue and state
-from the inspector, redeliveries and dead-lettered tasks by queue, after a known workload."""
+from the inspector, redeliveries, dead-lettered tasks and ack latency by queue, after a known workload."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import asyncio
 from typing import Any
 
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import Gauge, InMemoryMetricReader, Metric, Sum
+from opentelemetry.sdk.metrics.export import Gauge, Histogram, InMemoryMetricReader, Metric, Sum
 
 from pyworker.adapters.clock import ManualClock
 from pyworker.adapters.codec import JsonDurableCodec
 from pyworker.adapters.memory.durable import InMemoryDurableBackend
 from pyworker.adapters.otel import OtelDurableMetrics
 from pyworker.application import DurableHandlerSpec, TaskManager
-from pyworker.domain import DurableTask, TaskContext
+from pyworker.domain import DurableTask, TaskContext, TaskStatus
 from tests.support.waits import next_result, within
 
 
@@ -70,10 +70,12 @@ async def test_depth_redeliveries_and_dead_letters_by_queue(
     results = worker.subscribe_results()
     try:
         await worker.register_durable_task(DurableTask(handler="h", message={"fail": True}, queue="a", retries=1))
+        await worker.register_durable_task(DurableTask(handler="h", message={}, queue="b"))
         await worker.start()
         await within(retried.event.wait())
         clock.advance(60)  # the nack's delay is over: the task comes back (attempt 2) and fails for good
-        await next_result(results)
+        finished = {(await next_result(results)).status, (await next_result(results)).status}
+        assert finished == {TaskStatus.COMPLETED, TaskStatus.FAILED}
     finally:
         await within(worker.stop_graceful())
     producer = manager(backend, clock)
@@ -90,9 +92,38 @@ async def test_depth_redeliveries_and_dead_letters_by_queue(
     assert depth[("*", "dead")] == 1
     assert by_labels(metrics["durable_redeliveries_total"], "queue") == {("a",): 1}
     assert by_labels(metrics["durable_dead_lettered_total"], "queue") == {("a",): 1}
+    acks = metrics["durable_ack_latency_seconds"]
+    assert isinstance(acks.data, Histogram)
+    assert acks.unit == "s"
+    assert [(dict(p.attributes or {}), p.count) for p in acks.data.data_points] == [({"queue": "b"}, 1)]
     durable.close()
     assert "durable_queue_depth" not in points(reader) or not by_labels(
         points(reader)["durable_queue_depth"], "queue", "state"
     )
     await producer.stop_now()
     await backend.close()
+
+
+async def test_attempt_ended_reaches_listeners_before_the_finish() -> None:
+    clock = ManualClock()
+    backend = InMemoryDurableBackend(clock=clock)
+    worker = manager(backend, clock)
+    events: list[str] = []
+
+    class Recorder:
+        def attempt_ended(self, task: object, now: float) -> None:
+            events.append("ended")
+
+        def task_finished(self, task: object, status: object, result: object, error: object, now: float) -> None:
+            events.append("finished")
+
+    worker.add_listener(Recorder())
+    results = worker.subscribe_results()
+    try:
+        await worker.register_durable_task(DurableTask(handler="h", message={}))
+        await worker.start()
+        await next_result(results)
+    finally:
+        await within(worker.stop_graceful())
+        await backend.close()
+    assert events == ["ended", "finished"]
