@@ -150,11 +150,11 @@ class Engine:
             raise DurableModeError(reason="durable backend enabled; use register_durable_task")
         if not self.accepting:
             raise NotAcceptingTasksError()
-        if self.trace_context is not None:
+        local.register(task)
+        if self.trace_context is not None:  # after: a refused task is left as it was
             metadata = with_trace_context(task.metadata, self.trace_context)
             if metadata is not None:
-                task.metadata = metadata
-        local.register(task)
+                task.metadata = metadata  # no attempt can start before this returns
         if not self.started:
             self.start_workers()
 

@@ -16,11 +16,11 @@ from opentelemetry.trace import SpanKind, StatusCode
 from pyworker.adapters.clock import ManualClock
 from pyworker.adapters.codec import JsonDurableCodec
 from pyworker.adapters.memory.durable import InMemoryDurableBackend
-from pyworker.adapters.otel import OtelTracer
+from pyworker.adapters.otel import OtelSpan, OtelTracer
 from pyworker.application import TaskManager, Tracer
 from pyworker.application.events import AttemptInfo
 from pyworker.application.registry import DurableHandlerSpec
-from pyworker.domain import DurableTask, Task, TaskContext, TaskStatus
+from pyworker.domain import DurableTask, Task, TaskAlreadyExistsError, TaskContext, TaskStatus
 from tests.support.waits import until, within
 
 
@@ -186,3 +186,35 @@ def test_start_and_end_without_a_manager(tracer_provider: TracerProvider, spans:
 
 async def _ok(ctx: TaskContext) -> str:
     return "ok"
+
+
+async def test_a_refused_task_keeps_its_metadata(manager: TaskManager, tracer_provider: TracerProvider) -> None:
+    manager.set_tracer(OtelTracer(tracer_provider))
+    first = Task(execute=_ok)
+    await manager.register_task(first)
+    duplicate = Task(execute=_ok, id=first.id, metadata={"k": "v"})
+    producer = trace.get_tracer("test", tracer_provider=tracer_provider)
+    with producer.start_as_current_span("producer"), pytest.raises(TaskAlreadyExistsError):
+        await manager.register_task(duplicate)
+    assert dict(duplicate.metadata) == {"k": "v"}
+    await within(manager.wait())
+
+
+class RaisingTracer:
+    def start(self, attempt: AttemptInfo) -> OtelSpan:
+        raise AssertionError("not reached in this test")
+
+    def trace_context(self) -> dict[str, str]:
+        raise RuntimeError("propagation broke")
+
+
+async def test_a_raising_trace_context_never_fails_a_registration(
+    manager: TaskManager, caplog: pytest.LogCaptureFixture
+) -> None:
+    manager.set_tracer(RaisingTracer())
+    manager.set_max_workers(0)
+    task = Task(execute=_ok)
+    await manager.register_task(task)
+    assert manager.get_task(task.id) is task
+    assert "trace_context raised" in caplog.text
+    manager.set_tracer(None)
