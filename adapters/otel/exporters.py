@@ -29,8 +29,13 @@ def _missing(extra: str, exc: ImportError) -> ConfigurationError:
 
 
 def resource(service_name: str) -> Resource:
-    """The SDK resource: ``OTEL_SERVICE_NAME`` / ``OTEL_RESOURCE_ATTRIBUTES`` win over ``service_name``."""
-    return Resource.create({SERVICE_NAME: service_name}) if service_name else Resource.create()
+    """The SDK resource: ``OTEL_SERVICE_NAME``, then ``service.name`` in
+    ``OTEL_RESOURCE_ATTRIBUTES``, win over ``service_name`` (the SDK would let an
+    explicit attribute win; a deployment's variables should)."""
+    detected = Resource.create()
+    if not service_name or not str(detected.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
+        return detected
+    return detected.merge(Resource({SERVICE_NAME: service_name}))
 
 
 def tracer_provider(

@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from pyworker.adapters.otel import INSTRUMENT_NAMES, OtelTracer
-from pyworker.adapters.otel.exporters import MeterProviderHandle
+from pyworker.adapters.otel.exporters import MeterProviderHandle, resource
 from pyworker.application import NoopTracer, TaskManager
 from pyworker.domain import ConfigurationError, Task, TaskContext
 from pyworker.entrypoints.container import (
@@ -141,3 +141,14 @@ async def _handle(value: object) -> MeterProviderHandle:
         value = await value
     assert isinstance(value, MeterProviderHandle)
     return value
+
+
+def test_the_service_name_gives_way_to_the_otel_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+    monkeypatch.delenv("OTEL_RESOURCE_ATTRIBUTES", raising=False)
+    assert resource("workerctl-worker").attributes["service.name"] == "workerctl-worker"
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attributes,team=ops")
+    assert resource("workerctl-worker").attributes["service.name"] == "from-attributes"
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "from-env")
+    assert resource("workerctl-worker").attributes["service.name"] == "from-env"
+    assert resource("workerctl-worker").attributes["team"] == "ops"
