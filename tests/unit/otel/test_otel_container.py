@@ -114,6 +114,7 @@ def test_a_bad_telemetry_setting_fails_at_build_time(telemetry: dict[str, str], 
         build_container(telemetry=telemetry)
 
 
+@pytest.mark.slow  # serves HTTP on 127.0.0.1
 async def test_the_prometheus_endpoint_serves_the_nine_families_and_stops_with_the_container() -> None:
     container = build_container(telemetry={"metrics_port": 0})
     async with task_manager_scope(container) as manager:

@@ -14,6 +14,8 @@ from pyworker.entrypoints.container import build_container, task_manager_scope
 from tests.support.otlp_receiver import otlp_receiver
 from tests.support.waits import within
 
+pytestmark = pytest.mark.slow  # starts an HTTP receiver on 127.0.0.1
+
 
 async def ok(ctx: TaskContext) -> str:
     return "ok"
