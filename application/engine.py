@@ -21,7 +21,13 @@ from pyworker.application.ports import Clock, DurableCodec, DurableQueue, Meter,
 from pyworker.application.registry import DurableHandlerSpec, TypedDurableRegistry
 from pyworker.application.results import ResultBroadcaster
 from pyworker.application.retention import RegistryPruner, RetentionSweeper
-from pyworker.application.telemetry import MetricCounters, close_meter
+from pyworker.application.telemetry import (
+    MetricCounters,
+    TraceContext,
+    close_meter,
+    trace_context_of,
+    with_trace_context,
+)
 from pyworker.domain import (
     TERMINAL_STATUSES,
     DurableModeError,
@@ -67,7 +73,7 @@ class Engine:
         self.executor = AttemptExecutor(
             self.clock, self.ledger, self.listeners, config.timeout, config.sync_workers or config.max_workers
         )
-        self.executor.tracer = tracer
+        self.trace_context: TraceContext | None = None
         self.meter: Meter | None = None
         self.local: LocalDispatcher | None = None
         self.durable: DurableDispatcher | None = None
@@ -89,6 +95,7 @@ class Engine:
                 self.executor,
                 self.listeners,
             )
+        self.set_tracer(tracer)
         self.accepting = True
         self.started = False
         self.stopped = False
@@ -144,6 +151,10 @@ class Engine:
         if not self.accepting:
             raise NotAcceptingTasksError()
         local.register(task)
+        if self.trace_context is not None:  # after: a refused task is left as it was
+            metadata = with_trace_context(task.metadata, self.trace_context)
+            if metadata is not None:
+                task.metadata = metadata  # no attempt can start before this returns
         if not self.started:
             self.start_workers()
 
@@ -184,6 +195,15 @@ class Engine:
         self.listeners.replace(tuple(self.hooks if item is previous else item for item in self.listeners.installed))
         if self.local is not None:
             self.local.on_queued = self.hooks.hooks.on_queued
+
+    def set_tracer(self, tracer: Tracer | None) -> None:
+        """One span per attempt; a tracer with ``trace_context()`` also stamps the
+        registering caller's trace context into each new task's metadata.
+        """
+        self.executor.tracer = tracer
+        self.trace_context = trace_context_of(tracer)
+        if self.durable is not None:
+            self.durable.registrar.trace_context = self.trace_context
 
     def set_meter(self, meter: Meter | None, snapshot: Any) -> None:
         if self.meter is not None:

@@ -15,17 +15,21 @@ logger = logging.getLogger("pyworker.events")
 
 AttemptStarted = Callable[[Task], None]
 RetryScheduled = Callable[[Task, float, int], None]
+#: (task, now): the attempt's function returned or raised (before it is settled).
+AttemptEnded = Callable[[Task, float], None]
 #: (task, status, result, error, now): called once, at the task's terminal transition.
 TaskFinished = Callable[[Task, TaskStatus, Any, "BaseException | None", float], None]
 
 
 class LifecycleListener(Protocol):
     """Something that reacts to the engine's lifecycle events (metrics, hooks, results,
-    retention, telemetry...). A listener implements any of the three methods; the
+    retention, telemetry...). A listener implements any of the four methods; the
     engine calls only those it has. Listeners run synchronously on the event loop, in
     the order they were installed; one that raises is logged and skipped.
 
     - ``attempt_started(task)``: an attempt is about to run (status RUNNING).
+    - ``attempt_ended(task, now)``: its function returned or raised; the outcome
+      is settled next (for a durable success: the ack, then ``task_finished``).
     - ``retry_scheduled(task, delay, attempt)``: a failed attempt will be retried.
     - ``task_finished(task, status, result, error, now)``: the terminal transition,
       exactly once per task, before ``wait()`` returns for it.
@@ -64,11 +68,12 @@ class Listeners:
     with no listener costs an empty loop and nothing is looked up per task.
     """
 
-    __slots__ = ("_listeners", "finished", "retry", "started")
+    __slots__ = ("_listeners", "ended", "finished", "retry", "started")
 
     def __init__(self, listeners: Iterable[object] = ()) -> None:
         self._listeners: tuple[object, ...] = ()
         self.started: tuple[AttemptStarted, ...] = ()
+        self.ended: tuple[AttemptEnded, ...] = ()
         self.retry: tuple[RetryScheduled, ...] = ()
         self.finished: tuple[TaskFinished, ...] = ()
         self.replace(tuple(listeners))
@@ -91,6 +96,7 @@ class Listeners:
         """Rebuild the tuples: a listener whose ``active`` is False is skipped (kept in place)."""
         listeners = tuple(item for item in self._listeners if getattr(item, "active", True))
         self.started = tuple(_guard(m) for m in _methods(listeners, "attempt_started"))
+        self.ended = tuple(_guard(m) for m in _methods(listeners, "attempt_ended"))
         self.retry = tuple(_guard(m) for m in _methods(listeners, "retry_scheduled"))
         self.finished = tuple(_guard(m) for m in _methods(listeners, "task_finished"))
 

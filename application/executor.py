@@ -99,6 +99,10 @@ class AttemptExecutor:
     def _end(self, task: Any, span: TaskSpan | None, error: BaseException | None) -> None:
         """The attempt is over: it leaves the running map (the gauge) and its span ends."""
         del self.running[task]
+        if self._listeners.ended:
+            now = self._clock.now()
+            for listener in self._listeners.ended:
+                listener(task, now)
         if span is not None:
             end_span(span, error)
 

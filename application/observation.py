@@ -56,8 +56,10 @@ class ManagerObservation:
         self._engine.set_hooks(hooks)
 
     def set_tracer(self, tracer: Tracer | None) -> None:
-        """One span per attempt; None disables tracing."""
-        self._engine.executor.tracer = tracer
+        """One span per attempt; None disables tracing. A tracer with ``trace_context()``
+        (``OtelTracer``) also carries the registering caller's trace into the task's metadata.
+        """
+        self._engine.set_tracer(tracer)
 
     def set_meter(self, meter: Meter | None) -> None:
         """Install a Meter (replacing and closing the previous one); None disables."""
@@ -74,7 +76,9 @@ class ManagerObservation:
             return
         if self._meter_factory is None:
             raise ConfigurationError(
-                reason="no meter factory: build the manager with pyworker.entrypoints.container.new_task_manager()"
+                reason="no meter factory: build the manager with "
+                "TaskManager(meter_factory=pyworker.adapters.otel.otel_meter_factory), "
+                "or call set_meter(pyworker.adapters.otel.OtelMeter(provider))"
             )
         self.set_meter(self._meter_factory(provider, name, version))
 

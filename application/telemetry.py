@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from pyworker.application.events import AttemptInfo
 from pyworker.application.ports import Meter, TaskSpan, Tracer
@@ -91,6 +91,33 @@ def start_span(tracer: Tracer, attempt: AttemptInfo) -> TaskSpan:
     except Exception:
         logger.exception("tracer.start raised; the attempt runs without a span")
         return _NOOP_SPAN
+
+
+#: A tracer's optional ``trace_context()``: the current trace context as text headers.
+TraceContext = Callable[[], Mapping[str, str]]
+
+
+def trace_context_of(tracer: Tracer | None) -> TraceContext | None:
+    """The tracer's ``trace_context`` method, if it has one (docs/observability.md, propagation)."""
+    method = getattr(tracer, "trace_context", None)
+    return method if callable(method) else None
+
+
+def with_trace_context(metadata: Mapping[str, str], trace_context: TraceContext) -> Mapping[str, str] | None:
+    """``metadata`` plus the registering caller's trace context, or None when there is
+    nothing to add (no span is current, or the metadata already names a parent).
+    A tracer that raises is logged: registration never fails because of it.
+    """
+    if "traceparent" in metadata:
+        return None
+    try:
+        headers = trace_context()
+    except Exception:
+        logger.exception("tracer.trace_context raised; the task is registered without a trace context")
+        return None
+    if not headers:
+        return None
+    return {**metadata, **headers}
 
 
 def end_span(span: TaskSpan, error: BaseException | None) -> None:

@@ -7,7 +7,9 @@ prefix and are deleted at the end. See bench/README.md for what each figure mean
 Options: ``--quick`` (fewer tasks, 1 run each, 100,000 instead of 1,000,000 for
 the dequeue test), ``--profile`` (one extra pyworker drain under cProfile; prints
 the worker's top costs per task, and profiles the producer), ``--profile-only``
-(just those profiles).
+(just those profiles), ``--telemetry`` (only the drain, with the worker's telemetry
+off and on, interleaved: OTLP/HTTP spans to a sink on 127.0.0.1 plus the Prometheus
+endpoint, ``--traces otlp --metrics-port 0``).
 """
 
 from __future__ import annotations
@@ -46,13 +48,15 @@ from pyworker.adapters.redis.keys import RedisKeys  # noqa: E402
 from pyworker.domain import DurableTask  # noqa: E402
 
 URL = os.environ.get("DURABLE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-_OPTIONS = {"--quick", "--profile", "--profile-only"}
+_OPTIONS = {"--quick", "--profile", "--profile-only", "--telemetry"}
 if any(arg in ("-h", "--help") for arg in sys.argv[1:]) or not set(sys.argv[1:]) <= _OPTIONS:
     print(__doc__)
     raise SystemExit(0 if any(arg in ("-h", "--help") for arg in sys.argv[1:]) else 2)
 QUICK = "--quick" in sys.argv
 PROFILE_ONLY = "--profile-only" in sys.argv
 PROFILE = "--profile" in sys.argv or PROFILE_ONLY
+TELEMETRY = "--telemetry" in sys.argv
+TELEMETRY_FLAGS = os.environ.get("DURABLE_BENCH_TELEMETRY_FLAGS", "--traces otlp --metrics-port 0").split()
 N = 5_000 if QUICK else 20_000
 REPEATS = 1 if QUICK else 3
 LATENCY_N = 200
@@ -134,11 +138,12 @@ class Consumer:
 
 
 @contextlib.contextmanager
-def consumer(kind: str, n: int, extra_env: dict[str, str] | None = None) -> Iterator[Consumer]:
+def consumer(kind: str, n: int, extra_env: dict[str, str] | None = None,
+             flags: tuple[str, ...] = ()) -> Iterator[Consumer]:  # fmt: skip
     env = {"DURABLE_BENCH_N": str(n), **(extra_env or {})}
     if kind == "pyworker":
         argv = [str(Path(sys.executable).with_name("workerctl")), "worker", "--app", "durable_app:registry",
-                "--redis-url", URL, "--redis-prefix", PREFIX, *WORKER_FLAGS]  # fmt: skip
+                "--redis-url", URL, "--redis-prefix", PREFIX, *WORKER_FLAGS, *flags]  # fmt: skip
         proc = Consumer(argv, "worker ready", env)
     else:
         argv = [sys.executable, "-c", "import durable_baselines as b; b.main()", kind]
@@ -254,9 +259,9 @@ def huey_enqueue_one_by_one(n: int) -> float:
 
 def timed_drain(kind: str, client: redis.Redis, start_signal: Callable[[], None],
                 extra_env: dict[str, str] | None = None, wait: Callable[[], None] | None = None,
-                ) -> tuple[float, float]:  # fmt: skip
+                flags: tuple[str, ...] = ()) -> tuple[float, float]:  # fmt: skip
     """Start the consumer, wait for its banner, signal go, wait until the probe saw N tasks."""
-    with consumer(kind, N, extra_env) as proc:
+    with consumer(kind, N, extra_env, flags) as proc:
         start = time.perf_counter()
         start_signal()
         if wait is None:
@@ -290,7 +295,7 @@ def run_async(coro: Awaitable[Any]) -> Any:
 
 
 def pyworker_round(client: redis.Redis, results: dict[str, list[float]], mode: str = "async",
-                   profile: str | None = None) -> None:  # fmt: skip
+                   profile: str | None = None, otlp: str | None = None) -> None:  # fmt: skip
     """Fill a paused prefix with N tasks, start a worker, resume, time the drain.
 
     mode ``async`` (the headline): the fill is the timed one-by-one enqueue, the
@@ -304,7 +309,7 @@ def pyworker_round(client: redis.Redis, results: dict[str, list[float]], mode: s
         backend = new_backend()
         try:
             await backend.pause()
-            if mode == "async":
+            if mode == "async" and otlp is None:
                 return await pyworker_enqueue_one_by_one(backend, tasks("noop", N))
             return await pyworker_enqueue_batched(backend, tasks("noop", N))
         finally:
@@ -322,12 +327,19 @@ def pyworker_round(client: redis.Redis, results: dict[str, list[float]], mode: s
 
         run_async(go())
 
-    env = {"DURABLE_BENCH_PROBE_MODE": mode}
+    env = {"DURABLE_BENCH_PROBE_MODE": "async" if mode == "telemetry_off" else mode}
     if profile:
         env["DURABLE_BENCH_PROFILE"] = profile
     waiter = (lambda: wait_empty(client)) if mode == "bare" else None
-    drained, rss = timed_drain("pyworker", client, resume, env, waiter)
+    flags: tuple[str, ...] = ()
+    if otlp is not None:  # --telemetry: spans batched to the sink, metrics served for scraping
+        env.update({"OTEL_EXPORTER_OTLP_ENDPOINT": otlp, "OTEL_BSP_MAX_QUEUE_SIZE": str(4 * N)})
+        flags = tuple(TELEMETRY_FLAGS)
+    drained, rss = timed_drain("pyworker", client, resume, env, waiter, flags)
     if profile:
+        return
+    if otlp is not None or mode == "telemetry_off":
+        results["drain_otel" if otlp is not None else "drain_plain"].append(drained)
         return
     if mode != "async":
         results[f"drain_{mode}"].append(drained)
@@ -685,10 +697,13 @@ def main() -> int:
           "periodic=False); producer calls the task (one LPUSH each)")  # fmt: skip
     print("Probe (all three): each task INCRs a counter; the N-th LPUSHes a done marker the bench BLPOPs.\n")
     sys.stdout.flush()
-    keys = ("enqueue_one", "enqueue_batch", "drain", "rss", "drain_sync", "drain_bare")
+    keys = ("enqueue_one", "enqueue_batch", "drain", "rss", "drain_sync", "drain_bare", "drain_plain", "drain_otel")
     results = {kind: {k: [] for k in keys} for kind in ("pyworker", "brpop", "huey")}
     began = time.perf_counter()
     try:
+        if TELEMETRY:
+            telemetry_overhead(client, results["pyworker"])
+            return 0
         if PROFILE_ONLY:
             profile_drain(client, "bare")
             profile_drain(client, "async")
@@ -721,6 +736,47 @@ def main() -> int:
         delete_keys(client, CLEAN_PATTERNS)
         client.close()
     return 0
+
+
+@contextlib.contextmanager
+def otlp_sink() -> Iterator[str]:
+    """An OTLP/HTTP endpoint on 127.0.0.1 that accepts and discards every export."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Sink(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def telemetry_overhead(client: redis.Redis, results: dict[str, list[float]]) -> None:
+    """The drain (async probe) with the worker's telemetry off and on, interleaved."""
+    with otlp_sink() as endpoint:
+        for _ in range(REPEATS):
+            pyworker_round(client, results, mode="telemetry_off")
+            pyworker_round(client, results, otlp=endpoint)
+    off, on = median(results["drain_plain"]), median(results["drain_otel"])
+    overhead = (1 - on / off) * 100
+    print(f"== Drain {N:,} pre-enqueued tasks, one worker, telemetry off vs on (tasks/s, median of {REPEATS}) ==")
+    print(f"{'telemetry off':40} {off:>9,.0f}   runs: {', '.join(f'{v:,.0f}' for v in results['drain_plain'])}")
+    print(f"{'telemetry on (' + ' '.join(TELEMETRY_FLAGS) + ')':40} {on:>9,.0f}   runs: "
+          f"{', '.join(f'{v:,.0f}' for v in results['drain_otel'])}")  # fmt: skip
+    print(f"overhead {overhead:.1f}% (target < 15%: {verdict(overhead < 15)}); spans go over OTLP/HTTP to a sink "
+          "on 127.0.0.1 that discards them (OTEL_BSP_MAX_QUEUE_SIZE raised so none is dropped)")  # fmt: skip
 
 
 def report(results: dict[str, dict[str, list[float]]], lat: dict[str, tuple[float, float]],

@@ -19,12 +19,19 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+from pyworker.adapters.otel import OtelMeter, OtelTracer
 from pyworker.application import TaskManager
 from pyworker.domain import Task, TaskContext
 
 ASYNC_TARGET = 1 / 3  # manager >= 1/3 of the asyncio.PriorityQueue baseline
 SYNC_TARGET = 1 / 2  # manager >= 1/2 of the ThreadPoolExecutor baseline
 MEMORY_TARGET = 2048  # bytes per queued task
+TELEMETRY_TARGET = 0.85  # telemetry on >= 85% of off (under 15% overhead)
 
 
 
@@ -36,18 +43,35 @@ def noop_sync(ctx: TaskContext | None) -> None:
     return None
 
 
-def new_manager(tasks: int, workers: int) -> TaskManager:
+class DiscardSpans(SpanExporter):
+    """The end of a real span pipeline (batching, export calls) without the network."""
+
+    def export(self, spans: Any) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+def new_manager(tasks: int, workers: int, telemetry: bool = False) -> TaskManager:
     # No rate limit, room for every task; no tracer or meter (what TaskManager() gives on its own).
-    return TaskManager(max_workers=workers, max_tasks=tasks, tasks_per_second=0)
+    manager = TaskManager(max_workers=workers, max_tasks=tasks, tasks_per_second=0)
+    if telemetry:  # --telemetry: OtelTracer (batched spans, discarded) and OtelMeter on SDK providers
+        spans = TracerProvider()
+        spans.add_span_processor(BatchSpanProcessor(DiscardSpans(), max_queue_size=max(tasks, 2048)))
+        manager.set_tracer(OtelTracer(spans))
+        manager.set_meter(OtelMeter(MeterProvider(metric_readers=[InMemoryMetricReader()])))
+        _PROVIDERS.append(spans)
+    return manager
+
+
+_PROVIDERS: list[TracerProvider] = []  # shut down (their export threads stopped) at the end
 
 
 # -- the manager ------------------------------------------------------------------
 
 
-async def manager_end_to_end(fn: Any, count: int, workers: int) -> float:
+async def manager_end_to_end(fn: Any, count: int, workers: int, telemetry: bool = False) -> float:
     """Register ``count`` prebuilt tasks on running workers, then wait for all; tasks/s."""
     tasks = [Task(execute=fn) for _ in range(count)]
-    manager = new_manager(count, workers)
+    manager = new_manager(count, workers, telemetry)
     await manager.start()
     gc.collect()
     started = time.perf_counter()
@@ -59,10 +83,10 @@ async def manager_end_to_end(fn: Any, count: int, workers: int) -> float:
     return count / elapsed
 
 
-async def manager_drain(fn: Any, count: int, workers: int) -> float:
+async def manager_drain(fn: Any, count: int, workers: int, telemetry: bool = False) -> float:
     """Register ``count`` tasks with no worker running, then start the workers and time the drain."""
     tasks = [Task(execute=fn) for _ in range(count)]
-    manager = new_manager(count, workers)
+    manager = new_manager(count, workers, telemetry)
     manager.set_max_workers(0)
     await manager.register_tasks(tasks)
     gc.collect()
@@ -228,6 +252,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8, help="worker coroutines / threads (default 8)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the median is reported")
     parser.add_argument("--only", choices=("all", "async", "sync", "memory"), default="all")
+    parser.add_argument("--telemetry", action="store_true",
+                        help="also time the async runs with OpenTelemetry tracing and metrics on, against off")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -259,6 +285,13 @@ def main() -> None:
         rows["sync  drain only (pre-registered)"] = (
             lambda: asyncio.run(manager_drain(noop_sync, n_sync, workers)),
             lambda: pool_drain(n_sync, workers), SYNC_TARGET)
+    if args.telemetry:  # manager with telemetry vs the same manager without: ratio = 1 - overhead
+        rows["async end-to-end, telemetry on / off"] = (
+            lambda: asyncio.run(manager_end_to_end(noop, n, workers, telemetry=True)),
+            lambda: asyncio.run(manager_end_to_end(noop, n, workers)), TELEMETRY_TARGET)
+        rows["async drain only, telemetry on / off"] = (
+            lambda: asyncio.run(manager_drain(noop, n, workers, telemetry=True)),
+            lambda: asyncio.run(manager_drain(noop, n, workers)), TELEMETRY_TARGET)
     results: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in rows}
     memory: list[dict[str, float]] = []
     for _ in range(args.repeat):
@@ -277,7 +310,11 @@ def main() -> None:
             print(f"{name:<37}{median_text(manager_rates)} {median_text(baseline_rates)} "
                   f"{ratio:>6.2f}{f'>= {target:.2f}':>10}  {verdict}")
         print(f"baselines: async = asyncio.PriorityQueue drained by {workers} coroutines awaiting the same no-op; "
-              f"sync = ThreadPoolExecutor({workers}) running the same no-op def\n")
+              f"sync = ThreadPoolExecutor({workers}) running the same no-op def")
+        if args.telemetry:
+            print("telemetry rows: 'manager' = OtelTracer (BatchSpanProcessor, spans discarded) + OtelMeter on SDK "
+                  "providers; 'baseline' = the same manager without them")
+        print()
     if memory:
         rss = [m["rss"] for m in memory]
         traced = [m["traced"] for m in memory]
@@ -287,6 +324,8 @@ def main() -> None:
         print(f"  RSS growth (/proc/self/statm)  {median_text(rss)} target < {MEMORY_TARGET}  {verdict}")
         print(f"  tracemalloc                    {median_text(traced)}")
         print(f"  peak RSS of that process       {peak / 2**20:>10,.1f} MiB (ru_maxrss)\n")
+    for provider in _PROVIDERS:
+        provider.shutdown()
     print(f"total runtime {time.perf_counter() - begin:.1f} s")
 
 

@@ -11,19 +11,35 @@ from dependency_injector import containers, providers
 
 from pyworker.adapters.clock import SystemClock
 from pyworker.adapters.codec import JsonDurableCodec, ProtoDurableCodec
-from pyworker.application import NoopTracer, TaskManager
+from pyworker.adapters.otel import otel_meter_factory
+from pyworker.application import TaskManager
 from pyworker.application.config import DurableConfig, ManagerConfig
 from pyworker.domain import ConfigurationError
 from pyworker.entrypoints.resources import open_memory_backend, open_redis_backend, redis_client
 from pyworker.entrypoints.settings import BackendConfig, config_value, split_options
+from pyworker.entrypoints.telemetry import (
+    TelemetryConfig,
+    build_meter,
+    build_tracer,
+    open_durable_metrics,
+    open_meter_provider,
+    open_tracer_provider,
+)
 
 
 class Core(containers.DeclarativeContainer):
-    """Process-wide basics: the clock and the tracer."""
+    """Process-wide basics: the clock and telemetry (the OpenTelemetry providers are
+    Resources, never set globally; the tracer and meter are built on them).
+    """
 
     config = providers.Configuration()
     clock = providers.Singleton(SystemClock)
-    tracer = providers.Singleton(NoopTracer)
+    telemetry = providers.Singleton(config_value, TelemetryConfig, config.telemetry, "telemetry")
+    tracer_provider = providers.Resource(open_tracer_provider, telemetry)
+    meter_provider = providers.Resource(open_meter_provider, telemetry)
+    tracer = providers.Singleton(build_tracer, tracer_provider)
+    meter = providers.Singleton(build_meter, meter_provider, telemetry)
+    meter_factory = providers.Object(otel_meter_factory)
 
 
 class Backends(containers.DeclarativeContainer):
@@ -63,12 +79,17 @@ class Services(containers.DeclarativeContainer):
 
     manager_config = providers.Singleton(config_value, ManagerConfig, config.manager, "manager")
     durable_config = providers.Singleton(config_value, DurableConfig, config.durable, "durable")
+    durable_metrics = providers.Resource(
+        open_durable_metrics, handle=core.meter_provider, backend=backends.durable_backend, settings=core.telemetry
+    )
     task_manager = providers.Singleton(
         TaskManager,
         config=manager_config,
         durable_config=durable_config,
         clock=core.clock,
         tracer=core.tracer,
+        meter=core.meter,
+        meter_factory=core.meter_factory,
         durable_backend=backends.durable_backend,
         durable_handlers=durable_handlers,
         durable_codec=backends.codec,
@@ -78,8 +99,9 @@ class Services(containers.DeclarativeContainer):
 class Application(containers.DeclarativeContainer):
     """The root, with the config sliced per sub-container.
 
-    ``config = {"backends": {BackendConfig fields}, "services": {"manager": {ManagerConfig
-    fields}, "durable": {DurableConfig fields}}}``; an absent key takes the value class's default.
+    ``config = {"core": {"telemetry": {TelemetryConfig fields}}, "backends": {BackendConfig
+    fields}, "services": {"manager": {ManagerConfig fields}, "durable": {DurableConfig
+    fields}}}``; an absent key takes the value class's default.
     """
 
     config = providers.Configuration()
@@ -93,6 +115,7 @@ def build_container(
     durable: Mapping[str, Any] | None = None,
     backend: Mapping[str, Any] | None = None,
     durable_handlers: Any = None,
+    telemetry: Mapping[str, Any] | None = None,
 ) -> Application:
     """An Application container; nothing is built or connected yet.
 
@@ -101,6 +124,7 @@ def build_container(
         durable: DurableConfig fields (``lease``, ``batch_size``, ``connect_timeout``, ...).
         backend: BackendConfig fields (``kind``, ``codec``, ``redis_url``, ``redis_prefix``).
         durable_handlers: a TypedDurableRegistry or a mapping of DurableHandlerSpec.
+        telemetry: TelemetryConfig fields (``traces``, ``metrics``, ``metrics_port``, ...).
 
     The manager and the backend may be async (a backend is a Resource), so their
     providers always return an awaitable: ``manager = await
@@ -114,7 +138,15 @@ def build_container(
     # Set on the instance: a declarative container's copies do not keep the async mode.
     container.backends.durable_backend.enable_async_mode()
     container.services.task_manager.enable_async_mode()
-    return configure(container, manager=manager, durable=durable, backend=backend, durable_handlers=durable_handlers)
+    container.services.durable_metrics.enable_async_mode()
+    return configure(
+        container,
+        manager=manager,
+        durable=durable,
+        backend=backend,
+        durable_handlers=durable_handlers,
+        telemetry=telemetry,
+    )
 
 
 def configure(
@@ -124,6 +156,7 @@ def configure(
     durable: Mapping[str, Any] | None = None,
     backend: Mapping[str, Any] | None = None,
     durable_handlers: Any = None,
+    telemetry: Mapping[str, Any] | None = None,
 ) -> Application:
     """Overlay settings on a container that has not built its manager yet (workerctl's flags).
 
@@ -133,8 +166,13 @@ def configure(
         ConfigurationError: an unknown setting (the message names it) or a refused value.
     """
     container.config.from_dict(
-        {"backends": dict(backend or {}), "services": {"manager": dict(manager or {}), "durable": dict(durable or {})}}
+        {
+            "core": {"telemetry": dict(telemetry or {})},
+            "backends": dict(backend or {}),
+            "services": {"manager": dict(manager or {}), "durable": dict(durable or {})},
+        }
     )
+    config_value(TelemetryConfig, container.config.core.telemetry(), "telemetry").exporters()
     config_value(ManagerConfig, container.config.services.manager(), "manager")
     config_value(DurableConfig, container.config.services.durable(), "durable")
     config_value(BackendConfig, container.config.backends(), "backend")
@@ -162,6 +200,9 @@ async def task_manager_scope(container: Application) -> AsyncIterator[TaskManage
     manager: TaskManager | None = None
     try:
         manager = await container.services.task_manager()
+        durable_metrics = await container.services.durable_metrics()
+        if durable_metrics is not None:
+            manager.add_listener(durable_metrics)
         yield manager
     finally:
         try:
@@ -172,7 +213,9 @@ async def task_manager_scope(container: Application) -> AsyncIterator[TaskManage
 
 
 @contextlib.asynccontextmanager
-async def open_task_manager(*, durable_handlers: Any = None, **options: Any) -> AsyncIterator[TaskManager]:
+async def open_task_manager(
+    *, durable_handlers: Any = None, telemetry: Mapping[str, Any] | None = None, **options: Any
+) -> AsyncIterator[TaskManager]:
     """A fully wired TaskManager whose backend is closed when the block ends.
 
         async with open_task_manager(backend="redis", redis_url=url, durable_handlers=registry) as tm:
@@ -181,19 +224,23 @@ async def open_task_manager(*, durable_handlers: Any = None, **options: Any) -> 
     Options are TaskManager's keyword arguments (``max_workers``, ...,
     ``durable_lease``, ``durable_connect_timeout``) and the backend's: ``backend``
     ("none", "memory" or "redis"), ``codec`` ("proto" or "json"), ``redis_url`` and
-    ``redis_prefix``. See ``task_manager_scope`` for what happens on exit.
+    ``redis_prefix``; ``telemetry`` takes TelemetryConfig fields (docs/observability.md).
+    See ``task_manager_scope`` for what happens on exit (the telemetry providers are
+    flushed and shut down with the other resources).
 
     Raises:
         ConfigurationError: an unknown option (the message names it) or a refused value.
     """
     slices = split_options(options)
-    container = build_container(slices.manager, slices.durable, slices.backend, durable_handlers)
+    container = build_container(slices.manager, slices.durable, slices.backend, durable_handlers, telemetry)
     async with task_manager_scope(container) as manager:
         yield manager
 
 
 def new_task_manager(**options: Any) -> TaskManager:
     """go-worker's NewTaskManagerWithOptions: an in-process TaskManager (nothing to close).
+
+    ``set_tracer(OtelTracer(provider))`` and ``set_meter_provider(provider)`` work on it.
 
     Options are the ManagerConfig ones (``max_workers``, ``max_tasks``,
     ``tasks_per_second``, ``timeout``, ``retry_delay``, ``max_retries``,
@@ -213,7 +260,9 @@ def new_task_manager(**options: Any) -> TaskManager:
         )
     container = build_container(slices.manager)
     return TaskManager(
-        config=container.services.manager_config(), clock=container.core.clock(), tracer=container.core.tracer()
+        config=container.services.manager_config(),
+        clock=container.core.clock(),
+        meter_factory=container.core.meter_factory(),
     )
 
 
