@@ -1,0 +1,45 @@
+"""The gRPC adapter: the worker.v1 WorkerService served on grpc.aio (docs/grpc.md)."""
+
+from pyworker.adapters.grpc.auth import AuthFunction, GrpcAuthError, bearer_token_auth
+from pyworker.adapters.grpc.idempotency import IdempotencyStore, InMemoryIdempotencyStore
+from pyworker.adapters.grpc.results import ManagerResultsSource, ResultsSource
+from pyworker.adapters.grpc.server import (
+    SERVICE_NAME,
+    GrpcServerConfig,
+    GrpcServerOption,
+    TlsFiles,
+    WorkerGrpcServer,
+    new_grpc_server,
+    with_config,
+    with_grpc_auth,
+    with_idempotency_store,
+    with_inspector,
+    with_results_source,
+    with_tls,
+)
+from pyworker.adapters.grpc.servicer import WorkerServicer
+from pyworker.adapters.grpc.status import RpcError
+
+__all__ = [
+    "AuthFunction",
+    "GrpcAuthError",
+    "GrpcServerConfig",
+    "GrpcServerOption",
+    "IdempotencyStore",
+    "InMemoryIdempotencyStore",
+    "ManagerResultsSource",
+    "ResultsSource",
+    "RpcError",
+    "SERVICE_NAME",
+    "TlsFiles",
+    "WorkerGrpcServer",
+    "WorkerServicer",
+    "bearer_token_auth",
+    "new_grpc_server",
+    "with_config",
+    "with_grpc_auth",
+    "with_idempotency_store",
+    "with_inspector",
+    "with_results_source",
+    "with_tls",
+]

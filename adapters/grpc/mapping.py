@@ -1,0 +1,206 @@
+"""Protobuf <-> domain for the WorkerService: the one place worker.v1 messages are read or built."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError, Message
+
+from pyworker.adapters.grpc.status import RpcError
+from pyworker.application import HandlerSpec
+from pyworker.application.attempt import is_async_function
+from pyworker.domain import DurableState, DurableTask, DurableTaskRecord, Result, Task, TaskContext, TaskStatus
+from pyworker.protos.worker.v1 import worker_pb2
+
+#: Metadata keys that set the task's queue and weight (go-worker's MetadataQueueKey / MetadataWeightKey).
+METADATA_QUEUE_KEY = "queue"
+METADATA_WEIGHT_KEY = "weight"
+_MAX_WEIGHT = 2**31 - 1
+
+#: A durable record's state, as the wire status GetTask reports.
+_DURABLE_STATUS: Mapping[DurableState, TaskStatus] = {
+    DurableState.READY: TaskStatus.QUEUED,
+    DurableState.DELAYED: TaskStatus.QUEUED,
+    DurableState.PROCESSING: TaskStatus.RUNNING,
+    DurableState.DEAD: TaskStatus.FAILED,
+    DurableState.UNKNOWN: TaskStatus.UNKNOWN,
+}
+
+
+def signature(message: Message) -> bytes:
+    """SHA-256 of the deterministic serialisation of the whole request task.
+
+    Raises:
+        RpcError: INVALID_ARGUMENT when the message cannot be serialised.
+    """
+    try:
+        data = message.SerializeToString(deterministic=True)
+    except Exception as exc:  # EncodeError and friends: the message is the client's
+        raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f"idempotency signature: {exc}") from exc
+    return hashlib.sha256(data).digest()
+
+
+def parse_id(text: str) -> uuid.UUID:
+    """A task id from the wire. Raises RpcError (INVALID_ARGUMENT) when it is not a UUID."""
+    try:
+        return uuid.UUID(text.strip())
+    except ValueError as exc:
+        raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f"parse id: invalid UUID {text[:64]!r}") from exc
+
+
+def lookup(handlers: Mapping[str, HandlerSpec], name: str) -> HandlerSpec:
+    """The handler named by a request. Raises RpcError (NOT_FOUND)."""
+    spec = handlers.get(name)
+    if spec is None:
+        raise RpcError(grpc.StatusCode.NOT_FOUND, f"no handler registered for {name[:200]!r}".replace("'", '"'))
+    return spec
+
+
+def unpack(spec: HandlerSpec, name: str, payload: any_pb2.Any) -> Any:
+    """Unpack an Any into the handler's message type. Raises RpcError (INVALID_ARGUMENT)."""
+    message = spec.make()
+    try:
+        matched = payload.Unpack(message)
+    except DecodeError as exc:
+        raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f'bad payload for "{name}": {exc}') from exc
+    if not matched:
+        want = message.DESCRIPTOR.full_name
+        got = payload.TypeName() or payload.type_url
+        raise RpcError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f'bad payload for "{name}": mismatched message type: got "{got[:200]}", want "{want}"',
+        )
+    return message
+
+
+def queue_and_weight(metadata: Mapping[str, str]) -> tuple[str, int]:
+    """The queue and weight the metadata asks for ("" and 0: the manager's defaults).
+
+    Raises:
+        RpcError: INVALID_ARGUMENT when ``weight`` is not an integer > 0.
+    """
+    queue = metadata.get(METADATA_QUEUE_KEY, "").strip()
+    raw = metadata.get(METADATA_WEIGHT_KEY, "").strip()
+    if not raw:
+        return queue, 0
+    try:
+        weight = int(raw, 10)
+    except ValueError:
+        weight = 0
+    if not 0 < weight <= _MAX_WEIGHT:
+        raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f'invalid queue weight "{raw[:64]}"')
+    return queue, weight
+
+
+def _retry_delay(message: worker_pb2.Task | worker_pb2.DurableTask) -> float:
+    if not message.HasField("retry_delay"):
+        return 0.0
+    seconds = message.retry_delay.ToTimedelta().total_seconds()
+    if seconds < 0:
+        raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f"invalid retry_delay {seconds}s: must not be negative")
+    return seconds
+
+
+def _bind(fn: Callable[[TaskContext, Any], Any], payload: Any) -> Callable[[TaskContext], Any]:
+    # Keep coroutine functions recognisable: they run on the loop, plain ones in the pool.
+    if is_async_function(fn):
+
+        async def run_async(ctx: TaskContext) -> Any:
+            return await fn(ctx, payload)
+
+        return run_async
+
+    def run(ctx: TaskContext) -> Any:
+        return fn(ctx, payload)
+
+    return run
+
+
+def to_task(message: worker_pb2.Task, handlers: Mapping[str, HandlerSpec]) -> Task:
+    """The in-memory Task a request asks for (its lifetime is not the RPC's).
+
+    Raises:
+        RpcError: NOT_FOUND (unknown handler), INVALID_ARGUMENT (payload, weight, retry delay).
+    """
+    name = message.name
+    spec = lookup(handlers, name)
+    payload = unpack(spec, name, message.payload) if message.HasField("payload") else None
+    metadata = dict(message.metadata)
+    queue, weight = queue_and_weight(metadata)
+    return Task(
+        execute=_bind(spec.fn, payload),
+        name=name,
+        description=message.description,
+        priority=message.priority,
+        retries=max(message.retries, 0),
+        retry_delay=_retry_delay(message),
+        queue=queue,
+        weight=weight,
+        metadata=metadata,
+        correlation_id=message.correlation_id,
+    )
+
+
+def to_durable_task(message: worker_pb2.DurableTask, handlers: Mapping[str, HandlerSpec]) -> DurableTask:
+    """The DurableTask a request asks for (a fresh id; the payload is required).
+
+    Raises:
+        RpcError: NOT_FOUND, INVALID_ARGUMENT (missing or bad payload, weight, retry delay).
+    """
+    name = message.name
+    spec = lookup(handlers, name)
+    if not message.HasField("payload"):
+        raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f'missing payload for "{name}"')
+    payload = unpack(spec, name, message.payload)
+    metadata = dict(message.metadata)
+    queue, weight = queue_and_weight(metadata)
+    return DurableTask(
+        handler=name,
+        message=payload,
+        id=uuid.uuid4(),
+        priority=message.priority,
+        retries=max(message.retries, 0),
+        retry_delay=_retry_delay(message),
+        queue=queue,
+        weight=weight,
+        metadata=metadata,
+        idempotency_key=message.idempotency_key.strip(),
+        name=name,
+    )
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def result_message(result: Result) -> worker_pb2.StreamResultsResponse:
+    """One result on the wire: output is the result's string form, error the error's."""
+    return worker_pb2.StreamResultsResponse(
+        id=str(result.task.id), output=_text(result.result), error=_text(result.error)
+    )
+
+
+def task_message(task: Task) -> worker_pb2.GetTaskResponse:
+    """A task snapshot; status is the wire name (``Completed``, ...)."""
+    return worker_pb2.GetTaskResponse(
+        id=str(task.id),
+        name=task.name,
+        status=task.status.wire_name,
+        output=_text(task.result),
+        error=_text(task.error),
+    )
+
+
+def record_message(record: DurableTaskRecord) -> worker_pb2.GetTaskResponse:
+    """A durable record (read from the shared store) as a task snapshot."""
+    return worker_pb2.GetTaskResponse(
+        id=str(record.id),
+        name=record.handler,
+        status=_DURABLE_STATUS[record.state].wire_name,
+        error=record.last_error,
+    )
