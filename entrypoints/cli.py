@@ -46,9 +46,11 @@ def cli(ctx: click.Context, verbose: int) -> None:
 
 def _register_commands() -> None:
     from pyworker.entrypoints.demo import demo
+    from pyworker.entrypoints.serve import serve
     from pyworker.entrypoints.worker import worker
 
     cli.add_command(demo)
+    cli.add_command(serve)
     cli.add_command(worker)
 
 

@@ -1,0 +1,73 @@
+"""`workerctl serve` end to end: a real process, a real channel, SIGTERM drains."""
+
+from __future__ import annotations
+
+import signal
+import uuid
+from typing import Any
+
+import grpc
+import pytest
+import redis
+
+from pyworker.entrypoints.cli import main
+from pyworker.entrypoints.errors import EXIT_USAGE
+from pyworker.protos.worker.v1 import payload_pb2, worker_pb2, worker_pb2_grpc
+from tests.support.serve_process import BOUND, workerctl_serve
+
+pytestmark = pytest.mark.slow
+
+
+def email_task(message_type: Any, to: str) -> Any:
+    task = message_type(name="send_email")
+    task.payload.Pack(payload_pb2.SendEmailPayload(to=to))
+    return task
+
+
+def test_serve_runs_the_example_handler_and_drains_on_sigterm() -> None:
+    with workerctl_serve() as served, grpc.insecure_channel(served.target) as channel:
+        stub: Any = worker_pb2_grpc.WorkerServiceStub(channel)  # type: ignore[no-untyped-call]
+        reply = stub.RegisterTasks(
+            worker_pb2.RegisterTasksRequest(tasks=[email_task(worker_pb2.Task, "ann@example.com")]), timeout=BOUND
+        )
+        (task_id,) = reply.ids
+        stream = stub.StreamResults(worker_pb2.StreamResultsRequest(ids=[task_id], close_on_completion=True),
+                                    timeout=BOUND)
+        assert [(r.id, r.output) for r in stream] == [(task_id, "sent to ann@example.com")]
+        served.process.send_signal(signal.SIGTERM)
+        assert served.process.wait(timeout=BOUND) == 0
+        rest = []
+        while (line := served.lines.get(timeout=BOUND)) is not None:
+            rest.append(line)
+        assert rest[-1] == "serve: stopped"
+
+
+@pytest.mark.redis
+def test_serve_on_redis_registers_durable_tasks_and_get_task_reads_the_record() -> None:
+    prefix = f"pyworker-test-{uuid.uuid4().hex}"
+    client = redis.Redis(host="127.0.0.1", port=6379)
+    try:
+        with workerctl_serve("--backend", "redis", "--redis-prefix", prefix) as served, \
+                grpc.insecure_channel(served.target) as channel:
+            stub: Any = worker_pb2_grpc.WorkerServiceStub(channel)  # type: ignore[no-untyped-call]
+            request = worker_pb2.RegisterDurableTasksRequest(
+                tasks=[email_task(worker_pb2.DurableTask, "bo@example.com")]
+            )
+            (task_id,) = stub.RegisterDurableTasks(request, timeout=BOUND).ids
+            stream = stub.StreamResults(worker_pb2.StreamResultsRequest(ids=[task_id], close_on_completion=True),
+                                        timeout=BOUND)
+            assert [(r.id, r.output) for r in stream] == [(task_id, "sent to bo@example.com")]
+            snapshot = stub.GetTask(worker_pb2.GetTaskRequest(id=task_id), timeout=BOUND)
+            assert (snapshot.id, snapshot.status) == (task_id, "Completed")
+    finally:
+        keys = list(client.scan_iter(match=f"{{{prefix}}}*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+def test_serve_refuses_half_a_tls_pair(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--tls-cert", "cert.pem"]) == EXIT_USAGE
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "workerctl: --tls-cert and --tls-key go together (and --tls-client-ca needs them)"
+    ]
