@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import inspect
 import os
 import signal
 import sys
@@ -16,12 +17,14 @@ import click
 from pyworker.adapters.grpc import (
     GrpcServerConfig,
     GrpcServerOption,
+    RedisIdempotencyStore,
     TlsFiles,
     WorkerGrpcServer,
     bearer_token_auth,
     new_grpc_server,
     with_config,
     with_grpc_auth,
+    with_idempotency_store,
     with_inspector,
 )
 from pyworker.application import DurableHandlerSpec, HandlerSpec, TaskManager, TypedHandlerRegistry
@@ -81,14 +84,22 @@ async def serve_until_signalled(
     async with task_manager_scope(container) as manager:
         manager.set_retention_policy(RetentionPolicy(max_entries=10_000))
         await start(manager, container)
-        if container.backends.settings().kind != "none":
+        settings = container.backends.settings()
+        if settings.kind != "none":
             options = [*options, with_inspector(await container.backends.durable_backend())]
+        if settings.kind == "redis":  # every node dedupes against every other
+            client = await _resolved(container.backends.redis_client())
+            options = [*options, with_idempotency_store(RedisIdempotencyStore(client, settings.redis_prefix))]
         server = new_grpc_server(manager, handlers, *options)
         port = await server.start()
         click.echo(banner(container, server, port, handlers), err=True)
         await _run(manager, server, grace)
     click.echo("serve: stopped", err=True)
     return 0
+
+
+async def _resolved(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
 
 
 async def _run(manager: TaskManager, server: WorkerGrpcServer, grace: float) -> None:

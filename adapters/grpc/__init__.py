@@ -2,6 +2,7 @@
 
 from pyworker.adapters.grpc.auth import AuthFunction, GrpcAuthError, bearer_token_auth
 from pyworker.adapters.grpc.idempotency import IdempotencyStore, InMemoryIdempotencyStore
+from pyworker.adapters.grpc.redis_idempotency import RedisIdempotencyStore
 from pyworker.adapters.grpc.results import ManagerResultsSource, ResultsSource
 from pyworker.adapters.grpc.server import (
     SERVICE_NAME,
@@ -28,6 +29,7 @@ __all__ = [
     "IdempotencyStore",
     "InMemoryIdempotencyStore",
     "ManagerResultsSource",
+    "RedisIdempotencyStore",
     "ResultsSource",
     "RpcError",
     "SERVICE_NAME",
