@@ -100,7 +100,10 @@ def queue_and_weight(metadata: Mapping[str, str]) -> tuple[str, int]:
 def _retry_delay(message: worker_pb2.Task | worker_pb2.DurableTask) -> float:
     if not message.HasField("retry_delay"):
         return 0.0
-    seconds = message.retry_delay.ToTimedelta().total_seconds()
+    try:
+        seconds = message.retry_delay.ToTimedelta().total_seconds()
+    except (ValueError, OverflowError) as exc:
+        raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f"invalid retry_delay: {exc}") from exc
     if seconds < 0:
         raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f"invalid retry_delay {seconds}s: must not be negative")
     return seconds

@@ -9,7 +9,7 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 
 from pyworker.adapters.grpc import GrpcAuthError, RpcError, bearer_token_auth, with_grpc_auth, with_inspector
 from pyworker.adapters.grpc.mapping import signature
@@ -271,3 +271,15 @@ async def test_get_and_cancel_check_the_id(served: Served, rpc: str) -> None:
 async def test_stream_results_checks_its_ids(served: Served) -> None:
     stream = served.stub.StreamResults(worker_pb2.StreamResultsRequest(ids=["nope"]))
     assert await status_of(stream.read()) == (grpc.StatusCode.INVALID_ARGUMENT, "parse id: invalid UUID 'nope'")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "message"),
+    [(-5, "invalid retry_delay -5.0s: must not be negative"), (2**62, "invalid retry_delay: ")],
+)
+async def test_a_bad_retry_delay_is_invalid_argument(served: Served, seconds: int, message: str) -> None:
+    task = email()
+    task.retry_delay.CopyFrom(duration_pb2.Duration(seconds=seconds))
+    code, details = await status_of(register(served, task))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert details.startswith(message)
