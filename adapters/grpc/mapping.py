@@ -15,6 +15,7 @@ from pyworker.adapters.grpc.status import RpcError
 from pyworker.application import HandlerSpec
 from pyworker.application.attempt import is_async_function
 from pyworker.domain import DurableState, DurableTask, DurableTaskRecord, Result, Task, TaskContext, TaskStatus
+from pyworker.domain.task import EMPTY_METADATA
 from pyworker.protos.worker.v1 import worker_pb2
 
 #: Metadata keys that set the task's queue and weight (go-worker's MetadataQueueKey / MetadataWeightKey).
@@ -109,19 +110,30 @@ def _retry_delay(message: worker_pb2.Task | worker_pb2.DurableTask) -> float:
     return seconds
 
 
+class _SyncCall:
+    """``fn(ctx, payload)`` as a task function; a class, so the async check is memoised per class."""
+
+    __slots__ = ("fn", "payload")
+
+    def __init__(self, fn: Callable[[TaskContext, Any], Any], payload: Any) -> None:
+        self.fn = fn
+        self.payload = payload
+
+    def __call__(self, ctx: TaskContext) -> Any:
+        return self.fn(ctx, self.payload)
+
+
+class _AsyncCall(_SyncCall):
+    """The coroutine-function twin of _SyncCall: it runs on the loop, not in the thread pool."""
+
+    __slots__ = ()
+
+    async def __call__(self, ctx: TaskContext) -> Any:
+        return await self.fn(ctx, self.payload)
+
+
 def _bind(fn: Callable[[TaskContext, Any], Any], payload: Any) -> Callable[[TaskContext], Any]:
-    # Keep coroutine functions recognisable: they run on the loop, plain ones in the pool.
-    if is_async_function(fn):
-
-        async def run_async(ctx: TaskContext) -> Any:
-            return await fn(ctx, payload)
-
-        return run_async
-
-    def run(ctx: TaskContext) -> Any:
-        return fn(ctx, payload)
-
-    return run
+    return _AsyncCall(fn, payload) if is_async_function(fn) else _SyncCall(fn, payload)
 
 
 def to_task(message: worker_pb2.Task, handlers: Mapping[str, HandlerSpec]) -> Task:
@@ -133,8 +145,8 @@ def to_task(message: worker_pb2.Task, handlers: Mapping[str, HandlerSpec]) -> Ta
     name = message.name
     spec = lookup(handlers, name)
     payload = unpack(spec, name, message.payload) if message.HasField("payload") else None
-    metadata = dict(message.metadata)
-    queue, weight = queue_and_weight(metadata)
+    metadata: Mapping[str, str] = dict(message.metadata) if message.metadata else EMPTY_METADATA
+    queue, weight = queue_and_weight(metadata) if metadata else ("", 0)
     return Task(
         execute=_bind(spec.fn, payload),
         name=name,

@@ -139,9 +139,12 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
         ids: list[str] = []
         try:
             for message in request.tasks:
-                ids.append(await self._idempotent(
-                    message.idempotency_key.strip(), message, functools.partial(self._register, message), self._known
-                ))
+                key = message.idempotency_key.strip()
+                if not key:  # the common case, without the idempotency machinery
+                    ids.append(await self._register(message))
+                    continue
+                register = functools.partial(self._register, message)
+                ids.append(await self._idempotent(key, message, register, self._known))
         except Exception as exc:
             await _abort(context, exc, "register task")
         return worker_pb2.RegisterTasksResponse(ids=ids)
