@@ -2,6 +2,7 @@
 
 from pyworker.adapters.grpc.auth import AuthFunction, GrpcAuthError, bearer_token_auth
 from pyworker.adapters.grpc.idempotency import IdempotencyStore, InMemoryIdempotencyStore
+from pyworker.adapters.grpc.mapping import RequestInfo, current_request
 from pyworker.adapters.grpc.redis_idempotency import RedisIdempotencyStore
 from pyworker.adapters.grpc.results import ManagerResultsSource, ResultsSource
 from pyworker.adapters.grpc.server import (
@@ -30,6 +31,7 @@ __all__ = [
     "InMemoryIdempotencyStore",
     "ManagerResultsSource",
     "RedisIdempotencyStore",
+    "RequestInfo",
     "ResultsSource",
     "RpcError",
     "SERVICE_NAME",
@@ -37,6 +39,7 @@ __all__ = [
     "WorkerGrpcServer",
     "WorkerServicer",
     "bearer_token_auth",
+    "current_request",
     "new_grpc_server",
     "with_config",
     "with_grpc_auth",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import attrs
 import grpc
 from google.protobuf import any_pb2
 from google.protobuf.message import DecodeError, Message
@@ -110,17 +112,40 @@ def _retry_delay(message: worker_pb2.Task | worker_pb2.DurableTask) -> float:
     return seconds
 
 
+@attrs.frozen
+class RequestInfo:
+    """What the gRPC request said about the task a handler is running."""
+
+    correlation_id: str = ""
+    metadata: Mapping[str, str] = EMPTY_METADATA
+
+
+_NO_REQUEST = RequestInfo()
+_CURRENT: contextvars.ContextVar[RequestInfo | None] = contextvars.ContextVar("pyworker_grpc_request", default=None)
+
+
+def current_request() -> RequestInfo:
+    """Inside a gRPC handler: the correlation id and metadata of the request that registered the task
+    (empty outside one)."""
+    return _CURRENT.get() or _NO_REQUEST
+
+
 class _SyncCall:
     """``fn(ctx, payload)`` as a task function; a class, so the async check is memoised per class."""
 
-    __slots__ = ("fn", "payload")
+    __slots__ = ("fn", "info", "payload")
 
-    def __init__(self, fn: Callable[[TaskContext, Any], Any], payload: Any) -> None:
+    def __init__(self, fn: Callable[[TaskContext, Any], Any], payload: Any, info: RequestInfo) -> None:
         self.fn = fn
         self.payload = payload
+        self.info = info
 
     def __call__(self, ctx: TaskContext) -> Any:
-        return self.fn(ctx, self.payload)
+        token = _CURRENT.set(self.info)
+        try:
+            return self.fn(ctx, self.payload)
+        finally:
+            _CURRENT.reset(token)
 
 
 class _AsyncCall(_SyncCall):
@@ -129,11 +154,15 @@ class _AsyncCall(_SyncCall):
     __slots__ = ()
 
     async def __call__(self, ctx: TaskContext) -> Any:
-        return await self.fn(ctx, self.payload)
+        token = _CURRENT.set(self.info)
+        try:
+            return await self.fn(ctx, self.payload)
+        finally:
+            _CURRENT.reset(token)
 
 
-def _bind(fn: Callable[[TaskContext, Any], Any], payload: Any) -> Callable[[TaskContext], Any]:
-    return _AsyncCall(fn, payload) if is_async_function(fn) else _SyncCall(fn, payload)
+def _bind(fn: Callable[[TaskContext, Any], Any], payload: Any, info: RequestInfo) -> Callable[[TaskContext], Any]:
+    return _AsyncCall(fn, payload, info) if is_async_function(fn) else _SyncCall(fn, payload, info)
 
 
 def to_task(message: worker_pb2.Task, handlers: Mapping[str, HandlerSpec]) -> Task:
@@ -148,7 +177,7 @@ def to_task(message: worker_pb2.Task, handlers: Mapping[str, HandlerSpec]) -> Ta
     metadata: Mapping[str, str] = dict(message.metadata) if message.metadata else EMPTY_METADATA
     queue, weight = queue_and_weight(metadata) if metadata else ("", 0)
     return Task(
-        execute=_bind(spec.fn, payload),
+        execute=_bind(spec.fn, payload, RequestInfo(message.correlation_id, metadata)),
         name=name,
         description=message.description,
         priority=message.priority,

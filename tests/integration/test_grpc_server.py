@@ -75,6 +75,14 @@ async def test_metadata_sets_queue_and_weight_and_stays_on_the_task(served: Serv
     assert dict(task.metadata) == {"queue": " mail ", "weight": "7", "tenant": "acme"}
 
 
+@pytest.mark.parametrize("handler", ["whoami", "whoami_sync"])
+async def test_handlers_see_the_correlation_id_and_metadata(served: Served, handler: str) -> None:
+    (task_id,) = await register(served, email(name=handler, correlation_id="req-7", metadata={"tenant": "acme"}))
+    stream = served.stub.StreamResults(worker_pb2.StreamResultsRequest(ids=[task_id], close_on_completion=True))
+    results = await within(collect(stream))
+    assert [(r.id, r.output, r.error) for r in results] == [(task_id, "req-7|acme", "")]
+
+
 async def test_task_lifetime_is_detached_from_the_rpc(served: Served, gates: Gates) -> None:
     (task_id,) = await register(served, email(name="block"))
     await within(gates.started.wait())  # running after RegisterTasks returned

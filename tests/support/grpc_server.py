@@ -10,7 +10,14 @@ from typing import Any
 import attrs
 import grpc
 
-from pyworker.adapters.grpc import GrpcServerConfig, GrpcServerOption, WorkerGrpcServer, new_grpc_server, with_config
+from pyworker.adapters.grpc import (
+    GrpcServerConfig,
+    GrpcServerOption,
+    WorkerGrpcServer,
+    current_request,
+    new_grpc_server,
+    with_config,
+)
 from pyworker.application import Service, TypedHandlerRegistry
 from pyworker.domain import TaskContext
 from pyworker.protos.worker.v1 import payload_pb2, worker_pb2, worker_pb2_grpc
@@ -25,7 +32,8 @@ class Gates:
 
 
 def handlers_for(gates: Gates) -> TypedHandlerRegistry:
-    """send_email returns "sent to <to>"; block waits for ``gates.release``; fail raises."""
+    """send_email returns "sent to <to>"; block waits for ``gates.release``; fail raises;
+    whoami and whoami_sync return the request's "<correlation id>|<tenant metadata>"."""
     registry = TypedHandlerRegistry()
 
     @registry.handler("send_email", payload_pb2.SendEmailPayload)
@@ -40,6 +48,16 @@ def handlers_for(gates: Gates) -> TypedHandlerRegistry:
     async def fail(_ctx: TaskContext, _message: Any) -> str:
         raise RuntimeError("boom")
 
+    async def whoami(_ctx: TaskContext, _message: Any) -> str:
+        request = current_request()
+        return f"{request.correlation_id}|{request.metadata.get('tenant', '')}"
+
+    def whoami_sync(_ctx: TaskContext, _message: Any) -> str:  # runs in the thread pool
+        request = current_request()
+        return f"{request.correlation_id}|{request.metadata.get('tenant', '')}"
+
+    registry.add("whoami", payload_pb2.SendEmailPayload, whoami)
+    registry.add("whoami_sync", payload_pb2.SendEmailPayload, whoami_sync)
     registry.add("block", payload_pb2.SendEmailPayload, block)
     registry.add("fail", payload_pb2.SendEmailPayload, fail)
     return registry
