@@ -42,6 +42,45 @@ def test_serve_runs_the_example_handler_and_drains_on_sigterm() -> None:
         assert rest[-1] == "serve: stopped"
 
 
+def _wait_running(stub: Any, task_id: str) -> None:
+    for _ in range(1000):  # bounded: each GetTask is a round trip
+        if stub.GetTask(worker_pb2.GetTaskRequest(id=task_id), timeout=BOUND).status == "Running":
+            return
+    raise AssertionError("the task never ran")
+
+
+def _register(stub: Any, name: str) -> str:
+    task = email_task(worker_pb2.Task, "x@example.com")
+    task.name = name
+    (task_id,) = stub.RegisterTasks(worker_pb2.RegisterTasksRequest(tasks=[task]), timeout=BOUND).ids
+    return str(task_id)
+
+
+def test_sigterm_lets_the_running_task_finish_and_its_stream_receive_it() -> None:
+    with workerctl_serve("--app", "tests.support.grpc_app:registry") as served, \
+            grpc.insecure_channel(served.target) as channel:
+        stub: Any = worker_pb2_grpc.WorkerServiceStub(channel)  # type: ignore[no-untyped-call]
+        task_id = _register(stub, "slow")
+        stream = stub.StreamResults(worker_pb2.StreamResultsRequest(ids=[task_id], close_on_completion=True),
+                                    timeout=BOUND)
+        _wait_running(stub, task_id)
+        served.process.send_signal(signal.SIGTERM)
+        assert [(r.id, r.output) for r in stream] == [(task_id, "done")]
+        assert served.process.wait(timeout=BOUND) == 0
+
+
+def test_a_second_signal_stops_at_once() -> None:
+    with workerctl_serve("--app", "tests.support.grpc_app:registry", "--grace", "1h") as served, \
+            grpc.insecure_channel(served.target) as channel:
+        stub: Any = worker_pb2_grpc.WorkerServiceStub(channel)  # type: ignore[no-untyped-call]
+        _wait_running(stub, _register(stub, "forever"))
+        served.process.send_signal(signal.SIGTERM)
+        assert served.next_line("the drain line").startswith("serve: draining for up to 3600s")
+        served.process.send_signal(signal.SIGTERM)
+        assert served.next_line("the stop line") == "serve: stopping now"
+        assert served.process.wait(timeout=BOUND) == 0
+
+
 @pytest.mark.redis
 def test_serve_on_redis_registers_durable_tasks_and_get_task_reads_the_record() -> None:
     prefix = f"pyworker-test-{uuid.uuid4().hex}"
