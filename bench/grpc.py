@@ -120,6 +120,13 @@ async def latency(stub: Any, samples: int) -> list[float]:
     return times
 
 
+async def drained(stub: Any) -> None:
+    """Wait until the tasks of the last phase ran: a sentinel registered now (FIFO) finishes after them."""
+    (sentinel,) = (await stub.RegisterTasks(worker_pb2.RegisterTasksRequest(tasks=[email_task()]))).ids
+    async for _ in stub.StreamResults(worker_pb2.StreamResultsRequest(ids=[sentinel], close_on_completion=True)):
+        pass
+
+
 async def measure(seconds: float, samples: int) -> dict[str, float]:
     echo_process, echo_target = start([sys.executable, __file__, "--serve-echo"])
     serve_process, serve_target = start([str(WORKERCTL), "serve", "--address", "127.0.0.1:0",
@@ -138,11 +145,12 @@ async def measure(seconds: float, samples: int) -> dict[str, float]:
             batch = worker_pb2.RegisterTasksRequest(tasks=[email_task() for _ in range(BATCH)])
             await rate(lambda: echo_call(payload), 0.5, CONCURRENCY)  # warm up both
             await rate(lambda: stub.RegisterTasks(one), 0.5, CONCURRENCY)
-            figures = {
-                "echo_rps": await rate(lambda: echo_call(payload), seconds, CONCURRENCY),
-                "one_task_rps": await rate(lambda: stub.RegisterTasks(one), seconds, CONCURRENCY),
-                "batched_tasks_per_s": await rate(lambda: stub.RegisterTasks(batch), seconds, 4, BATCH),
-            }
+            await drained(stub)
+            figures = {"echo_rps": await rate(lambda: echo_call(payload), seconds, CONCURRENCY)}
+            figures["one_task_rps"] = await rate(lambda: stub.RegisterTasks(one), seconds, CONCURRENCY)
+            await drained(stub)
+            figures["batched_tasks_per_s"] = await rate(lambda: stub.RegisterTasks(batch), seconds, 4, BATCH)
+            await drained(stub)
             times = await latency(stub, samples)
             quantiles = statistics.quantiles(times, n=100)
             figures["latency_p50_ms"] = statistics.median(times)
