@@ -9,6 +9,7 @@ from typing import Any
 import grpc
 import pytest
 import redis
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from pyworker.entrypoints.cli import main
 from pyworker.entrypoints.errors import EXIT_USAGE
@@ -34,6 +35,11 @@ def test_serve_runs_the_example_handler_and_drains_on_sigterm() -> None:
         stream = stub.StreamResults(worker_pb2.StreamResultsRequest(ids=[task_id], close_on_completion=True),
                                     timeout=BOUND)
         assert [(r.id, r.output) for r in stream] == [(task_id, "sent to ann@example.com")]
+        reflection: Any = reflection_pb2_grpc.ServerReflectionStub(channel)
+        replies = reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
+                                                  timeout=BOUND)
+        names = {s.name for reply in replies for s in reply.list_services_response.service}
+        assert "worker.v1.WorkerService" in names
         served.process.send_signal(signal.SIGTERM)
         assert served.process.wait(timeout=BOUND) == 0
         rest = []
