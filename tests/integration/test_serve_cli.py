@@ -14,7 +14,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from pyworker.entrypoints.cli import main
 from pyworker.entrypoints.errors import EXIT_USAGE
 from pyworker.protos.worker.v1 import payload_pb2, worker_pb2, worker_pb2_grpc
-from tests.support.serve_process import BOUND, workerctl_serve
+from tests.support.serve_process import BOUND, ServeProcess, workerctl_serve
 
 pytestmark = pytest.mark.slow
 
@@ -116,3 +116,29 @@ def test_serve_refuses_half_a_tls_pair(capsys: pytest.CaptureFixture[str]) -> No
     assert capsys.readouterr().err.strip().splitlines() == [
         "workerctl: --tls-cert and --tls-key go together (and --tls-client-ca needs them)"
     ]
+
+
+def test_serve_with_a_bearer_token_from_the_environment() -> None:
+    env = {"BENCH_TOKEN": "tok-123"}
+    with workerctl_serve("--auth-token-env", "BENCH_TOKEN", env=env) as served, \
+            grpc.insecure_channel(served.target) as channel:
+        stub: Any = worker_pb2_grpc.WorkerServiceStub(channel)  # type: ignore[no-untyped-call]
+        request = worker_pb2.GetTaskRequest(id=str(uuid.uuid4()))
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.GetTask(request, timeout=BOUND)
+        assert (caught.value.code(), caught.value.details()) == (
+            grpc.StatusCode.UNAUTHENTICATED, "missing bearer token"
+        )
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.GetTask(request, timeout=BOUND, metadata=(("authorization", "Bearer tok-123"),))
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND  # authorised: the id is just unknown
+    assert "tok-123" not in "\n".join(iter_lines(served))
+
+
+def iter_lines(served: ServeProcess) -> list[str]:
+    lines = []
+    while not served.lines.empty():
+        line = served.lines.get_nowait()
+        if line is not None:
+            lines.append(line)
+    return lines
