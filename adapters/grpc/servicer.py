@@ -194,6 +194,8 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
         closing = request.close_on_completion and bool(targets)
         subscription = self._results.subscribe(self._stream_buffer)
         try:
+            # Headers go out once subscribed: a client that awaits them knows no later result is missed.
+            await context.send_initial_metadata(())
             for task_id in sorted(targets, key=str):  # already terminal: sent at once
                 finished = self._results.finished(task_id)
                 if finished is not None:

@@ -54,6 +54,7 @@ async def register(served: Served, *tasks: worker_pb2.Task) -> list[str]:
 
 async def test_register_runs_the_handler_and_get_task_reports_the_result(served: Served) -> None:
     stream = served.stub.StreamResults(worker_pb2.StreamResultsRequest())
+    await within(stream.initial_metadata())  # subscribed: every later result arrives
     (task_id,) = await register(served, email("bob@example.com"))
     result = await within(stream.read())
     stream.cancel()
