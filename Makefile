@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint typecheck unit bench-inmemory bench-durable protos check-protos lock clean
+.PHONY: venv demo test lint typecheck unit bench-inmemory bench-durable bench-grpc protos check-protos lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ bench-inmemory: $(STAMP)
 
 bench-durable: $(STAMP)
 	$(BIN)/python bench/durable.py
+
+bench-grpc: $(STAMP)
+	$(BIN)/python bench/grpc.py
 
 # Regenerate the committed gRPC/protobuf stubs from protos/worker/v1/*.proto. They are
 # compiled through the pyworker/protos link so that they import as pyworker.protos.worker.v1.

@@ -48,12 +48,14 @@ def _register_commands() -> None:
     from pyworker.entrypoints.demo import demo
     from pyworker.entrypoints.durable_cli import durable
     from pyworker.entrypoints.durable_cli.shell import completion, version
+    from pyworker.entrypoints.serve import serve
     from pyworker.entrypoints.worker import worker
 
     cli.add_command(demo)
     cli.add_command(durable)
     cli.add_command(completion)
     cli.add_command(version)
+    cli.add_command(serve)
     cli.add_command(worker)
 
 
