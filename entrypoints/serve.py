@@ -34,6 +34,7 @@ from pyworker.entrypoints.durations import DURATION
 from pyworker.entrypoints.errors import EXIT_USAGE, CliError
 from pyworker.entrypoints.redis_url import DEFAULT_REDIS_URL, REDIS_URL, redact_url
 from pyworker.entrypoints.settings import DEFAULT_REDIS_PREFIX
+from pyworker.entrypoints.telemetry_options import telemetry_banner, telemetry_options, telemetry_settings
 from pyworker.entrypoints.worker import start
 from pyworker.protos.worker.v1 import payload_pb2
 
@@ -92,7 +93,7 @@ async def serve_until_signalled(
             options = [*options, with_idempotency_store(RedisIdempotencyStore(client, settings.redis_prefix))]
         server = new_grpc_server(manager, handlers, *options)
         port = await server.start()
-        click.echo(banner(container, server, port, handlers), err=True)
+        click.echo(banner(container, server, port, handlers) + telemetry_banner(container), err=True)
         await _run(manager, server, grace)
     click.echo("serve: stopped", err=True)
     return 0
@@ -170,6 +171,7 @@ def banner(container: Application, server: WorkerGrpcServer, port: int, handlers
 @click.option("--auth-token-env", default=None,
               help="Name of an environment variable holding the bearer token clients must send.")
 @click.option("--max-message-bytes", type=click.IntRange(min=1024), default=4 * 1024 * 1024, show_default=True)
+@telemetry_options
 @click.pass_obj
 def serve(
     container: Application,
@@ -187,6 +189,10 @@ def serve(
     tls_client_ca: str | None,
     auth_token_env: str | None,
     max_message_bytes: int,
+    metrics_port: int | None,
+    metrics_host: str,
+    traces: str | None,
+    metrics_exporter: str | None,
 ) -> None:
     """Serve the gRPC WorkerService (worker.v1), with health and reflection."""
     handlers = load_grpc_handlers(app) if app else example_handlers().handlers()
@@ -209,6 +215,13 @@ def serve(
         backend={"kind": kind, "redis_url": redis_url, "redis_prefix": redis_prefix},
         durable_handlers={name: DurableHandlerSpec(make=s.make, fn=s.fn) for name, s in handlers.items()}
         if kind != "none" else None,
+        telemetry=telemetry_settings(
+            "workerctl-serve",
+            metrics_port=metrics_port,
+            metrics_host=metrics_host,
+            traces=traces,
+            metrics_exporter=metrics_exporter,
+        ),
     )
     code = asyncio.run(serve_until_signalled(container, handlers, options, grace))
     click.get_current_context().exit(code)

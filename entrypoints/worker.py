@@ -19,6 +19,7 @@ from pyworker.entrypoints.durations import DURATION, format_duration
 from pyworker.entrypoints.errors import EXIT_USAGE, CliError
 from pyworker.entrypoints.redis_url import DEFAULT_REDIS_URL, REDIS_URL, redact_url
 from pyworker.entrypoints.settings import DEFAULT_REDIS_PREFIX
+from pyworker.entrypoints.telemetry_options import telemetry_banner, telemetry_options, telemetry_settings
 
 
 class AppLoadError(CliError):
@@ -129,18 +130,6 @@ def banner(container: Application, handlers: Mapping[str, DurableHandlerSpec]) -
     )
 
 
-def telemetry_banner(container: Application) -> str:
-    """`` traces=... metrics=...`` for the readiness line (the scrape URL when Prometheus serves)."""
-    traces, metrics = container.core.telemetry().exporters()
-    if traces == "none" and metrics == "none":
-        return ""
-    handle = container.core.meter_provider()
-    if metrics == "prometheus" and handle is not None and handle.prometheus is not None:
-        settings = container.core.telemetry()
-        metrics = f"http://{settings.metrics_host}:{handle.prometheus.port}/metrics"
-    return f" traces={traces} metrics={metrics}"
-
-
 @click.command()
 @click.option("--app", "app", required=True, help="module:attribute of your TypedDurableRegistry.")
 @click.option("--redis-url", type=REDIS_URL, default=DEFAULT_REDIS_URL, show_default=True, envvar="PYWORKER_REDIS_URL",
@@ -167,14 +156,7 @@ def telemetry_banner(container: Application) -> str:
     show_default=True,
     help="Finished tasks kept in memory for get_task and hooks (older ones are forgotten).",
 )
-@click.option("--metrics-port", type=click.IntRange(min=0, max=65535), default=None, envvar="PYWORKER_METRICS_PORT",
-              help="Serve Prometheus metrics on this port (0: any free port).")
-@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics endpoint binds.")
-@click.option("--traces", type=click.Choice(["none", "console", "otlp"]), default=None,
-              help="Span exporter (default: OTEL_TRACES_EXPORTER, else none).")
-@click.option("--metrics", "metrics_exporter", type=click.Choice(["none", "console", "otlp", "prometheus"]),
-              default=None, help="Metric exporter (default: OTEL_METRICS_EXPORTER, else prometheus with "
-              "--metrics-port, else none).")
+@telemetry_options
 @click.pass_obj
 def worker(
     container: Application,
@@ -221,13 +203,13 @@ def worker(
         },
         backend={"kind": backend, "redis_url": redis_url, "redis_prefix": redis_prefix, "codec": codec},
         durable_handlers=handlers,
-        telemetry={
-            "traces": traces or "",
-            "metrics": metrics_exporter or "",
-            "metrics_port": metrics_port,
-            "metrics_host": metrics_host,
-            "service_name": "workerctl-worker",
-        },
+        telemetry=telemetry_settings(
+            "workerctl-worker",
+            metrics_port=metrics_port,
+            metrics_host=metrics_host,
+            traces=traces,
+            metrics_exporter=metrics_exporter,
+        ),
     )
     code = asyncio.run(serve(container, handlers, keep_finished))
     click.get_current_context().exit(code)

@@ -23,6 +23,8 @@ from pyworker.protos.worker.v1 import worker_pb2
 #: Metadata keys that set the task's queue and weight (go-worker's MetadataQueueKey / MetadataWeightKey).
 METADATA_QUEUE_KEY = "queue"
 METADATA_WEIGHT_KEY = "weight"
+#: The W3C trace-context headers a call's metadata may carry: they become the parent of the tasks it registers.
+TRACE_CONTEXT_KEYS = ("traceparent", "tracestate")
 _MAX_WEIGHT = 2**31 - 1
 
 #: A durable record's state, as the wire status GetTask reports.
@@ -112,6 +114,25 @@ def _retry_delay(message: worker_pb2.Task | worker_pb2.DurableTask) -> float:
     return seconds
 
 
+def trace_headers(invocation_metadata: Any) -> Mapping[str, str]:
+    """The W3C trace context (``traceparent``, and ``tracestate`` with it) of a call's
+    invocation metadata; empty without a ``traceparent``."""
+    found: dict[str, str] = {}
+    for key, value in invocation_metadata or ():
+        if key in TRACE_CONTEXT_KEYS and isinstance(value, str) and key not in found:
+            found[key] = value
+    return found if "traceparent" in found else EMPTY_METADATA
+
+
+def with_trace(metadata: Mapping[str, str], trace: Mapping[str, str]) -> Mapping[str, str]:
+    """The task's metadata with the call's trace context, unless the task carries its own ``traceparent``."""
+    if not trace or "traceparent" in metadata:
+        return metadata
+    merged = {key: value for key, value in metadata.items() if key not in TRACE_CONTEXT_KEYS}
+    merged.update(trace)
+    return merged
+
+
 @attrs.frozen
 class RequestInfo:
     """What the gRPC request said about the task a handler is running."""
@@ -165,8 +186,11 @@ def _bind(fn: Callable[[TaskContext, Any], Any], payload: Any, info: RequestInfo
     return _AsyncCall(fn, payload, info) if is_async_function(fn) else _SyncCall(fn, payload, info)
 
 
-def to_task(message: worker_pb2.Task, handlers: Mapping[str, HandlerSpec]) -> Task:
-    """The in-memory Task a request asks for (its lifetime is not the RPC's).
+def to_task(
+    message: worker_pb2.Task, handlers: Mapping[str, HandlerSpec], trace: Mapping[str, str] = EMPTY_METADATA
+) -> Task:
+    """The in-memory Task a request asks for (its lifetime is not the RPC's); ``trace``
+    (``trace_headers()`` of the call) becomes its parent unless it carries a ``traceparent``.
 
     Raises:
         RpcError: NOT_FOUND (unknown handler), INVALID_ARGUMENT (payload, weight, retry delay).
@@ -176,6 +200,7 @@ def to_task(message: worker_pb2.Task, handlers: Mapping[str, HandlerSpec]) -> Ta
     payload = unpack(spec, name, message.payload) if message.HasField("payload") else None
     metadata: Mapping[str, str] = dict(message.metadata) if message.metadata else EMPTY_METADATA
     queue, weight = queue_and_weight(metadata) if metadata else ("", 0)
+    metadata = with_trace(metadata, trace)
     return Task(
         execute=_bind(spec.fn, payload, RequestInfo(message.correlation_id, metadata)),
         name=name,
@@ -190,8 +215,11 @@ def to_task(message: worker_pb2.Task, handlers: Mapping[str, HandlerSpec]) -> Ta
     )
 
 
-def to_durable_task(message: worker_pb2.DurableTask, handlers: Mapping[str, HandlerSpec]) -> DurableTask:
-    """The DurableTask a request asks for (a fresh id; the payload is required).
+def to_durable_task(
+    message: worker_pb2.DurableTask, handlers: Mapping[str, HandlerSpec], trace: Mapping[str, str] = EMPTY_METADATA
+) -> DurableTask:
+    """The DurableTask a request asks for (a fresh id; the payload is required); ``trace``
+    as for ``to_task``.
 
     Raises:
         RpcError: NOT_FOUND, INVALID_ARGUMENT (missing or bad payload, weight, retry delay).
@@ -203,6 +231,7 @@ def to_durable_task(message: worker_pb2.DurableTask, handlers: Mapping[str, Hand
     payload = unpack(spec, name, message.payload)
     metadata = dict(message.metadata)
     queue, weight = queue_and_weight(metadata)
+    metadata = dict(with_trace(metadata, trace))
     return DurableTask(
         handler=name,
         message=payload,

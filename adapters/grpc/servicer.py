@@ -20,6 +20,7 @@ from pyworker.adapters.grpc.mapping import (
     task_message,
     to_durable_task,
     to_task,
+    trace_headers,
 )
 from pyworker.adapters.grpc.results import ManagerResultsSource, ResultsSource
 from pyworker.adapters.grpc.status import RpcError, status_of
@@ -137,20 +138,21 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
     ) -> worker_pb2.RegisterTasksResponse:
         await self._authorize(context, "RegisterTasks", request)
         ids: list[str] = []
+        trace = trace_headers(context.invocation_metadata())
         try:
             for message in request.tasks:
                 key = message.idempotency_key.strip()
                 if not key:  # the common case, without the idempotency machinery
-                    ids.append(await self._register(message))
+                    ids.append(await self._register(message, trace))
                     continue
-                register = functools.partial(self._register, message)
+                register = functools.partial(self._register, message, trace)
                 ids.append(await self._idempotent(key, message, register, self._known))
         except Exception as exc:
             await _abort(context, exc, "register task")
         return worker_pb2.RegisterTasksResponse(ids=ids)
 
-    async def _register(self, message: worker_pb2.Task) -> str:
-        task = to_task(message, self._handlers)
+    async def _register(self, message: worker_pb2.Task, trace: Mapping[str, str]) -> str:
+        task = to_task(message, self._handlers, trace)
         try:
             await self._service.register_task(task)
         except Exception as exc:
@@ -162,20 +164,21 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
     ) -> worker_pb2.RegisterDurableTasksResponse:
         await self._authorize(context, "RegisterDurableTasks", request)
         ids: list[str] = []
+        trace = trace_headers(context.invocation_metadata())
         try:
             for message in request.tasks:
                 ids.append(await self._idempotent(
                     message.idempotency_key.strip(),
                     message,
-                    functools.partial(self._register_durable, message),
+                    functools.partial(self._register_durable, message, trace),
                     _always,  # durable replays return the recorded id, as go-worker's do
                 ))
         except Exception as exc:
             await _abort(context, exc, "register durable task")
         return worker_pb2.RegisterDurableTasksResponse(ids=ids)
 
-    async def _register_durable(self, message: worker_pb2.DurableTask) -> str:
-        task = to_durable_task(message, self._handlers)
+    async def _register_durable(self, message: worker_pb2.DurableTask, trace: Mapping[str, str]) -> str:
+        task = to_durable_task(message, self._handlers, trace)
         try:
             task_id = await self._service.register_durable_task(task)
         except Exception as exc:

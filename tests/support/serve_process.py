@@ -26,6 +26,7 @@ class ServeProcess:
     process: subprocess.Popen[str]
     target: str
     lines: queue.Queue[str | None]
+    ready: str = ""
 
     def next_line(self, what: str) -> str:
         try:
@@ -61,6 +62,7 @@ def workerctl_serve(*args: str, env: dict[str, str] | None = None) -> Iterator[S
         match = re.search(r"address=(\S+)", line)
         assert match, line
         served.target = match.group(1)
+        served.ready = line
         yield served
     finally:
         if process.poll() is None:

@@ -1,4 +1,4 @@
-"""workerctl worker's telemetry flags (docs/observability.md, workerctl worker): a busy
+"""The telemetry flags of workerctl worker and workerctl serve (docs/observability.md): a busy
 --metrics-port is a one-line ConfigurationError (exit code 2), as is an unknown exporter."""
 
 from __future__ import annotations
@@ -9,14 +9,17 @@ import pytest
 
 from pyworker.entrypoints.cli import main
 
-APP = ["worker", "--app", "tests.support.fault_app:registry", "--backend", "memory", "--codec", "json"]
+WORKER = ["worker", "--app", "tests.support.fault_app:registry", "--backend", "memory", "--codec", "json"]
+SERVE = ["serve", "--address", "127.0.0.1:0"]
+COMMANDS = pytest.mark.parametrize("command", [WORKER, SERVE], ids=["worker", "serve"])
 
 
-def test_a_busy_metrics_port_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+@COMMANDS
+def test_a_busy_metrics_port_is_a_one_line_error(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        code = main([*APP, "--metrics-port", str(taken.getsockname()[1])])
+        code = main([*command, "--metrics-port", str(taken.getsockname()[1])])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2  # a ConfigurationError: the usage code of entrypoints/errors.py
     assert len(err) == 1
@@ -24,6 +27,7 @@ def test_a_busy_metrics_port_is_a_one_line_error(capsys: pytest.CaptureFixture[s
     assert "cannot serve metrics on 127.0.0.1" in err[0]
 
 
-def test_an_unknown_exporter_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([*APP, "--traces", "jaeger"]) == 2
+@COMMANDS
+def test_an_unknown_exporter_is_a_usage_error(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*command, "--traces", "jaeger"]) == 2
     assert "jaeger" in capsys.readouterr().err
