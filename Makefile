@@ -32,7 +32,7 @@ bench-durable: $(STAMP)
 	$(BIN)/python bench/durable.py
 
 bench-grpc: $(STAMP)
-	$(BIN)/python bench/grpc.py
+	$(BIN)/python bench/grpc_api.py
 
 # Regenerate the committed gRPC/protobuf stubs from protos/worker/v1/*.proto. They are
 # compiled through the pyworker/protos link so that they import as pyworker.protos.worker.v1.

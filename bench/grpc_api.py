@@ -18,12 +18,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-# This file is named grpc.py: drop its folder from the path so `import grpc` finds grpcio.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import grpc
 
-import grpc  # noqa: E402
-
-from pyworker.protos.worker.v1 import payload_pb2, worker_pb2, worker_pb2_grpc  # noqa: E402
+from pyworker.protos.worker.v1 import payload_pb2, worker_pb2, worker_pb2_grpc
 
 ONE_TASK_TARGET = 0.7  # one-task RegisterTasks >= 0.7x the bare echo rate
 BATCH_TARGET = 50_000  # tasks/s with 100 tasks per request
