@@ -3,8 +3,8 @@
 Prints figures, targets and ratios, never asserts speed, exits 0. Needs the Redis on
 127.0.0.1:6379 (or DURABLE_BENCH_REDIS_URL); all keys live under per-run names and
 are deleted at the end (never a flush). See bench/README.md for what each figure means.
-SAQ and arq pin another redis-py than pyworker: they run from their own venvs under
-.cache/bench-peers/ (made on first use from bench/peer-saq.txt and bench/peer-arq.txt).
+SAQ, Taskiq and arq run from their own venvs under .cache/bench-peers/, made on first
+use from the exact pins in bench/peer-<peer>.txt (SAQ and arq pin an older redis-py).
 
 Options: ``--quick`` (5,000 tasks, 1 run each, 100,000 instead of 1,000,000 waiting
 tasks; about a minute), ``--no-peers`` (skip SAQ, Taskiq and arq), ``--profile`` (then
@@ -20,7 +20,6 @@ import asyncio
 import collections
 import contextlib
 import cProfile
-import importlib.util
 import json
 import os
 import platform
@@ -102,7 +101,9 @@ PEERS = {
     "arq": {"label": "arq", "setting": "Worker(max_jobs=64, poll_delay=0.01, keep_result=0)",
             "env": {"DURABLE_BENCH_PEER_CONCURRENCY": "64", "DURABLE_BENCH_ARQ_POLL": "0.01"}},
 }  # fmt: skip
-PEER_REQUIREMENTS = {"saq": BENCH / "peer-saq.txt", "arq": BENCH / "peer-arq.txt"}  # own venvs (redis-py pins)
+# Each peer runs from its own venv: SAQ and arq pin an older redis-py; Taskiq brings pydantic, which
+# dependency-injector imports when installed (it would inflate pyworker's worker in the project's venv).
+PEER_REQUIREMENTS = {peer: BENCH / f"peer-{peer}.txt" for peer in PEERS}
 PEER_VENVS = ROOT / ".cache" / "bench-peers"
 
 os.environ.update(
@@ -206,28 +207,22 @@ def peer_python(peer: str) -> str | None:
     """The interpreter that runs ``peer`` (made once under .cache/bench-peers/); None: not available."""
     if peer in _PEER_PYTHON:
         return _PEER_PYTHON[peer]
-    python: str | None = sys.executable
-    if peer not in PEER_REQUIREMENTS:  # Taskiq: the bench extra of the project's venv
-        if importlib.util.find_spec("taskiq_redis") is None:
-            print(f"({peer}: not installed; `make venv` installs the bench extra)")
+    venv = PEER_VENVS / peer
+    stamp = venv / ".requirements"
+    wanted = PEER_REQUIREMENTS[peer].read_text()
+    python: str | None = str(venv / "bin" / "python")
+    if not (venv / "bin" / "python").exists() or not stamp.exists() or stamp.read_text() != wanted:
+        print(f"(making {venv.relative_to(ROOT)} from {PEER_REQUIREMENTS[peer].relative_to(ROOT)} ...)")
+        sys.stdout.flush()
+        base = getattr(sys, "_base_executable", sys.executable)
+        try:
+            subprocess.run([base, "-m", "venv", "--clear", str(venv)], check=True, capture_output=True)
+            subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r",
+                            str(PEER_REQUIREMENTS[peer])], check=True, capture_output=True)  # fmt: skip
+            stamp.write_text(wanted)
+        except subprocess.CalledProcessError as exc:
+            print(f"({peer}: could not make its venv, skipped: {exc.stderr.decode()[-300:]})")
             python = None
-    else:
-        venv = PEER_VENVS / peer
-        stamp = venv / ".requirements"
-        wanted = PEER_REQUIREMENTS[peer].read_text()
-        python = str(venv / "bin" / "python")
-        if not (Path(python).exists() and stamp.exists() and stamp.read_text() == wanted):
-            print(f"(making {venv.relative_to(ROOT)} from {PEER_REQUIREMENTS[peer].relative_to(ROOT)} ...)")
-            sys.stdout.flush()
-            base = getattr(sys, "_base_executable", sys.executable)
-            try:
-                subprocess.run([base, "-m", "venv", "--clear", str(venv)], check=True, capture_output=True)
-                subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r",
-                                str(PEER_REQUIREMENTS[peer])], check=True, capture_output=True)  # fmt: skip
-                stamp.write_text(wanted)
-            except subprocess.CalledProcessError as exc:
-                print(f"({peer}: could not make its venv, skipped: {exc.stderr.decode()[-300:]})")
-                python = None
     _PEER_PYTHON[peer] = python
     return python
 
@@ -1020,9 +1015,8 @@ def main() -> int:
     print(f"Huey: RedisHuey (blocking BRPOP), Consumer(workers={HUEY_WORKERS}, worker_type={HUEY_TYPE!r}, "
           "periodic=False); producer calls the task (one LPUSH each)")  # fmt: skip
     for p in peers:
-        where = "own venv .cache/bench-peers/" + p if p in PEER_REQUIREMENTS else "the project's venv"
-        print(f"{PEERS[p]['label']}: {peer_call(p, 'version')} ({where}, redis-py pinned there); "
-              f"{PEERS[p]['setting']}")  # fmt: skip
+        print(f"{PEERS[p]['label']}: {peer_call(p, 'version')} (own venv .cache/bench-peers/{p}, "
+              f"{PEER_REQUIREMENTS[p].relative_to(ROOT)}); {PEERS[p]['setting']}")  # fmt: skip
     print("Probe (all): each task INCRs a counter; the N-th LPUSHes a done marker the bench BLPOPs.\n")
     sys.stdout.flush()
     results: dict[str, dict[str, list[float]]] = {

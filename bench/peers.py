@@ -1,8 +1,8 @@
 """The async peers of bench/durable.py: SAQ, Taskiq (taskiq-redis) and arq, same job, same probe.
 
-Run by the benchmark, each with its own interpreter (SAQ and arq pin another redis-py
-than pyworker, so they run from their own venvs under ``.cache/bench-peers/``; Taskiq
-from the project's venv):
+Run by the benchmark, each from its own venv under ``.cache/bench-peers/`` (pinned in
+``bench/peer-<peer>.txt``: SAQ and arq want an older redis-py than pyworker's, Taskiq
+brings pydantic, which would weigh on pyworker's worker in the project's venv):
 
     python bench/peers.py PEER version            # prints the peer's version
     python bench/peers.py PEER enqueue            # N one-by-one enqueues; prints {"rate": tasks/s}
