@@ -34,31 +34,44 @@ COMMANDS = {
 }
 
 
-class _HideOpenTelemetry(importlib.abc.MetaPathFinder):
-    """Makes ``opentelemetry`` look absent (see ``import_redis_without_otel``)."""
+class _HideModules(importlib.abc.MetaPathFinder):
+    """Makes some top-level packages look absent (see ``import_worker_libraries``)."""
+
+    def __init__(self, hidden: tuple[str, ...]) -> None:
+        self.hidden = hidden
 
     def find_spec(self, fullname: str, path: object = None, target: object = None) -> importlib.machinery.ModuleSpec:
-        if fullname == "opentelemetry" or fullname.startswith("opentelemetry."):
-            raise ModuleNotFoundError(f"{fullname} is not loaded for redis-py in a worker", name=fullname)
+        if fullname.partition(".")[0] in self.hidden:
+            raise ModuleNotFoundError(f"{fullname} is not loaded for this library in a worker", name=fullname)
         return None  # type: ignore[return-value]  # "not mine": the next finder looks
 
 
-def import_redis_without_otel() -> None:
-    """Import redis-py while OpenTelemetry looks absent, before anything else imports either.
+#: library -> the optional packages it imports whenever they are installed, which a worker never uses.
+#: redis-py 8 loads the OpenTelemetry SDK for its own opt-in metrics (pyworker never turns them on);
+#: dependency-injector loads PyYAML and pydantic for Configuration.from_yaml / from_pydantic.
+_WORKER_LIBRARIES = {
+    "redis.asyncio": ("opentelemetry",),
+    "dependency_injector.containers": ("yaml", "pydantic", "pydantic_settings"),
+}
 
-    redis-py 8 imports the OpenTelemetry SDK at import time (``redis.observability``) for
-    its own opt-in metrics, which pyworker never turns on: ~3 MiB and tens of ms of a
-    worker's start-up. Only redis-py's import is affected; pyworker's telemetry imports
-    OpenTelemetry normally when a flag turns it on (docs/adr/0017-lazy-workerctl-commands.md).
+
+def import_worker_libraries() -> None:
+    """Import a worker's libraries with their unused optional packages hidden, before anything
+    else imports them (docs/adr/0017-lazy-workerctl-commands.md).
+
+    Only these libraries' own imports are affected, and only when neither the library nor
+    the hidden packages are loaded yet: pyworker's telemetry and the user's app import
+    OpenTelemetry, PyYAML or pydantic normally afterwards.
     """
-    if "redis" in sys.modules or "opentelemetry" in sys.modules:
-        return
-    finder = _HideOpenTelemetry()
-    sys.meta_path.insert(0, finder)
-    try:
-        importlib.import_module("redis.asyncio")
-    finally:
-        sys.meta_path.remove(finder)
+    for library, hidden in _WORKER_LIBRARIES.items():
+        if library.partition(".")[0] in sys.modules or any(name in sys.modules for name in hidden):
+            continue
+        finder = _HideModules(hidden)
+        sys.meta_path.insert(0, finder)
+        try:
+            importlib.import_module(library)
+        finally:
+            sys.meta_path.remove(finder)
 
 
 class WorkerctlGroup(click.Group):
@@ -73,7 +86,7 @@ class WorkerctlGroup(click.Group):
         if command is None and cmd_name in COMMANDS:
             module_name, _, attribute = COMMANDS[cmd_name].partition(":")
             if cmd_name == "worker":
-                import_redis_without_otel()
+                import_worker_libraries()
             command = getattr(importlib.import_module(module_name), attribute)
             assert isinstance(command, click.Command), COMMANDS[cmd_name]
             self.add_command(command, cmd_name)

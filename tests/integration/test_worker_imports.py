@@ -2,8 +2,8 @@
 
 Each case runs a real worker node (in-memory backend, no Redis) in a fresh interpreter:
 when its ready banner is written, the process prints the names in ``sys.modules`` and
-signals itself to stop. Without telemetry flags, gRPC, OpenTelemetry, rich and the
-adapters and commands built on them must be absent; with ``--traces console`` the
+signals itself to stop. Without telemetry flags, gRPC, OpenTelemetry, rich, PyYAML and
+the adapters and commands built on them must be absent; with ``--traces console`` the
 OpenTelemetry adapters load (the probe sees what it looks for).
 """
 
@@ -45,6 +45,8 @@ NOT_FOR_A_WORKER = (
     "grpc_reflection",
     "opentelemetry",
     "rich",
+    "yaml",
+    "pydantic",
     "pyworker.adapters.grpc",
     "pyworker.adapters.otel",
     "pyworker.entrypoints.durable_cli",
