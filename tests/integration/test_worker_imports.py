@@ -86,3 +86,44 @@ def test_telemetry_flags_load_the_otel_adapters_and_nothing_of_grpc() -> None:
     assert loaded(modules, "opentelemetry.sdk.trace")
     for package in ("grpc", "pyworker.adapters.grpc", "pyworker.entrypoints.serve", "rich"):
         assert loaded(modules, package) == [], package
+
+
+CLI = """
+import json, sys
+from pyworker.entrypoints.cli import main
+code = main(sys.argv[1:])
+print("MODULES " + json.dumps(sorted(sys.modules)))
+sys.exit(code)
+"""
+
+
+def run_cli(*argv: str) -> tuple[str, set[str]]:
+    done = subprocess.run(
+        [sys.executable, "-c", CLI, *argv], cwd=ROOT, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    out, _, modules = done.stdout.partition("MODULES ")
+    return out, set(json.loads(modules))
+
+
+@pytest.mark.slow
+def test_help_still_lists_every_command_with_its_short_help() -> None:
+    listing = run_cli("--help")[0].split("Commands:", 1)[1]
+    for name, words in {
+        "completion": "Print the shell completion script",
+        "demo": "Run a few hundred in-memory tasks",
+        "durable": "Inspect and operate durable queues",
+        "serve": "Serve the gRPC WorkerService",
+        "version": "Print the version",
+        "worker": "Run a durable worker node",
+    }.items():
+        assert any(line.split()[:1] == [name] and words in line for line in listing.splitlines()), (name, listing)
+
+
+@pytest.mark.slow
+def test_a_command_loads_only_its_own_module() -> None:
+    out, modules = run_cli("version")
+    assert out.startswith("workerctl ")
+    assert "pyworker.entrypoints.durable_cli.shell" in modules
+    for package in ("pyworker.entrypoints.worker", "pyworker.entrypoints.serve", "pyworker.entrypoints.demo", "grpc"):
+        assert loaded(modules, package) == [], package
