@@ -25,11 +25,13 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
+# BENCH_ARGS passes options, e.g. `make bench-durable BENCH_ARGS=--quick` (see bench/README.md).
 bench-inmemory: $(STAMP)
-	$(BIN)/python bench/inmemory.py
+	$(BIN)/python bench/inmemory.py $(BENCH_ARGS)
 
+# pyworker beside Huey, SAQ, Taskiq and arq; the last three run from venvs it makes under .cache/bench-peers/.
 bench-durable: $(STAMP)
-	$(BIN)/python bench/durable.py
+	$(BIN)/python bench/durable.py $(BENCH_ARGS)
 
 bench-grpc: $(STAMP)
 	$(BIN)/python bench/grpc_api.py

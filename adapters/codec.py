@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import attrs
-from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from pyworker.application.codec import ProtoDurableCodec, make_message, message_type_name, payload_bytes
@@ -25,7 +24,14 @@ __all__ = ["JsonDurableCodec", "ProtoDurableCodec"]
 def _jsonable(value: object) -> Any:
     """``json.dumps`` hook: protobuf messages, attrs and dataclass instances become dicts."""
     if isinstance(value, Message):
-        return json_format.MessageToDict(value, preserving_proto_field_name=True)
+        # Imported here: json_format (descriptor pools, ~3 MiB) only serves protobuf payloads,
+        # and a worker whose payloads are plain JSON never loads it (docs/adr/0017).
+        from google.protobuf import json_format
+
+        try:
+            return json_format.MessageToDict(value, preserving_proto_field_name=True)
+        except json_format.Error as exc:
+            raise ValueError(str(exc)) from exc
     if attrs.has(type(value)):
         return attrs.asdict(value)  # type: ignore[arg-type]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -66,7 +72,7 @@ class JsonDurableCodec:
                 ensure_ascii=False,
                 allow_nan=False,
             )
-        except (TypeError, ValueError, RecursionError, json_format.Error) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise CodecError(f"marshal json payload {message_type_name(message)}: {exc}") from exc
         return text.encode("utf-8")
 
@@ -86,6 +92,8 @@ class JsonDurableCodec:
             raise CodecError(f"unmarshal json payload {kind}: {exc}") from exc
 
         if isinstance(template, Message):
+            from google.protobuf import json_format  # see _jsonable
+
             obj = _require_object(parsed, kind)
             try:
                 json_format.ParseDict(obj, template)

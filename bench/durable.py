@@ -1,22 +1,26 @@
-"""Durable Redis benchmark (`make bench-durable`): pyworker vs a bare BRPOP loop vs Huey.
+"""Durable Redis benchmark (`make bench-durable`): pyworker beside Huey, SAQ, Taskiq and arq, and the floors.
 
-Prints figures and ratios, never asserts speed, exits 0. Needs the Redis on
-127.0.0.1:6379 (or DURABLE_BENCH_REDIS_URL); all keys live under a per-run
-prefix and are deleted at the end. See bench/README.md for what each figure means.
+Prints figures, targets and ratios, never asserts speed, exits 0. Needs the Redis on
+127.0.0.1:6379 (or DURABLE_BENCH_REDIS_URL); all keys live under per-run names and
+are deleted at the end (never a flush). See bench/README.md for what each figure means.
+SAQ, Taskiq and arq run from their own venvs under .cache/bench-peers/, made on first
+use from the exact pins in bench/peer-<peer>.txt (SAQ and arq pin an older redis-py).
 
-Options: ``--quick`` (fewer tasks, 1 run each, 100,000 instead of 1,000,000 for
-the dequeue test), ``--profile`` (one extra pyworker drain under cProfile; prints
-the worker's top costs per task, and profiles the producer), ``--profile-only``
-(just those profiles), ``--telemetry`` (only the drain, with the worker's telemetry
-off and on, interleaved: OTLP/HTTP spans to a sink on 127.0.0.1 plus the Prometheus
-endpoint, ``--traces otlp --metrics-port 0``).
+Options: ``--quick`` (5,000 tasks, 1 run each, 100,000 instead of 1,000,000 waiting
+tasks; about a minute), ``--no-peers`` (skip SAQ, Taskiq and arq), ``--profile`` (then
+one pyworker drain under cProfile, empty handler and probe, and the producer),
+``--profile-only`` (just those profiles), ``--telemetry`` (only the drain, with the
+worker's telemetry off and on, interleaved: OTLP/HTTP spans to a sink on 127.0.0.1
+plus the Prometheus endpoint, ``--traces otlp --metrics-port 0``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import cProfile
+import json
 import os
 import platform
 import pstats
@@ -42,13 +46,13 @@ import huey as huey_pkg  # noqa: E402
 import redis  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 
-from pyworker.adapters.redis.client import new_redis_client  # noqa: E402
-from pyworker.adapters.redis.durable import RedisDurableBackend  # noqa: E402
-from pyworker.adapters.redis.keys import RedisKeys  # noqa: E402
+from pyworker.adapters.codec import JsonDurableCodec  # noqa: E402
+from pyworker.adapters.redis import RedisDurableBackend, new_redis_client  # noqa: E402
+from pyworker.application import TaskManager  # noqa: E402
 from pyworker.domain import DurableTask  # noqa: E402
 
 URL = os.environ.get("DURABLE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-_OPTIONS = {"--quick", "--profile", "--profile-only", "--telemetry"}
+_OPTIONS = {"--quick", "--profile", "--profile-only", "--telemetry", "--no-peers"}
 if any(arg in ("-h", "--help") for arg in sys.argv[1:]) or not set(sys.argv[1:]) <= _OPTIONS:
     print(__doc__)
     raise SystemExit(0 if any(arg in ("-h", "--help") for arg in sys.argv[1:]) else 2)
@@ -56,36 +60,59 @@ QUICK = "--quick" in sys.argv
 PROFILE_ONLY = "--profile-only" in sys.argv
 PROFILE = "--profile" in sys.argv or PROFILE_ONLY
 TELEMETRY = "--telemetry" in sys.argv
+NO_PEERS = "--no-peers" in sys.argv
 TELEMETRY_FLAGS = os.environ.get("DURABLE_BENCH_TELEMETRY_FLAGS", "--traces otlp --metrics-port 0").split()
 N = 5_000 if QUICK else 20_000
+PEER_N = N if QUICK else N // 4  # the async peers drain ~1-2k/s: fewer tasks keep a run under 6 minutes
 REPEATS = 1 if QUICK else 3
-LATENCY_N = 200
+LATENCY_N = 100 if QUICK else 200
+STARTUP_RUNS = 1 if QUICK else 3
 ENQUEUE_CHUNK = 1_000
 DEQUEUE_CALLS = 200
 DEQUEUE_LIMIT = 16
 BIG = 100_000 if QUICK else 1_000_000
 SMALL = 1_000
-# The pyworker worker, tuned for throughput (printed with the results).
-WORKER_FLAGS = ["--concurrency", "64", "--batch", "64", "--codec", "json", "--poll", "200ms", "--timeout", "5m"]
+# `workerctl worker` as a user starts it: no tuning flag (the app's handlers take JSON, so --codec json).
+DEFAULT_FLAGS = ["--codec", "json"]
+# The same worker tuned for throughput (printed with the results; DURABLE_BENCH_TUNED_FLAGS replaces it).
+TUNED_FLAGS = os.environ.get("DURABLE_BENCH_TUNED_FLAGS", "--concurrency 64 --batch 64 --codec json").split()
 HUEY_WORKERS = int(os.environ.get("DURABLE_BENCH_HUEY_WORKERS", "8"))
 HUEY_TYPE = "thread"  # gevent is not installed; threads beat processes for a no-op job on 2 CPUs
 PAYLOAD = b"{}"
+EVALSHA_SCRIPT = "return redis.call('LPUSH', KEYS[1], ARGV[1])"  # the trivial script of the one-by-one floor
 
 RUN = uuid.uuid4().hex[:12]
 PREFIX = f"pyworker-bench-{RUN}"  # pyworker's keys: {pyworker-bench-RUN}:...
-ENQ_PREFIX = f"{PREFIX}-enq"  # batched-enqueue figure (never drained)
-DEQ_PREFIX = f"{PREFIX}-deq"  # dequeue-cost test
-PROBE = f"pyworker-bench-{RUN}:probe"  # probe keys shared by the three systems
+ENQ_PREFIX = f"{PREFIX}-enq"  # bulk-enqueue figures (never drained)
+DEQ_PREFIX = f"{PREFIX}-deq"  # dequeue cost and Redis memory per waiting task
+PROBE = f"pyworker-bench-{RUN}:probe"  # probe keys shared by every system
+PEER_NAME = f"pyworker-bench-{RUN}-peer"  # SAQ / Taskiq / arq queue names (and arq's job ids)
 HUEY_NAME = f"pyworker_bench_{RUN}"
 COUNT, DONE, REPLY, GO = f"{PROBE}:count", f"{PROBE}:done", f"{PROBE}:reply", f"{PROBE}:go"
 BRPOP_QUEUE = f"{PROBE}:brpop"
-CLEAN_PATTERNS = [f"{{{PREFIX}*", f"{PROBE}*", f"huey.*{HUEY_NAME}*"]
+CLEAN_PATTERNS = [f"*pyworker-bench-{RUN}*", f"huey.*{HUEY_NAME}*"]
+
+# The async peers, each with its best setting for this job on this machine (bench/README.md).
+PEERS = {
+    "saq": {"label": "SAQ", "setting": "Worker(concurrency=64), dequeue blocks (BLMOVE)",
+            "env": {"DURABLE_BENCH_PEER_CONCURRENCY": "64"}},
+    "taskiq": {"label": "Taskiq", "setting": "taskiq-redis ListQueueBroker (BRPOP), max_async_tasks=64, "
+               "max_prefetch=64", "env": {"DURABLE_BENCH_PEER_CONCURRENCY": "64"}},
+    "arq": {"label": "arq", "setting": "Worker(max_jobs=64, poll_delay=0.01, keep_result=0)",
+            "env": {"DURABLE_BENCH_PEER_CONCURRENCY": "64", "DURABLE_BENCH_ARQ_POLL": "0.01"}},
+}  # fmt: skip
+# Each peer runs from its own venv: SAQ and arq pin an older redis-py; Taskiq brings pydantic, which
+# dependency-injector imports when installed (it would inflate pyworker's worker in the project's venv).
+PEER_REQUIREMENTS = {peer: BENCH / f"peer-{peer}.txt" for peer in PEERS}
+PEER_VENVS = ROOT / ".cache" / "bench-peers"
 
 os.environ.update(
     DURABLE_BENCH_REDIS_URL=URL, DURABLE_BENCH_KEY=PROBE, DURABLE_BENCH_HUEY=HUEY_NAME,
     DURABLE_BENCH_HUEY_WORKERS=str(HUEY_WORKERS), DURABLE_BENCH_HUEY_TYPE=HUEY_TYPE,
+    DURABLE_BENCH_PEER_NAME=PEER_NAME, DURABLE_BENCH_LATENCY_N=str(LATENCY_N),
 )  # fmt: skip
 sys.path.insert(0, str(BENCH))
+import durable_app  # noqa: E402  (the handlers: a producer TaskManager checks a task's handler is known)
 import durable_baselines  # noqa: E402  (the Huey tasks, imported under the consumer's module name)
 
 # -- processes ------------------------------------------------------------------------------------
@@ -94,20 +121,27 @@ import durable_baselines  # noqa: E402  (the Huey tasks, imported under the cons
 class Consumer:
     """A consumer subprocess; ready once it printed its banner on stderr. Always stopped by stop()."""
 
-    def __init__(self, argv: list[str], banner: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, argv: list[str], banner: str, env: dict[str, str] | None = None,
+                 wait_ready: bool = True) -> None:  # fmt: skip
         full_env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(BENCH), str(ROOT)]), **(env or {})}
+        self.argv = argv
+        self.banner = banner
         self.process = subprocess.Popen(
             argv, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
         self.log: list[str] = []
+        if wait_ready:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
         assert self.process.stderr is not None
         try:
             for line in self.process.stderr:
                 self.log.append(line)
-                if line.startswith(banner):
+                if line.startswith(self.banner):
                     break
             else:
-                raise RuntimeError(f"{argv[:3]} exited before it was ready:\n{''.join(self.log)}")
+                raise RuntimeError(f"{self.argv[:3]} exited before it was ready:\n{''.join(self.log)}")
         except BaseException:
             self.stop()
             raise
@@ -135,23 +169,77 @@ class Consumer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+        if not hasattr(self, "_drain") and self.process.stderr is not None:
+            self.process.stderr.close()  # nobody reads it (start-up figure, failed start)
+
+
+def workerctl_argv(flags: list[str] | tuple[str, ...]) -> list[str]:
+    return [str(Path(sys.executable).with_name("workerctl")), "worker", "--app", "durable_app:registry",
+            "--redis-url", URL, "--redis-prefix", PREFIX, *flags]  # fmt: skip
 
 
 @contextlib.contextmanager
 def consumer(kind: str, n: int, extra_env: dict[str, str] | None = None,
-             flags: tuple[str, ...] = ()) -> Iterator[Consumer]:  # fmt: skip
+             flags: list[str] | tuple[str, ...] = (), processes: int = 1) -> Iterator[list[Consumer]]:  # fmt: skip
+    """``processes`` consumers of one kind, each ready (its banner printed) before this yields."""
     env = {"DURABLE_BENCH_N": str(n), **(extra_env or {})}
     if kind == "pyworker":
-        argv = [str(Path(sys.executable).with_name("workerctl")), "worker", "--app", "durable_app:registry",
-                "--redis-url", URL, "--redis-prefix", PREFIX, *WORKER_FLAGS, *flags]  # fmt: skip
-        proc = Consumer(argv, "worker ready", env)
+        argv, banner = workerctl_argv(flags), "worker ready"
+    elif kind in PEERS:
+        argv, banner = [peer_python(kind) or "", str(BENCH / "peers.py"), kind, "consume"], "ready"
+        env.update(PEERS[kind]["env"])
     else:
-        argv = [sys.executable, "-c", "import durable_baselines as b; b.main()", kind]
-        proc = Consumer(argv, "ready", env)
+        argv, banner = [sys.executable, "-c", "import durable_baselines as b; b.main()", kind], "ready"
+    procs: list[Consumer] = []
     try:
-        yield proc
+        for _ in range(processes):
+            procs.append(Consumer(argv, banner, env))
+        yield procs
     finally:
-        proc.stop()
+        for proc in procs:
+            proc.stop()
+
+
+# -- peers' interpreters ---------------------------------------------------------------------------
+
+_PEER_PYTHON: dict[str, str | None] = {}
+
+
+def peer_python(peer: str) -> str | None:
+    """The interpreter that runs ``peer`` (made once under .cache/bench-peers/); None: not available."""
+    if peer in _PEER_PYTHON:
+        return _PEER_PYTHON[peer]
+    venv = PEER_VENVS / peer
+    stamp = venv / ".requirements"
+    wanted = PEER_REQUIREMENTS[peer].read_text()
+    python: str | None = str(venv / "bin" / "python")
+    if not (venv / "bin" / "python").exists() or not stamp.exists() or stamp.read_text() != wanted:
+        print(f"(making {venv.relative_to(ROOT)} from {PEER_REQUIREMENTS[peer].relative_to(ROOT)} ...)")
+        sys.stdout.flush()
+        base = getattr(sys, "_base_executable", sys.executable)
+        try:
+            subprocess.run([base, "-m", "venv", "--clear", str(venv)], check=True, capture_output=True)
+            subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r",
+                            str(PEER_REQUIREMENTS[peer])], check=True, capture_output=True)  # fmt: skip
+            stamp.write_text(wanted)
+        except subprocess.CalledProcessError as exc:
+            print(f"({peer}: could not make its venv, skipped: {exc.stderr.decode()[-300:]})")
+            python = None
+    _PEER_PYTHON[peer] = python
+    return python
+
+
+def peer_call(peer: str, *args: str, n: int = 0) -> Any:
+    """Run ``peers.py PEER ARGS`` in the peer's interpreter; its stdout (JSON when it parses)."""
+    env = {**os.environ, **PEERS[peer]["env"], "DURABLE_BENCH_N": str(n)}
+    done = subprocess.run([peer_python(peer) or "", str(BENCH / "peers.py"), peer, *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"peers.py {peer} {' '.join(args)} failed:\n{done.stderr[-2000:]}")
+    try:
+        return json.loads(done.stdout)
+    except json.JSONDecodeError:
+        return done.stdout.strip()
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -171,7 +259,7 @@ def tasks(handler: str, n: int) -> list[DurableTask]:
 
 
 def median(values: list[float]) -> float:
-    return statistics.median(values)
+    return statistics.median(values) if values else float("nan")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -202,6 +290,13 @@ def wait_done(client: redis.Redis, timeout: float = 180.0) -> None:
         raise RuntimeError(f"the drain did not finish within {timeout}s (count={client.get(COUNT)!r})")
 
 
+def run_async(coro: Awaitable[Any]) -> Any:
+    async def wrap() -> Any:
+        return await coro
+
+    return asyncio.run(wrap())
+
+
 # -- 1. enqueue -----------------------------------------------------------------------------------
 
 
@@ -212,7 +307,7 @@ async def pyworker_enqueue_one_by_one(backend: RedisDurableBackend, batch: list[
     return len(batch) / (time.perf_counter() - start)
 
 
-async def pyworker_enqueue_batched(backend: RedisDurableBackend, batch: list[DurableTask]) -> float:
+async def pyworker_enqueue_many(backend: RedisDurableBackend, batch: list[DurableTask]) -> float:
     start = time.perf_counter()
     for i in range(0, len(batch), ENQUEUE_CHUNK):
         outcomes = await backend.enqueue_many(batch[i : i + ENQUEUE_CHUNK])
@@ -220,7 +315,35 @@ async def pyworker_enqueue_batched(backend: RedisDurableBackend, batch: list[Dur
     return len(batch) / (time.perf_counter() - start)
 
 
-async def brpop_enqueue_one_by_one(n: int) -> float:
+async def pyworker_register_many(backend: RedisDurableBackend, batch: list[DurableTask]) -> float:
+    """The TaskManager API: register_durable_tasks on a durable-mode (producer) manager, in chunks."""
+    manager = TaskManager(durable_backend=backend, durable_handlers=durable_app.registry,
+                          durable_codec=JsonDurableCodec())  # as the worker's --codec json  # fmt: skip
+    start = time.perf_counter()
+    for i in range(0, len(batch), ENQUEUE_CHUNK):
+        ids = await manager.register_durable_tasks(batch[i : i + ENQUEUE_CHUNK])
+        assert len(ids) == len(batch[i : i + ENQUEUE_CHUNK])
+    return len(batch) / (time.perf_counter() - start)
+
+
+async def evalsha_one_by_one(n: int) -> float:
+    """The one-by-one floor: sequential EVALSHA of a trivial loaded script (one LPUSH), the client
+    pyworker's producer uses (new_redis_client)."""
+    client = new_redis_client(URL)
+    key = f"{PROBE}:evalsha"
+    ids = [str(uuid.uuid4()).encode() for _ in range(n)]
+    try:
+        sha = await client.script_load(EVALSHA_SCRIPT)
+        start = time.perf_counter()
+        for task_id in ids:
+            await client.evalsha(sha, 1, key, task_id)
+        return n / (time.perf_counter() - start)
+    finally:
+        await client.delete(key)
+        await client.aclose()
+
+
+async def lpush_one_by_one(n: int) -> float:
     client = aioredis.Redis.from_url(URL)
     ids = [str(uuid.uuid4()).encode() for _ in range(n)]
     try:
@@ -232,7 +355,7 @@ async def brpop_enqueue_one_by_one(n: int) -> float:
         await client.aclose()
 
 
-async def brpop_enqueue_pipelined(n: int, key: str) -> float:
+async def lpush_pipelined(n: int, key: str) -> float:
     client = aioredis.Redis.from_url(URL)
     ids = [str(uuid.uuid4()).encode() for _ in range(n)]
     try:
@@ -244,6 +367,7 @@ async def brpop_enqueue_pipelined(n: int, key: str) -> float:
                 await pipe.execute()
         return n / (time.perf_counter() - start)
     finally:
+        await client.delete(key)
         await client.aclose()
 
 
@@ -257,11 +381,12 @@ def huey_enqueue_one_by_one(n: int) -> float:
 # -- 2. drain -------------------------------------------------------------------------------------
 
 
-def timed_drain(kind: str, client: redis.Redis, start_signal: Callable[[], None],
+def timed_drain(kind: str, client: redis.Redis, start_signal: Callable[[], None], n: int = N,
                 extra_env: dict[str, str] | None = None, wait: Callable[[], None] | None = None,
-                flags: tuple[str, ...] = ()) -> tuple[float, float]:  # fmt: skip
-    """Start the consumer, wait for its banner, signal go, wait until the probe saw N tasks."""
-    with consumer(kind, N, extra_env, flags) as proc:
+                flags: list[str] | tuple[str, ...] = (), processes: int = 1) -> tuple[float, float]:  # fmt: skip
+    """Start the consumer(s), wait for the banner(s), signal go, wait until the probe saw n tasks.
+    Returns (tasks/s, RSS of the first consumer after the drain, MiB)."""
+    with consumer(kind, n, extra_env, flags, processes) as procs:
         start = time.perf_counter()
         start_signal()
         if wait is None:
@@ -269,106 +394,110 @@ def timed_drain(kind: str, client: redis.Redis, start_signal: Callable[[], None]
         else:
             wait()
         elapsed = time.perf_counter() - start
-        rss = proc.rss_mib()
-    return N / elapsed, rss
+        rss = procs[0].rss_mib()
+    return n / elapsed, rss
 
 
-def wait_empty(client: redis.Redis, timeout: float = 180.0) -> None:
-    """For the probe-less drain: poll (10 ms) until the ready and processing sets are empty."""
-    keys = RedisKeys(PREFIX)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with client.pipeline(transaction=False) as pipe:
-            pipe.zcard(keys.ready("default"))
-            pipe.zcard(keys.processing("default"))
-            if sum(pipe.execute()) == 0:
-                return
-        time.sleep(0.01)
-    raise RuntimeError(f"the probe-less drain did not finish within {timeout}s")
+def wait_empty(timeout: float = 180.0) -> None:
+    """For the probe-less drain: poll (10 ms) until the backend reports no ready and no leased task."""
+
+    async def poll() -> None:
+        backend = new_backend()
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                stats = await backend.stats()
+                if stats.total_ready == 0 and stats.total_processing == 0:
+                    return
+                await asyncio.sleep(0.01)
+            raise RuntimeError(f"the probe-less drain did not finish within {timeout}s")
+        finally:
+            await backend.close()
+
+    run_async(poll())
 
 
-def run_async(coro: Awaitable[Any]) -> Any:
-    async def wrap() -> Any:
-        return await coro
+def resume_prefix() -> None:
+    async def go() -> None:
+        backend = new_backend()
+        try:
+            await backend.resume()
+        finally:
+            await backend.close()
 
-    return asyncio.run(wrap())
+    run_async(go())
 
 
-def pyworker_round(client: redis.Redis, results: dict[str, list[float]], mode: str = "async",
-                   profile: str | None = None, otlp: str | None = None) -> None:  # fmt: skip
-    """Fill a paused prefix with N tasks, start a worker, resume, time the drain.
+def fill_paused(fill: str, n: int = N) -> float:
+    """Pause the run's prefix and enqueue n noop tasks (``one``: one by one, ``many``: enqueue_many)."""
 
-    mode ``async`` (the headline): the fill is the timed one-by-one enqueue, the
-    handler probes with redis.asyncio, and the batched-enqueue figure is taken too.
-    ``sync``: the handler probes with sync redis-py (the baselines' code). ``bare``:
-    the handler does nothing; completion is seen by polling the queue's sets.
-    """
-    reset_probe(client)
-
-    async def fill() -> float:
+    async def go() -> float:
         backend = new_backend()
         try:
             await backend.pause()
-            if mode == "async" and otlp is None:
-                return await pyworker_enqueue_one_by_one(backend, tasks("noop", N))
-            return await pyworker_enqueue_batched(backend, tasks("noop", N))
+            batch = tasks("noop", n)
+            if fill == "one":
+                return await pyworker_enqueue_one_by_one(backend, batch)
+            return await pyworker_enqueue_many(backend, batch)
         finally:
             await backend.close()
 
-    rate = run_async(fill())
+    return float(run_async(go()))
 
-    def resume() -> None:
-        async def go() -> None:
-            backend = new_backend()
-            try:
-                await backend.resume()
-            finally:
-                await backend.close()
 
-        run_async(go())
+def pyworker_drain(client: redis.Redis, flags: list[str], mode: str = "async", fill: str = "many",
+                   processes: int = 1, env: dict[str, str] | None = None) -> tuple[float, float, float]:  # fmt: skip
+    """Fill a paused prefix with N tasks, start the worker(s), resume, time the drain.
 
-    env = {"DURABLE_BENCH_PROBE_MODE": "async" if mode == "telemetry_off" else mode}
-    if profile:
-        env["DURABLE_BENCH_PROFILE"] = profile
-    waiter = (lambda: wait_empty(client)) if mode == "bare" else None
-    flags: tuple[str, ...] = ()
-    if otlp is not None:  # --telemetry: spans batched to the sink, metrics served for scraping
-        env.update({"OTEL_EXPORTER_OTLP_ENDPOINT": otlp, "OTEL_BSP_MAX_QUEUE_SIZE": str(4 * N)})
-        flags = tuple(TELEMETRY_FLAGS)
-    drained, rss = timed_drain("pyworker", client, resume, env, waiter, flags)
-    if profile:
-        return
-    if otlp is not None or mode == "telemetry_off":
-        results["drain_otel" if otlp is not None else "drain_plain"].append(drained)
-        return
-    if mode != "async":
-        results[f"drain_{mode}"].append(drained)
-        return
+    ``mode`` is the handler's (bench/durable_app.py): ``async`` the shared probe with
+    redis.asyncio, ``bare`` nothing at all (completion seen by polling the backend's
+    stats). Returns (enqueue rate of the fill, drain tasks/s, worker RSS MiB).
+    """
+    reset_probe(client)
+    rate = fill_paused(fill)
+    waiter = wait_empty if mode == "bare" else None
+    drained, rss = timed_drain("pyworker", client, resume_prefix, N, {"DURABLE_BENCH_PROBE_MODE": mode, **(env or {})},
+                               waiter, flags, processes)  # fmt: skip
+    return rate, drained, rss
+
+
+def pyworker_round(client: redis.Redis, results: dict[str, list[float]]) -> None:
+    """One round of every pyworker figure but latency: enqueue one by one, bulk, and the drains."""
+    rate, drained, rss = pyworker_drain(client, TUNED_FLAGS, fill="one")
     results["enqueue_one"].append(rate)
     results["drain"].append(drained)
-    results["rss"].append(rss)
+    results["rss_tuned"].append(rss)
 
-    async def batched() -> float:
+    async def bulk() -> tuple[float, float]:
         backend = new_backend(ENQ_PREFIX)
         try:
-            return await pyworker_enqueue_batched(backend, tasks("noop", N))
+            many = await pyworker_enqueue_many(backend, tasks("noop", N))
+            register = await pyworker_register_many(backend, tasks("noop", N))
+            return many, register
         finally:
             await backend.close()
 
-    results["enqueue_batch"].append(run_async(batched()))
+    many, register = run_async(bulk())
+    results["enqueue_many"].append(many)
+    results["register_many"].append(register)
     delete_keys(client, [f"{{{ENQ_PREFIX}}}*"])
+    _, drained, rss = pyworker_drain(client, DEFAULT_FLAGS)
+    results["drain_default"].append(drained)
+    results["rss"].append(rss)
+    results["drain_bare"].append(pyworker_drain(client, TUNED_FLAGS, mode="bare")[1])
+    results["drain_two"].append(pyworker_drain(client, TUNED_FLAGS, processes=2)[1])
 
 
-def brpop_round(client: redis.Redis, results: dict[str, list[float]]) -> None:
+def floor_round(client: redis.Redis, results: dict[str, list[float]]) -> None:
     reset_probe(client)
     client.delete(BRPOP_QUEUE)
-    results["enqueue_one"].append(run_async(brpop_enqueue_one_by_one(N)))
+    results["evalsha_one"].append(run_async(evalsha_one_by_one(N)))
+    results["enqueue_one"].append(run_async(lpush_one_by_one(N)))
     drained, rss = timed_drain("brpop", client, lambda: client.lpush(GO, b"1"))
     results["drain"].append(drained)
     results["rss"].append(rss)
-    scratch = f"{PROBE}:brpop-pipelined"
-    results["enqueue_batch"].append(run_async(brpop_enqueue_pipelined(N, scratch)))
-    client.delete(scratch, BRPOP_QUEUE)
+    results["enqueue_many"].append(run_async(lpush_pipelined(N, f"{PROBE}:brpop-pipelined")))
+    client.delete(BRPOP_QUEUE)
 
 
 def huey_round(client: redis.Redis, results: dict[str, list[float]]) -> None:
@@ -380,7 +509,16 @@ def huey_round(client: redis.Redis, results: dict[str, list[float]]) -> None:
     results["rss"].append(rss)
 
 
-# -- 3. idle pickup latency -----------------------------------------------------------------------
+def peer_round(client: redis.Redis, peer: str, results: dict[str, list[float]]) -> None:
+    reset_probe(client)
+    results["enqueue_one"].append(float(peer_call(peer, "enqueue", n=PEER_N)["rate"]))
+    drained, rss = timed_drain(peer, client, lambda: client.lpush(GO, b"1"), PEER_N)
+    results["drain"].append(drained)
+    results["rss"].append(rss)
+    delete_keys(client, [f"*{PEER_NAME}*"])
+
+
+# -- 3. idle pickup latency and start-up ----------------------------------------------------------
 
 
 async def pyworker_latency(runs: int) -> list[list[float]]:
@@ -454,30 +592,64 @@ def huey_latency(client: redis.Redis, runs: int) -> list[list[float]]:
     return out
 
 
-def latencies(client: redis.Redis) -> dict[str, tuple[float, float]]:
-    """Median over runs of p50 and p99, in ms, per system."""
+def latencies(client: redis.Redis, peers: list[str]) -> dict[str, tuple[float, float]]:
+    """Median over runs of p50 and p99, in ms, per system. pyworker runs with its defaults."""
     out: dict[str, tuple[float, float]] = {}
-    for kind in ("pyworker", "brpop", "huey"):
+    for kind in ("pyworker", "brpop", "huey", *peers):
         reset_probe(client)
-        with consumer(kind, 0):
+        with consumer(kind, 0, flags=DEFAULT_FLAGS):
             client.lpush(GO, b"1")
             if kind == "pyworker":
                 runs = run_async(pyworker_latency(REPEATS))
             elif kind == "brpop":
                 runs = run_async(brpop_latency(REPEATS))
-            else:
+            elif kind == "huey":
                 runs = huey_latency(client, REPEATS)
+            else:
+                runs = peer_call(kind, "latency", str(REPEATS))["runs"]
+        if kind in PEERS:
+            delete_keys(client, [f"*{PEER_NAME}*"])
         p50 = median([percentile(r, 0.50) for r in runs]) * 1000
         p99 = median([percentile(r, 0.99) for r in runs]) * 1000
         out[kind] = (p50, p99)
     return out
 
 
-# -- 4. dequeue cost vs queue length --------------------------------------------------------------
+def startup_to_first_job(client: redis.Redis, kind: str) -> float:
+    """Seconds from spawning the worker process until the probe of a task already waiting is seen."""
+    reset_probe(client)
+    if kind == "pyworker":
+
+        async def one_echo() -> None:
+            backend = new_backend()
+            try:
+                await backend.resume()
+                await backend.enqueue(DurableTask(handler="echo", payload=PAYLOAD, id=uuid.uuid4()))
+            finally:
+                await backend.close()
+
+        run_async(one_echo())
+        argv, env = workerctl_argv(DEFAULT_FLAGS), {}
+    else:  # Huey: the task waits in its list; the consumer skips the go key
+        durable_baselines.echo()
+        argv = [sys.executable, "-c", "import durable_baselines as b; b.main()", "huey"]
+        env = {"DURABLE_BENCH_NO_GO": "1"}
+    start = time.perf_counter()
+    proc = Consumer(argv, "", env, wait_ready=False)
+    try:
+        if client.blpop([REPLY], timeout=30) is None:
+            raise RuntimeError(f"{kind}: no first job within 30 s")
+        return time.perf_counter() - start
+    finally:
+        proc.stop()
 
 
-async def dequeue_cost() -> dict[str, Any]:
-    """µs per dequeue(16) and per ack_many(16) with SMALL, then BIG tasks waiting."""
+# -- 4. dequeue cost vs queue length, Redis memory per waiting task --------------------------------
+
+
+async def dequeue_cost(client: redis.Redis) -> dict[str, Any]:
+    """µs per dequeue(16) and per ack_many(16) with SMALL, then BIG tasks waiting; used_memory
+    (INFO memory) before any task and with BIG waiting."""
     backend = new_backend(DEQ_PREFIX)
     out: dict[str, Any] = {}
     try:
@@ -507,15 +679,18 @@ async def dequeue_cost() -> dict[str, Any]:
                 ack.append(spent_ack / DEQUEUE_CALLS * 1e6)
             return median(deq), median(ack)
 
+        await backend.stats()  # connection and scripts, before the baseline reading
+        used_before = int(client.info("memory")["used_memory"])
         await fill(SMALL)
         for _ in range(20):  # warm-up (script load, connections)
             await backend.ack_many(await backend.dequeue(DEQUEUE_LIMIT, 30))
             await backend.enqueue_many(tasks("noop", DEQUEUE_LIMIT))
         out["small"] = await measure()
         out["fill_rate"] = await fill(BIG - SMALL)
-        out["big"] = await measure()
         stats = await backend.stats()
         out["big_waiting"] = stats.total_ready
+        out["bytes_per_task"] = (int(client.info("memory")["used_memory"]) - used_before) / stats.total_ready
+        out["big"] = await measure()
     finally:
         await backend.close()
     return out
@@ -599,16 +774,16 @@ def profile_drain(client: redis.Redis, mode: str) -> None:
     """One drain under cProfile in the worker (the event-loop thread); prints costs per task."""
     path = os.path.join(tempfile.gettempdir(), f"pyworker-bench-{RUN}-{mode}.prof")
     try:
-        pyworker_round(client, {}, mode=mode, profile=path)
+        pyworker_drain(client, TUNED_FLAGS, mode=mode, env={"DURABLE_BENCH_PROFILE": path})
         deadline = time.monotonic() + 10
         while not os.path.exists(path) and time.monotonic() < deadline:
             time.sleep(0.05)
         stats: Any = pstats.Stats(path)
     finally:
         delete_keys(client, [f"{{{PREFIX}}}*"])
-    what = {"async": "handler = redis.asyncio INCR probe", "bare": "handler does nothing (pyworker alone)",
-            "sync": "handler = sync redis-py INCR probe"}[mode]  # fmt: skip
-    print(f"\n== Profile: one pyworker drain of {N:,} tasks, {what}; cProfile in the worker ==")
+    what = {"async": "handler = redis.asyncio INCR probe", "bare": "handler does nothing (pyworker alone)"}[mode]
+    print(f"\n== Profile: one pyworker drain of {N:,} tasks, {what}; cProfile in the worker "
+          f"({' '.join(TUNED_FLAGS)}) ==")
     rows = []
     by_category: dict[str, float] = {}
     for (filename, line, name), (_cc, ncalls, tottime, cumtime, _callers) in stats.stats.items():
@@ -675,12 +850,157 @@ def _short(filename: str) -> str:
 # -- report ---------------------------------------------------------------------------------------
 
 
-def ratio(a: float, b: float) -> str:
-    return f"{a / b:.2f}x" if b else "n/a"
+def progress(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text} ...", file=sys.stderr, flush=True)
 
 
 def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
+
+
+def rate(value: float) -> str:
+    return "n/a" if value != value else f"{value:,.0f}/s"
+
+
+class Targets:
+    """Every figure with a target: printed where it is measured, and again in the summary table."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, str, str, str, str]] = []
+
+    def check(self, figure: str, value: str, reference: str, ratio: float | None, target: str, ok: bool) -> None:
+        ratio_text = "" if ratio is None else f"{ratio:.3f}x"  # 3 decimals: 1.204x misses <= 1.2x
+        self.rows.append((figure, value, reference, ratio_text, target, verdict(ok)))
+        print(f"  -> {figure}: {value}" + (f" vs {reference}" if reference else "")
+              + (f" = {ratio_text}" if ratio_text else "") + f"; target {target}: {verdict(ok)}")  # fmt: skip
+
+    def table(self) -> None:
+        print("| figure (one run, medians) | pyworker | reference | ratio | target | |")
+        print("|---|---|---|---|---|---|")
+        for row in self.rows:
+            print("| " + " | ".join(row) + " |")
+
+
+def report(results: dict[str, dict[str, list[float]]], peers: list[str], lat: dict[str, tuple[float, float]],
+           startup: dict[str, float], extra: dict[str, float], deq: dict[str, Any]) -> None:  # fmt: skip
+    med = {kind: {k: median(v) for k, v in r.items()} for kind, r in results.items()}
+    py, bp, hu = med["pyworker"], med["brpop"], med["huey"]
+    t = Targets()
+    labels = {"huey": "Huey", "brpop": "BRPOP loop", **{p: PEERS[p]["label"] for p in peers}}
+
+    def line(label: str, value: str, note: str = "") -> None:
+        print(f"  {label:46} {value:>14}  {note}")
+
+    print(f"== 1. Enqueue {N:,} no-op tasks, one producer (tasks/s, higher is better) ==")
+    line("pyworker backend.enqueue, one by one", rate(py["enqueue_one"]), "one Lua script (EVALSHA) per task")
+    line("floor: EVALSHA of a trivial script, one by one", rate(bp["evalsha_one"]),
+         "new_redis_client, sequential awaits")  # fmt: skip
+    line("LPUSH one by one (redis.asyncio)", rate(bp["enqueue_one"]))
+    line("Huey, calling the task", rate(hu["enqueue_one"]), "sync LPUSH of a pickled message")
+    for p in peers:
+        line(f"{labels[p]}, one by one", rate(med[p]["enqueue_one"]), f"{PEER_N:,} tasks")
+    t.check("enqueue one by one", rate(py["enqueue_one"]), f"EVALSHA {rate(bp['evalsha_one'])}",
+            py["enqueue_one"] / bp["evalsha_one"], ">= 0.85x",
+            py["enqueue_one"] >= 0.85 * bp["evalsha_one"])  # fmt: skip
+    line(f"pyworker register_durable_tasks ({ENQUEUE_CHUNK:,}/call)", rate(py["register_many"]),
+         "durable-mode TaskManager(durable_backend=...)")  # fmt: skip
+    line(f"pyworker backend.enqueue_many ({ENQUEUE_CHUNK:,}/call)", rate(py["enqueue_many"]))
+    line(f"floor: pipelined LPUSH ({ENQUEUE_CHUNK:,}/round trip)", rate(bp["enqueue_many"]))
+    t.check("bulk through register_durable_tasks", rate(py["register_many"]),
+            f"pipelined LPUSH {rate(bp['enqueue_many'])}", py["register_many"] / bp["enqueue_many"], ">= 0.5x",
+            py["register_many"] >= 0.5 * bp["enqueue_many"])  # fmt: skip
+    print(f"  (enqueue_many: {py['enqueue_many'] / bp['enqueue_many']:.2f}x pipelined LPUSH)")
+
+    print("\n== 2. Drain pre-enqueued tasks with ONE worker process (tasks/s, higher is better) ==")
+    line("pyworker, workerctl worker defaults", rate(py["drain_default"]), " ".join(DEFAULT_FLAGS))
+    line("pyworker, tuned", rate(py["drain"]), " ".join(TUNED_FLAGS))
+    line("pyworker, tuned, empty handler *", rate(py["drain_bare"]))
+    line("pyworker, tuned, TWO worker processes", rate(py["drain_two"]))
+    line("floor: BRPOP loop (sync redis-py)", rate(bp["drain"]))
+    line(f"Huey ({HUEY_WORKERS} {HUEY_TYPE}s)", rate(hu["drain"]))
+    for p in peers:
+        line(labels[p], rate(med[p]["drain"]), f"{PEER_N:,} tasks")
+    print(f"  {N:,} tasks ({PEER_N:,} for the async peers), timed from go (the queue is paused, or the consumer")
+    print("  waits on a go key, until every consumer is ready) to the probe's done marker.")
+    print("  * no probe: completion seen by polling the backend's stats every 10 ms.")
+    t.check("drain, empty handler, one process", rate(py["drain_bare"]), "", None, ">= 35,000/s",
+            py["drain_bare"] >= 35_000)  # fmt: skip
+    best_peer = max(["huey", *peers], key=lambda k: med[k]["drain"])
+    t.check("drain with the shared probe, one process", rate(py["drain"]), f"Huey {rate(hu['drain'])}",
+            py["drain"] / hu["drain"], ">= 3x Huey", py["drain"] >= 3 * hu["drain"])  # fmt: skip
+    print(f"  (best peer: {labels[best_peer]}, {rate(med[best_peer]['drain'])}: "
+          f"{py['drain'] / med[best_peer]['drain']:.2f}x)")  # fmt: skip
+    t.check("drain, workerctl worker defaults vs tuned", rate(py["drain_default"]), f"tuned {rate(py['drain'])}",
+            py["drain_default"] / py["drain"], ">= 0.8x", py["drain_default"] >= 0.8 * py["drain"])  # fmt: skip
+    t.check("two worker processes vs one", rate(py["drain_two"]), f"one {rate(py['drain'])}",
+            py["drain_two"] / py["drain"], ">= 1.7x", py["drain_two"] >= 1.7 * py["drain"])  # fmt: skip
+    print("  worker RSS after the drain (MiB): " + ", ".join(
+        [f"pyworker defaults {py['rss']:.1f}", f"pyworker tuned {py['rss_tuned']:.1f}", f"BRPOP loop {bp['rss']:.1f}",
+         f"Huey {hu['rss']:.1f}", *(f"{labels[p]} {med[p]['rss']:.1f}" for p in peers)]))  # fmt: skip
+    t.check("worker RSS after the drain (defaults)", f"{py['rss']:.1f} MiB", f"Huey {hu['rss']:.1f} MiB", None,
+            "<= 42 MiB", py["rss"] <= 42)  # fmt: skip
+    print(f"  probe alone: {extra['probe_async']:,.0f} INCR/s from 64 concurrent coroutines (redis.asyncio), "
+          f"{extra['probe_sync']:,.0f} INCR/s sequential sync redis-py")  # fmt: skip
+    print(f"  one serial round trip (PING): redis.asyncio {extra['rtt_async']:.0f} µs with redis-py's default "
+          f"socket_timeout (5 s), {extra['rtt_async_no_timeout']:.0f} µs with socket_timeout=None; "
+          f"sync redis-py {extra['rtt_sync']:.0f} µs")  # fmt: skip
+
+    print(f"\n== 3. Idle pickup latency, {LATENCY_N} sequential tasks x {REPEATS} (ms, lower is better); start-up ==")
+    print(f"  {'':30} {'p50':>8} {'p99':>8}")
+    for kind in ("pyworker", "brpop", "huey", *peers):
+        name = "pyworker (defaults)" if kind == "pyworker" else labels[kind]
+        print(f"  {name:30} {lat[kind][0]:8.3f} {lat[kind][1]:8.3f}")
+    print("  From just before the enqueue until the handler's LPUSHed reply is received by the producer's BLPOP;")
+    print("  the consumer idles (blocked) before each task.")
+    (p50, p99), (b50, _), (h50, _) = lat["pyworker"], lat["brpop"], lat["huey"]
+    t.check("idle pickup p50 vs Huey", f"{p50:.3f} ms", f"Huey {h50:.3f} ms", p50 / h50, "<= 1x (no slower)",
+            p50 <= h50)  # fmt: skip
+    t.check("idle pickup p50 vs the BRPOP loop", f"{p50:.3f} ms", f"BRPOP {b50:.3f} ms", p50 / b50, "<= 1.3x",
+            p50 <= 1.3 * b50)  # fmt: skip
+    t.check("idle pickup p99 vs its own p50", f"{p99:.3f} ms", f"p50 {p50:.3f} ms", p99 / p50, "<= 2x",
+            p99 <= 2 * p50)  # fmt: skip
+    print(f"  start-up to first job (median of {STARTUP_RUNS}): from spawning the process, one task already waiting,")
+    print("  until its probe (an LPUSHed reply) is seen: "
+          f"pyworker {startup['pyworker']:.3f} s (workerctl worker {' '.join(DEFAULT_FLAGS)}), "
+          f"Huey {startup['huey']:.3f} s")  # fmt: skip
+    t.check("start-up to first job", f"{startup['pyworker']:.3f} s", f"Huey {startup['huey']:.3f} s", None,
+            "<= 0.25 s", startup["pyworker"] <= 0.25)  # fmt: skip
+
+    print("\n== 4. Redis backend: dequeue cost vs queue length, memory per waiting task ==")
+    (s_deq, s_ack), (b_deq, b_ack) = deq["small"], deq["big"]
+    print(f"  {'µs per call':40} {f'{SMALL:,} waiting':>14} {f'{BIG:,} waiting':>16} {'ratio':>7}")
+    print(f"  {f'dequeue({DEQUEUE_LIMIT}, 30s)':40} {s_deq:14.0f} {b_deq:16.0f} {b_deq / s_deq:6.2f}x")
+    print(f"  {f'ack_many({DEQUEUE_LIMIT} leases)':40} {s_ack:14.0f} {b_ack:16.0f} {b_ack / s_ack:6.2f}x")
+    print(f"  {DEQUEUE_CALLS} calls per run, the queue refilled (untimed) after each; {BIG:,} filled with "
+          f"enqueue_many at {deq['fill_rate']:,.0f} tasks/s.")  # fmt: skip
+    t.check(f"dequeue cost, {BIG:,} vs {SMALL:,} waiting", f"{b_deq:.0f} µs", f"{s_deq:.0f} µs", b_deq / s_deq,
+            "<= 1.2x", b_deq / s_deq <= 1.2)  # fmt: skip
+    print(f"  used_memory (INFO memory) grew {deq['bytes_per_task'] * deq['big_waiting'] / 2**20:,.0f} MiB with "
+          f"{deq['big_waiting']:,} tasks waiting under the run's prefix (a shared server: other clients move it too)")
+    t.check("Redis memory per waiting task", f"{deq['bytes_per_task']:.0f} B", "", None, "<= 400 B",
+            deq["bytes_per_task"] <= 400)  # fmt: skip
+
+    print("\n== Side by side (one run, medians; bench/README.md explains each row) ==")
+    kinds = ["pyworker", "huey", *peers, "brpop"]
+    names = ["pyworker", "Huey", *(labels[p] for p in peers), "BRPOP loop (floor)"]
+    print("| figure | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+
+    def cells(values: list[str]) -> None:
+        print("| " + " | ".join(values) + " |")
+
+    cells(["enqueue one by one (tasks/s)", *(f"{med[k]['enqueue_one']:,.0f}" for k in kinds[:-1]),
+           f"{bp['evalsha_one']:,.0f} (EVALSHA)"])  # fmt: skip
+    cells(["enqueue in bulk (tasks/s)", f"{py['register_many']:,.0f} (register_durable_tasks), "
+           f"{py['enqueue_many']:,.0f} (enqueue_many)", *("—" for _ in kinds[1:-1]),
+           f"{bp['enqueue_many']:,.0f} (pipelined LPUSH)"])  # fmt: skip
+    cells(["drain, one process (tasks/s)", f"{py['drain']:,.0f} tuned, {py['drain_default']:,.0f} defaults",
+           *(f"{med[k]['drain']:,.0f}" for k in kinds[1:])])  # fmt: skip
+    cells(["idle pickup p50 / p99 (ms)", *(f"{lat[k][0]:.2f} / {lat[k][1]:.2f}" for k in kinds)])
+    cells(["worker RSS after the drain (MiB)", f"{py['rss']:.0f}", *(f"{med[k]['rss']:.0f}" for k in kinds[1:])])
+    print(f"\n== Summary: the targets of issue 10 (`make bench-durable`, {N:,} tasks, medians of {REPEATS}) ==")
+    t.table()
+    print("| in-memory async, register + drain and drain only | see `make bench-inmemory` | | | >= 0.5x | |")
 
 
 def main() -> int:
@@ -691,14 +1011,23 @@ def main() -> int:
           f"hiredis {hiredis.__version__}, huey {huey_pkg.__version__}")  # fmt: skip
     print(f"Redis server {server['redis_version']} at {URL} (redis-cli INFO server); {os.cpu_count()} CPUs; "
           f"each figure is the median of {REPEATS} run(s); {N:,} tasks per throughput run")  # fmt: skip
-    print(f"pyworker worker: workerctl worker --app durable_app:registry {' '.join(WORKER_FLAGS)}")
+    peers = [] if NO_PEERS or TELEMETRY or PROFILE_ONLY else [p for p in PEERS if peer_python(p)]
+    print(f"pyworker worker: workerctl worker --app durable_app:registry, defaults: {' '.join(DEFAULT_FLAGS)}; "
+          f"tuned: {' '.join(TUNED_FLAGS)}")  # fmt: skip
+    print("pyworker producer: RedisDurableBackend(new_redis_client(url)) with its defaults; bulk also through "
+          "TaskManager(durable_backend=backend, durable_handlers=registry, durable_codec=JsonDurableCodec())"
+          ".register_durable_tasks")  # fmt: skip
     print("BRPOP loop: one process, sync redis-py, BRPOP + INCR per task (bench/durable_baselines.py)")
     print(f"Huey: RedisHuey (blocking BRPOP), Consumer(workers={HUEY_WORKERS}, worker_type={HUEY_TYPE!r}, "
           "periodic=False); producer calls the task (one LPUSH each)")  # fmt: skip
-    print("Probe (all three): each task INCRs a counter; the N-th LPUSHes a done marker the bench BLPOPs.\n")
+    for p in peers:
+        print(f"{PEERS[p]['label']}: {peer_call(p, 'version')} (own venv .cache/bench-peers/{p}, "
+              f"{PEER_REQUIREMENTS[p].relative_to(ROOT)}); {PEERS[p]['setting']}")  # fmt: skip
+    print("Probe (all): each task INCRs a counter; the N-th LPUSHes a done marker the bench BLPOPs.\n")
     sys.stdout.flush()
-    keys = ("enqueue_one", "enqueue_batch", "drain", "rss", "drain_sync", "drain_bare", "drain_plain", "drain_otel")
-    results = {kind: {k: [] for k in keys} for kind in ("pyworker", "brpop", "huey")}
+    results: dict[str, dict[str, list[float]]] = {
+        kind: collections.defaultdict(list) for kind in ("pyworker", "brpop", "huey", *peers)
+    }
     began = time.perf_counter()
     try:
         if TELEMETRY:
@@ -709,13 +1038,17 @@ def main() -> int:
             profile_drain(client, "async")
             profile_producer(client)
             return 0
-        for _ in range(REPEATS):  # interleaved, so drift in machine load hits every system alike
+        for round_no in range(REPEATS):  # interleaved, so drift in machine load hits every system alike
+            progress(f"round {round_no + 1}/{REPEATS}: floors, pyworker, Huey, {', '.join(peers) or 'no peers'}")
+            floor_round(client, results["brpop"])
             pyworker_round(client, results["pyworker"])
-            brpop_round(client, results["brpop"])
             huey_round(client, results["huey"])
-            pyworker_round(client, results["pyworker"], mode="sync")
-            pyworker_round(client, results["pyworker"], mode="bare")
-        lat = latencies(client)
+            for p in peers:
+                peer_round(client, p, results[p])
+        progress("idle pickup latency, start-up")
+        lat = latencies(client, peers)
+        startup = {kind: median([startup_to_first_job(client, kind) for _ in range(STARTUP_RUNS)])
+                   for kind in ("pyworker", "huey")}  # fmt: skip
         extra = {
             "probe_async": median([run_async(probe_alone_async(64)) for _ in range(REPEATS)]),
             "probe_sync": median([probe_alone_sync(client) for _ in range(REPEATS)]),
@@ -723,9 +1056,10 @@ def main() -> int:
             "rtt_async_no_timeout": median([run_async(round_trip_us(socket_timeout=None)) for _ in range(REPEATS)]),
             "rtt_sync": median([round_trip_sync_us(client) for _ in range(REPEATS)]),
         }
-        deq = run_async(dequeue_cost())
+        progress(f"dequeue cost and Redis memory with {BIG:,} tasks waiting")
+        deq = run_async(dequeue_cost(client))
         delete_keys(client, [f"{{{DEQ_PREFIX}}}*"])
-        report(results, lat, extra, deq)
+        report(results, peers, lat, startup, extra, deq)
         print(f"\n(total benchmark time {time.perf_counter() - began:.0f}s)")
         sys.stdout.flush()
         if PROFILE:
@@ -766,9 +1100,10 @@ def otlp_sink() -> Iterator[str]:
 def telemetry_overhead(client: redis.Redis, results: dict[str, list[float]]) -> None:
     """The drain (async probe) with the worker's telemetry off and on, interleaved."""
     with otlp_sink() as endpoint:
+        otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_BSP_MAX_QUEUE_SIZE": str(4 * N)}
         for _ in range(REPEATS):
-            pyworker_round(client, results, mode="telemetry_off")
-            pyworker_round(client, results, otlp=endpoint)
+            results["drain_plain"].append(pyworker_drain(client, TUNED_FLAGS)[1])
+            results["drain_otel"].append(pyworker_drain(client, [*TUNED_FLAGS, *TELEMETRY_FLAGS], env=otel)[1])
     off, on = median(results["drain_plain"]), median(results["drain_otel"])
     overhead = (1 - on / off) * 100
     print(f"== Drain {N:,} pre-enqueued tasks, one worker, telemetry off vs on (tasks/s, median of {REPEATS}) ==")
@@ -779,61 +1114,6 @@ def telemetry_overhead(client: redis.Redis, results: dict[str, list[float]]) -> 
           "on 127.0.0.1 that discards them (OTEL_BSP_MAX_QUEUE_SIZE raised so none is dropped)")  # fmt: skip
 
 
-def report(results: dict[str, dict[str, list[float]]], lat: dict[str, tuple[float, float]],
-           extra: dict[str, float], deq: dict[str, Any]) -> None:  # fmt: skip
-    med = {kind: {k: (median(v) if v else float("nan")) for k, v in r.items()} for kind, r in results.items()}
-    py, bp, hu = med["pyworker"], med["brpop"], med["huey"]
-    head = f"{'':40} {'pyworker':>9} {'BRPOP loop':>10} {'Huey':>8} {'py/BRPOP':>8} {'py/Huey':>8}  target"
-
-    def row(label: str, a: float, b: float | None, c: float | None, fmt: str, target: str = "",
-            higher: bool = True) -> None:  # fmt: skip
-        cells = [format(v, fmt) if v is not None else "n/a" for v in (a, b, c)]
-        ratios = ["n/a" if v is None else (ratio(a, v) if higher else ratio(v, a)) for v in (b, c)]
-        print(f"{label:40} {cells[0]:>9} {cells[1]:>10} {cells[2]:>8} {ratios[0]:>8} {ratios[1]:>8}  {target}")
-
-    print(f"== 1. Enqueue {N:,} no-op tasks, one producer (tasks/s, higher is better) ==")
-    print(head)
-    row("one by one (sequential awaits)", py["enqueue_one"], bp["enqueue_one"], hu["enqueue_one"], ",.0f",
-        f">= 7,000/s: {verdict(py['enqueue_one'] >= 7_000)}")  # fmt: skip
-    row(f"batched ({ENQUEUE_CHUNK:,} per call)", py["enqueue_batch"], bp["enqueue_batch"], None, ",.0f",
-        f">= 50,000/s: {verdict(py['enqueue_batch'] >= 50_000)}")  # fmt: skip
-    print("  pyworker: RedisDurableBackend(new_redis_client(url)).enqueue / enqueue_many of prebuilt DurableTasks")
-    print("  (one Lua script per task / per chunk); BRPOP: redis.asyncio LPUSH / pipelined LPUSH of prebuilt ids;")
-    print("  Huey: calling the task (sync LPUSH of a pickled message); Huey has no batch enqueue.")
-
-    print(f"\n== 2. Drain {N:,} pre-enqueued tasks with ONE worker process (tasks/s, higher is better) ==")
-    print(head)
-    row("drain (probe: redis.asyncio INCR)", py["drain"], bp["drain"], hu["drain"], ",.0f",
-        f">= 10,000/s: {verdict(py['drain'] >= 10_000)}")  # fmt: skip
-    row("  pyworker, probe: sync redis-py INCR", py["drain_sync"], bp["drain"], hu["drain"], ",.0f")
-    row("  pyworker, no probe (handler empty) *", py["drain_bare"], None, None, ",.0f")
-    row("worker RSS after the drain (MiB)", py["rss"], bp["rss"], hu["rss"], ".1f",
-        f"< 60 MiB: {verdict(py['rss'] < 60)}", higher=False)  # fmt: skip
-    print("  Timed from the worker's ready banner (the queue is paused until then / the baselines wait on a go")
-    print("  key) to the N-th probe. The BRPOP loop and Huey always probe with sync redis-py.")
-    print("  * completion seen by polling the ready and processing sets every 10 ms: pyworker's own ceiling.")
-    print(f"  probe alone: {extra['probe_async']:,.0f} INCR/s from 64 concurrent coroutines (redis.asyncio), "
-          f"{extra['probe_sync']:,.0f} INCR/s sequential sync redis-py")  # fmt: skip
-    print(f"  one serial round trip (PING): redis.asyncio {extra['rtt_async']:.0f} µs with redis-py's default "
-          f"socket_timeout (5 s), {extra['rtt_async_no_timeout']:.0f} µs with socket_timeout=None; "
-          f"sync redis-py {extra['rtt_sync']:.0f} µs")  # fmt: skip
-
-    print(f"\n== 3. Idle pickup latency, {LATENCY_N} sequential tasks (ms, lower is better) ==")
-    print(head)
-    (p50, p99), (b50, b99), (h50, h99) = lat["pyworker"], lat["brpop"], lat["huey"]
-    row("p50, enqueue -> handler's reply received", p50, b50, h50, ".3f", f"< 1 ms: {verdict(p50 < 1)}",
-        higher=False)  # fmt: skip
-    row("p99", p99, b99, h99, ".3f", higher=False)
-    print("  The consumer idles (blocked) before each task. Latency ratios > 1x mean pyworker is faster.")
-
-    print("\n== 4. pyworker dequeue cost vs queue length (µs per call, lower is better) ==")
-    (s_deq, s_ack), (b_deq, b_ack) = deq["small"], deq["big"]
-    print(f"{'':40} {f'{SMALL:,} waiting':>14} {f'{BIG:,} waiting':>16} {'ratio':>7}  target")
-    print(f"{f'dequeue({DEQUEUE_LIMIT}, 30s)':40} {s_deq:14.0f} {b_deq:16.0f} {b_deq / s_deq:6.2f}x  "
-          f"<= 1.5: {verdict(b_deq / s_deq <= 1.5)}")  # fmt: skip
-    print(f"{f'ack_many({DEQUEUE_LIMIT} leases)':40} {s_ack:14.0f} {b_ack:16.0f} {b_ack / s_ack:6.2f}x")
-    print(f"  {DEQUEUE_CALLS} calls per run, the queue refilled (untimed) after each; {BIG:,} filled with "
-          f"enqueue_many at {deq['fill_rate']:,.0f} tasks/s.")  # fmt: skip
 
 
 if __name__ == "__main__":

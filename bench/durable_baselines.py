@@ -8,7 +8,8 @@ the go key (``BLPOP <key>:go``), then consumes until SIGTERM.
 The job is the one bench/durable_app.py runs: ``noop`` INCRs ``<key>:count`` and
 the run that reaches ``DURABLE_BENCH_N`` LPUSHes ``<key>:done``; ``echo`` LPUSHes
 ``<key>:reply``. Environment as in durable_app, plus ``DURABLE_BENCH_HUEY``
-(the Huey name), ``DURABLE_BENCH_HUEY_WORKERS`` and ``DURABLE_BENCH_HUEY_TYPE``.
+(the Huey name), ``DURABLE_BENCH_HUEY_WORKERS`` and ``DURABLE_BENCH_HUEY_TYPE``;
+``DURABLE_BENCH_NO_GO=1`` consumes at once, without waiting for the go key (start-up figure).
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def echo() -> None:
 
 
 def _ready_then_go() -> None:
+    if os.environ.get("DURABLE_BENCH_NO_GO"):  # start-up figure: consume at once
+        return
     client = redis.Redis.from_url(URL, socket_timeout=None)  # redis-py 8's default 5 s would cut a long BLPOP
     print("ready", file=sys.stderr, flush=True)
     client.blpop([GO], timeout=0)

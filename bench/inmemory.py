@@ -1,4 +1,8 @@
-"""In-memory benchmark: TaskManager throughput and memory per queued task, next to bare asyncio/thread baselines."""
+"""In-memory benchmark: TaskManager throughput and memory per queued task, next to bare asyncio/thread baselines.
+
+Prints every figure with its target, ratio and met/MISSED, then a summary table (one
+row per target; the async rows are issue 10's). Never asserts speed, exits 0.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ from pyworker.adapters.otel import OtelMeter, OtelTracer
 from pyworker.application import TaskManager
 from pyworker.domain import Task, TaskContext
 
-ASYNC_TARGET = 1 / 3  # manager >= 1/3 of the asyncio.PriorityQueue baseline
+ASYNC_TARGET = 0.5  # issue 10: register + drain and drain only >= 0.5x the asyncio.PriorityQueue loop
 SYNC_TARGET = 1 / 2  # manager >= 1/2 of the ThreadPoolExecutor baseline
 MEMORY_TARGET = 2048  # bytes per queued task
 TELEMETRY_TARGET = 0.85  # telemetry on >= 85% of off (under 15% overhead)
@@ -301,14 +305,18 @@ def main() -> None:
         if args.only in ("all", "memory"):
             memory.append(measure_memory(n))
 
+    summary: list[tuple[str, str, str, str, str, str]] = []  # figure, manager, baseline, ratio, target, verdict
     if rows:
         print(f"{'Throughput, tasks/s':<37}{'manager':>9}{'':<20}{'baseline':>9}{'':<20}{'ratio':>6}{'target':>10}")
         for name, (manager_rates, baseline_rates) in results.items():
             ratio = statistics.median(manager_rates) / statistics.median(baseline_rates)
             target = rows[name][2]
-            verdict = "ok" if ratio >= target else "BELOW"
+            verdict = "met" if ratio >= target else "MISSED"
             print(f"{name:<37}{median_text(manager_rates)} {median_text(baseline_rates)} "
                   f"{ratio:>6.2f}{f'>= {target:.2f}':>10}  {verdict}")
+            summary.append((" ".join(name.split()), f"{statistics.median(manager_rates):,.0f}/s",
+                            f"{statistics.median(baseline_rates):,.0f}/s", f"{ratio:.2f}x", f">= {target:.2f}x",
+                            verdict))  # fmt: skip
         print(f"baselines: async = asyncio.PriorityQueue drained by {workers} coroutines awaiting the same no-op; "
               f"sync = ThreadPoolExecutor({workers}) running the same no-op def")
         if args.telemetry:
@@ -319,13 +327,23 @@ def main() -> None:
         rss = [m["rss"] for m in memory]
         traced = [m["traced"] for m in memory]
         peak = statistics.median(m["peak"] for m in memory)
-        verdict = "ok" if statistics.median(rss) < MEMORY_TARGET else "ABOVE"
+        verdict = "met" if statistics.median(rss) < MEMORY_TARGET else "MISSED"
+        summary.append(("memory per queued task (RSS growth)", f"{statistics.median(rss):,.0f} B", "", "",
+                        f"< {MEMORY_TARGET:,} B", verdict))  # fmt: skip
         print(f"Memory with {n:,} tasks queued (no worker draining), bytes per queued task")
         print(f"  RSS growth (/proc/self/statm)  {median_text(rss)} target < {MEMORY_TARGET}  {verdict}")
         print(f"  tracemalloc                    {median_text(traced)}")
         print(f"  peak RSS of that process       {peak / 2**20:>10,.1f} MiB (ru_maxrss)\n")
     for provider in _PROVIDERS:
         provider.shutdown()
+    print(f"Summary (`make bench-inmemory`, {n:,} async / {n_sync:,} sync tasks, {workers} workers, "
+          f"medians of {args.repeat})")  # fmt: skip
+    print("| figure | pyworker | baseline | ratio | target | |")
+    print("|---|---|---|---|---|---|")
+    for row in summary:
+        print("| " + " | ".join(row) + " |")
+    print("baselines: async rows = a bare asyncio.PriorityQueue loop; sync rows = ThreadPoolExecutor; "
+          "telemetry rows = the same manager without telemetry\n")
     print(f"total runtime {time.perf_counter() - begin:.1f} s")
 
 

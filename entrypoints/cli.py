@@ -2,22 +2,95 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.abc
+import importlib.machinery
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 
 import pyworker
 from pyworker.domain import WorkerError
-from pyworker.entrypoints.container import Application, build_container
 from pyworker.entrypoints.errors import EXIT_INTERNAL, CliError, exit_code_for, one_line
+
+if TYPE_CHECKING:
+    from pyworker.entrypoints.container import Application
 
 logger = logging.getLogger("pyworker.cli")
 
+#: command name -> "module:attribute". A command's module is imported only when that
+#: command is looked up (it runs, or --help / completion lists it), so `workerctl worker`
+#: never pays for gRPC, OpenTelemetry or rich (docs/adr/0017-lazy-workerctl-commands.md).
+COMMANDS = {
+    "completion": "pyworker.entrypoints.durable_cli.shell:completion",
+    "demo": "pyworker.entrypoints.demo:demo",
+    "durable": "pyworker.entrypoints.durable_cli:durable",
+    "serve": "pyworker.entrypoints.serve:serve",
+    "version": "pyworker.entrypoints.durable_cli.shell:version",
+    "worker": "pyworker.entrypoints.worker:worker",
+}
+
+
+class _HideModules(importlib.abc.MetaPathFinder):
+    """Makes some top-level packages look absent (see ``import_worker_libraries``)."""
+
+    def __init__(self, hidden: tuple[str, ...]) -> None:
+        self.hidden = hidden
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> importlib.machinery.ModuleSpec:
+        if fullname.partition(".")[0] in self.hidden:
+            raise ModuleNotFoundError(f"{fullname} is not loaded for this library in a worker", name=fullname)
+        return None  # type: ignore[return-value]  # "not mine": the next finder looks
+
+
+#: library -> the optional packages it imports whenever they are installed, which a worker never uses.
+#: redis-py 8 loads the OpenTelemetry SDK for its own opt-in metrics (pyworker never turns them on);
+#: dependency-injector loads PyYAML and pydantic for Configuration.from_yaml / from_pydantic.
+_WORKER_LIBRARIES = {
+    "redis.asyncio": ("opentelemetry",),
+    "dependency_injector.containers": ("yaml", "pydantic", "pydantic_settings"),
+}
+
+
+def import_worker_libraries() -> None:
+    """Import a worker's libraries with their unused optional packages hidden, before anything
+    else imports them (docs/adr/0017-lazy-workerctl-commands.md).
+
+    Only these libraries' own imports are affected, and only when neither the library nor
+    the hidden packages are loaded yet: pyworker's telemetry and the user's app import
+    OpenTelemetry, PyYAML or pydantic normally afterwards.
+    """
+    for library, hidden in _WORKER_LIBRARIES.items():
+        if library.partition(".")[0] in sys.modules or any(name in sys.modules for name in hidden):
+            continue
+        finder = _HideModules(hidden)
+        sys.meta_path.insert(0, finder)
+        try:
+            importlib.import_module(library)
+        finally:
+            sys.meta_path.remove(finder)
+
 
 class WorkerctlGroup(click.Group):
-    """Maps library errors to exit codes in one place (entrypoints.errors)."""
+    """Loads each command on first lookup (``COMMANDS``) and maps library errors to exit
+    codes in one place (entrypoints.errors)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = self.commands.get(cmd_name)
+        if command is None and cmd_name in COMMANDS:
+            module_name, _, attribute = COMMANDS[cmd_name].partition(":")
+            if cmd_name == "worker":
+                import_worker_libraries()
+            command = getattr(importlib.import_module(module_name), attribute)
+            assert isinstance(command, click.Command), COMMANDS[cmd_name]
+            self.add_command(command, cmd_name)
+        return command
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -41,22 +114,9 @@ def cli(ctx: click.Context, verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # The commands find the container in ctx.obj and overlay their flags (container.configure).
     if ctx.obj is None:
+        from pyworker.entrypoints.container import build_container  # not for --help / --version
+
         ctx.obj = build_container()
-
-
-def _register_commands() -> None:
-    from pyworker.entrypoints.demo import demo
-    from pyworker.entrypoints.durable_cli import durable
-    from pyworker.entrypoints.durable_cli.shell import completion, version
-    from pyworker.entrypoints.serve import serve
-    from pyworker.entrypoints.worker import worker
-
-    cli.add_command(demo)
-    cli.add_command(durable)
-    cli.add_command(completion)
-    cli.add_command(version)
-    cli.add_command(serve)
-    cli.add_command(worker)
 
 
 def main(argv: Sequence[str] | None = None, container: Application | None = None) -> int:
@@ -85,9 +145,6 @@ def main(argv: Sequence[str] | None = None, container: Application | None = None
         return 130
     # In non-standalone mode click returns ctx.exit(n)'s code instead of raising.
     return code if isinstance(code, int) else 0
-
-
-_register_commands()
 
 
 def run() -> None:  # pragma: no cover - console-script shim

@@ -11,7 +11,6 @@ from dependency_injector import containers, providers
 
 from pyworker.adapters.clock import SystemClock
 from pyworker.adapters.codec import JsonDurableCodec, ProtoDurableCodec
-from pyworker.adapters.otel import otel_meter_factory
 from pyworker.application import TaskManager
 from pyworker.application.config import DurableConfig, ManagerConfig
 from pyworker.domain import ConfigurationError
@@ -24,6 +23,7 @@ from pyworker.entrypoints.telemetry import (
     open_durable_metrics,
     open_meter_provider,
     open_tracer_provider,
+    otel_meter_factory,
 )
 
 

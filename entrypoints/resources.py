@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
-from pyworker.adapters.memory.durable import InMemoryDurableBackend
 from pyworker.adapters.redis.client import RedisClient, redis_client
 from pyworker.adapters.redis.durable import RedisDurableBackend
 from pyworker.application import Clock
+
+if TYPE_CHECKING:
+    from pyworker.adapters.memory.durable import InMemoryDurableBackend
 
 __all__ = ["open_memory_backend", "open_redis_backend", "redis_client"]
 
@@ -24,6 +27,7 @@ async def open_redis_backend(
 
 async def open_memory_backend(clock: Clock) -> AsyncIterator[InMemoryDurableBackend]:
     """The in-process durable backend; closing it wakes anything still waiting for work."""
+    from pyworker.adapters.memory.durable import InMemoryDurableBackend  # not for a Redis worker
     backend = InMemoryDurableBackend(clock=clock)
     try:
         yield backend

@@ -1,4 +1,8 @@
-"""The container's telemetry: a frozen TelemetryConfig, and the OpenTelemetry providers as resources."""
+"""The container's telemetry: a frozen TelemetryConfig, and the OpenTelemetry providers as resources.
+
+OpenTelemetry and the otel adapters are imported only when telemetry is turned on: a
+worker without telemetry flags never loads them (docs/adr/0017-lazy-workerctl-commands.md).
+"""
 
 from __future__ import annotations
 
@@ -6,21 +10,18 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-from opentelemetry.sdk.trace import TracerProvider
 
-from pyworker.adapters.otel import OtelDurableMetrics, OtelMeter, OtelTracer
-from pyworker.adapters.otel.exporters import (
-    METRIC_EXPORTERS,
-    TRACE_EXPORTERS,
-    MeterProviderHandle,
-    meter_provider,
-    tracer_provider,
-)
 from pyworker.application import Meter, NoopTracer, Tracer
 from pyworker.domain import ConfigurationError
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from pyworker.adapters.otel import OtelDurableMetrics
+    from pyworker.adapters.otel.exporters import MeterProviderHandle
 
 
 @attrs.frozen
@@ -65,6 +66,10 @@ class TelemetryConfig:
         metrics = self.metrics or env.get("OTEL_METRICS_EXPORTER", "").strip()
         if not metrics:
             metrics = "prometheus" if self.metrics_port is not None else "none"
+        if traces == "none" and metrics == "none":
+            return traces, metrics
+        from pyworker.adapters.otel.exporters import METRIC_EXPORTERS, TRACE_EXPORTERS
+
         if traces not in TRACE_EXPORTERS:
             raise ConfigurationError(reason=f"unknown traces exporter {traces!r} (one of {', '.join(TRACE_EXPORTERS)})")
         if metrics not in METRIC_EXPORTERS:
@@ -80,6 +85,8 @@ def open_tracer_provider(settings: TelemetryConfig) -> Iterator[TracerProvider |
     if traces == "none":
         yield None
         return
+    from pyworker.adapters.otel.exporters import tracer_provider
+
     provider = tracer_provider(traces, settings.service_name, settings.otlp_endpoint)
     try:
         yield provider
@@ -93,6 +100,8 @@ def open_meter_provider(settings: TelemetryConfig) -> Iterator[MeterProviderHand
     if metrics == "none":
         yield None
         return
+    from pyworker.adapters.otel.exporters import meter_provider
+
     port = settings.metrics_port if settings.metrics_port is not None else 9464
     handle = meter_provider(
         metrics, settings.service_name, settings.otlp_endpoint, port, settings.metrics_host, settings.metric_interval
@@ -104,13 +113,27 @@ def open_meter_provider(settings: TelemetryConfig) -> Iterator[MeterProviderHand
 
 
 def build_tracer(provider: TracerProvider | None) -> Tracer:
-    return OtelTracer(provider) if provider is not None else NoopTracer()
+    if provider is None:
+        return NoopTracer()
+    from pyworker.adapters.otel.tracer import OtelTracer
+
+    return OtelTracer(provider)
 
 
 def build_meter(handle: MeterProviderHandle | None, settings: TelemetryConfig) -> Meter | None:
     if handle is None:
         return None
+    from pyworker.adapters.otel.meter import OtelMeter
+
     return OtelMeter(handle.provider, settings.meter_name, settings.meter_version)
+
+
+def otel_meter_factory(provider: Any, name: str, version: str | None) -> Meter:
+    """The container's MeterFactory: ``pyworker.adapters.otel.otel_meter_factory``, imported
+    only when a manager is given a meter provider (``set_meter_provider``)."""
+    from pyworker.adapters.otel.meter import otel_meter_factory as factory
+
+    return factory(provider, name, version)
 
 
 async def open_durable_metrics(
@@ -122,6 +145,8 @@ async def open_durable_metrics(
     if handle is None or backend is None:
         yield None
         return
+    from pyworker.adapters.otel.durable_metrics import OtelDurableMetrics
+
     durable = OtelDurableMetrics(
         handle.provider, backend, settings.meter_name, settings.meter_version, settings.stats_interval
     )
