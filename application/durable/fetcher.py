@@ -19,10 +19,12 @@ logger = logging.getLogger("pyworker.durable")
 
 
 class LeaseFetcher:
-    """Keeps ``workers + prefetch`` leases in hand: leases up to ``batch_size`` at a time,
-    turns each into a Task (a poison message goes to the DLQ), and wakes one idle worker
-    per lease. When a call comes back short the queues are drained, so the next call
-    waits for an enqueue's wake-up (``wait_and_dequeue``) instead of asking again at once.
+    """Keeps ``workers + prefetch`` leases waiting or running (leases whose attempt is
+    over and whose ack is on its way do not count): leases up to ``batch_size`` at a
+    time, turns each into a Task (a poison message goes to the DLQ), and wakes an idle
+    worker for them (which wakes the next one while work is left). When a call comes
+    back short the queues are drained, so the next call waits for an enqueue's wake-up
+    (``wait_and_dequeue``) instead of asking again at once.
     While the backend is away it backs off (``Reconnect``).
     """
 
@@ -44,6 +46,8 @@ class LeaseFetcher:
         self._clock = clock
         self._wake_one = wake_one
         self.workers = 0
+        self.batch_size = config.batch_for(1)  # sized by the dispatcher (workers)
+        self.prefetch = config.prefetch
         self.slot = asyncio.Event()  # set when a lease is let go: there may be room
         self._dequeue: asyncio.Future[list[DurableLease]] | None = None
         self._dequeue_waits = False  # the call in flight is an idle wait (nothing granted while it blocks)
@@ -63,21 +67,21 @@ class LeaseFetcher:
                 # Redis, dropping the wake connection makes the server discard the dequeue.
                 self._dequeue.cancel()
             with contextlib.suppress(Exception, asyncio.CancelledError):
-                for lease in await self._dequeue:
-                    await self.accept(lease)
+                await self.accept(await self._dequeue)
             self._dequeue = None
 
     async def _run(self) -> None:
         config = self._config
+        held = self._held
         idle = False
         reconnect = Reconnect("dequeue", config.poll_interval)
         while True:
-            free = self.workers + config.prefetch - len(self._held)
+            free = self.workers + self.prefetch - held.busy
             if free <= 0:
                 self.slot.clear()
                 await self.slot.wait()
                 continue
-            asked = min(config.batch_size, free)
+            asked = min(self.batch_size, free)
             call = (
                 self._queue.wait_and_dequeue(asked, config.lease, config.poll_interval)
                 if idle
@@ -94,18 +98,32 @@ class LeaseFetcher:
                 continue
             self._dequeue = None
             reconnect.succeeded()
-            for lease in leases:
-                await self.accept(lease)
+            await self.accept(leases)
             idle = len(leases) < asked
 
-    async def accept(self, lease: DurableLease) -> None:
-        try:
-            task = self._handlers.build_task(lease)
-        except Exception as exc:  # poison message: to the DLQ with the reason, never a crash loop
-            logger.warning("durable task %s cannot run: %s", lease.task.id, exc)
-            await backend_call("fail", self._queue.fail(lease, exc))
-            return
-        self._ledger.put(task)  # replaces an earlier delivery of the same id
-        self._ledger.track(1)
-        self._held.add(task, lease)
-        self._wake_one()
+    async def accept(self, leases: list[DurableLease]) -> None:
+        """Turn granted leases into ready Tasks, in order, and wake a worker for them.
+
+        One pass with no await for the good ones (no coroutine per lease); a poison
+        message goes to the DLQ afterwards.
+        """
+        build_task = self._handlers.build_task
+        put = self._ledger.put
+        add = self._held.add
+        poison: list[tuple[DurableLease, Exception]] = []
+        accepted = 0
+        for lease in leases:
+            try:
+                task = build_task(lease)
+            except Exception as exc:  # poison message: to the DLQ with the reason, never a crash loop
+                poison.append((lease, exc))
+                continue
+            put(task)  # replaces an earlier delivery of the same id
+            add(task, lease)
+            accepted += 1
+        if accepted:
+            self._ledger.track(accepted)
+            self._wake_one()
+        for lease, error in poison:
+            logger.warning("durable task %s cannot run: %s", lease.task.id, error)
+            await backend_call("fail", self._queue.fail(lease, error))
