@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
@@ -52,30 +51,39 @@ class LeaseFetcher:
         self._dequeue: asyncio.Future[list[DurableLease]] | None = None
         self._dequeue_waits = False  # the call in flight is an idle wait (nothing granted while it blocks)
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._late: list[DurableLease] = []
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="pyworker-durable-fetch")
 
     async def stop(self) -> None:
         """Stop asking; leases a call in flight was already granted are accepted."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        if self._dequeue is not None:
-            if self._dequeue_waits and not self._dequeue.done():
-                # Still blocked waiting for work (up to the poll interval): stop waiting. On
-                # Redis, dropping the wake connection makes the server discard the dequeue.
-                self._dequeue.cancel()
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await self.accept(await self._dequeue)
-            self._dequeue = None
+        self._stopping = True
+        task = self._task
+        if task is None:
+            return
+        call = self._dequeue
+        if call is None:
+            task.cancel()  # waiting for room or backing off: nothing is in flight
+        elif self._dequeue_waits and not call.done():
+            # Still blocked waiting for work (up to the poll interval): stop waiting. On
+            # Redis, dropping the wake connection makes the server discard the dequeue.
+            call.cancel()
+        # Otherwise the call in flight finishes and the loop leaves its leases in _late.
+        await asyncio.gather(task, return_exceptions=True)
+        late, self._late = self._late, []
+        await self.accept(late)  # no await before the caller takes the unstarted ones back
+
+    def _stop_requested(self) -> bool:
+        return self._stopping  # a call, so the type checker does not assume it unchanged across awaits
 
     async def _run(self) -> None:
         config = self._config
         held = self._held
         idle = False
         reconnect = Reconnect("dequeue", config.poll_interval)
-        while True:
+        while not self._stopping:
             free = self.workers + self.prefetch - held.busy
             if free <= 0:
                 self.slot.clear()
@@ -87,17 +95,23 @@ class LeaseFetcher:
                 if idle
                 else self._queue.dequeue(asked, config.lease)
             )
-            # Shielded: a stop that lands mid-call must still receive what was granted.
+            # A task of its own, so that stop() sees what is in flight; stop() never cancels
+            # a call that may grant leases (only an idle wait), so no shield is needed.
             self._dequeue = asyncio.ensure_future(call)
             self._dequeue_waits = idle
             try:
-                leases = await asyncio.shield(self._dequeue)
+                leases = await self._dequeue
             except Exception as exc:  # the fetch loop must outlive any backend failure
                 self._dequeue = None
+                if self._stop_requested():
+                    return
                 await self._clock.sleep(reconnect.failed(exc))
                 continue
             self._dequeue = None
             reconnect.succeeded()
+            if self._stop_requested():  # granted during stop(): it takes them, so that none starts
+                self._late = leases
+                return
             await self.accept(leases)
             idle = len(leases) < asked
 
