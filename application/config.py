@@ -25,8 +25,9 @@ DEFAULT_RETRY_DELAY = 1.0
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_POLL_INTERVAL = 0.2
 #: The largest batch a node asks for when the batch follows its worker count: one
-#: dequeue script of this many leases blocks Redis for about a millisecond.
-MAX_AUTO_BATCH = 128
+#: dequeue script of this many leases keeps Redis busy for one to two milliseconds,
+#: and larger batches drained no faster in bench/durable.py (docs/durable.md#tuning).
+MAX_AUTO_BATCH = 64
 
 
 def _workers(value: int) -> int:
