@@ -80,7 +80,13 @@ class JsonDurableCodec:
         template = make_message(make, "json")
         raw = data if type(data) is bytes else payload_bytes(data, "json")
         try:
-            parsed = _JSON_DECODER.decode(raw.decode("utf-8"))
+            text = raw.decode("utf-8")
+            try:  # the common case: no surrounding whitespace, one value (no regex passes)
+                parsed, end = _JSON_DECODER.raw_decode(text)
+            except ValueError:
+                end = -1
+            if end != len(text):  # anything else: the full parser decides (and names the error)
+                parsed = _JSON_DECODER.decode(text)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise CodecError(f"unmarshal json payload {message_type_name(template)}: {exc}") from exc
         if type(template) is dict:  # the common case first: no type name unless it fails
