@@ -175,7 +175,8 @@ def banner(container: Application, handlers: Mapping[str, DurableHandlerSpec]) -
                    "can fill every free worker.")
 @click.option("--prefetch", type=click.IntRange(min=0), default=None,
               help="Leases held beyond the running ones, so the next batch is already local when workers free "
-                   "up (handed back at once on a graceful stop). Default: the batch size.")
+                   "up (handed back at once on a graceful stop; renewed while they wait with --renew; "
+                   "without it, --lease must cover the wait plus the attempt). Default: the batch size.")
 @click.option("--lease", type=DURATION, default="30s", show_default=True)
 @click.option("--renew", type=DURATION, default="0", show_default=True, help="Lease renewal interval (0: off).")
 @click.option("--poll", type=DURATION, default="200ms", show_default=True, help="Fallback poll interval.")
