@@ -84,32 +84,38 @@ class JsonDurableCodec:
                 (not an object, unknown or missing fields, wrong field types).
         """
         template = make_message(make, "json")
-        raw = payload_bytes(data, "json")
-        kind = message_type_name(template)
+        raw = data if type(data) is bytes else payload_bytes(data, "json")
         try:
-            parsed = _JSON_DECODER.decode(raw.decode("utf-8"))
+            text = raw.decode("utf-8")
+            try:  # the common case: no surrounding whitespace, one value (no regex passes)
+                parsed, end = _JSON_DECODER.raw_decode(text)
+            except ValueError:
+                end = -1
+            if end != len(text):  # anything else: the full parser decides (and names the error)
+                parsed = _JSON_DECODER.decode(text)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            raise CodecError(f"unmarshal json payload {kind}: {exc}") from exc
-
+            raise CodecError(f"unmarshal json payload {message_type_name(template)}: {exc}") from exc
+        if type(template) is dict:  # the common case first: no type name unless it fails
+            return _require_object(parsed, template)
         if isinstance(template, Message):
             from google.protobuf import json_format  # see _jsonable
 
-            obj = _require_object(parsed, kind)
+            obj = _require_object(parsed, template)
             try:
                 json_format.ParseDict(obj, template)
             except json_format.ParseError as exc:
-                raise CodecError(f"unmarshal json payload {kind}: {exc}") from exc
+                raise CodecError(f"unmarshal json payload {message_type_name(template)}: {exc}") from exc
             return template
         if isinstance(template, dict):
-            return _require_object(parsed, kind)
+            return _require_object(parsed, template)
         if attrs.has(type(template)):
-            return _build_attrs(type(template), _require_object(parsed, kind), kind)
+            return _build_attrs(type(template), _require_object(parsed, template), message_type_name(template))
         if dataclasses.is_dataclass(template) and not isinstance(template, type):
-            obj = _require_object(parsed, kind)
+            obj = _require_object(parsed, template)
             try:
                 return type(template)(**obj)
             except (TypeError, ValueError) as exc:
-                raise CodecError(f"unmarshal json payload {kind}: {exc}") from exc
+                raise CodecError(f"unmarshal json payload {message_type_name(template)}: {exc}") from exc
         return parsed
 
 
@@ -117,10 +123,11 @@ class JsonDurableCodec:
 _JSON_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
-def _require_object(parsed: Any, kind: str) -> dict[str, Any]:
+def _require_object(parsed: Any, template: object) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise CodecError(
-            f"unmarshal json payload {kind}: expected a JSON object, got {type(parsed).__name__}"
+            f"unmarshal json payload {message_type_name(template)}: expected a JSON object, "
+            f"got {type(parsed).__name__}"
         )
     return parsed
 

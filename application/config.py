@@ -24,7 +24,10 @@ DEFAULT_TIMEOUT = 300.0
 DEFAULT_RETRY_DELAY = 1.0
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_POLL_INTERVAL = 0.2
-DEFAULT_BATCH_SIZE = 16
+#: The largest batch a node asks for when the batch follows its worker count: one
+#: dequeue script of this many leases keeps Redis busy for one to two milliseconds,
+#: and larger batches drained no faster in bench/durable.py (docs/durable.md#tuning).
+MAX_AUTO_BATCH = 64
 
 
 def _workers(value: int) -> int:
@@ -71,10 +74,6 @@ def _max_retries(value: int) -> int:
 
 def _weights(value: Mapping[str, int] | None) -> dict[str, int]:
     return normalize_queue_weights(value)
-
-
-def _at_least_one(value: int) -> int:
-    return value if value > 0 else 1
 
 
 def _non_negative(value: int) -> int:
@@ -130,7 +129,8 @@ class DurableConfig:
         lease: how long a dequeued task stays leased to this node (<= 0: 30 s).
         poll_interval: the longest an idle node waits for a wake-up before asking
             again, and the base of the retry backoff while the backend is away (<= 0: 0.2 s).
-        batch_size: leases asked for per dequeue (<= 0: 1).
+        batch_size: leases asked for per dequeue (<= 0, the default: as many as there
+            are workers, at most MAX_AUTO_BATCH; see ``batch_for``).
         queues: the queues this node leases from (None: all).
         prefetch: leases held beyond the running ones, so the next batch is local.
         renewal_interval: how often running leases are extended (0: never; at or
@@ -141,11 +141,20 @@ class DurableConfig:
 
     lease: float = attrs.field(default=DEFAULT_LEASE, converter=_lease)
     poll_interval: float = attrs.field(default=DEFAULT_POLL_INTERVAL, converter=_poll_interval)
-    batch_size: int = attrs.field(default=DEFAULT_BATCH_SIZE, converter=_at_least_one)
+    batch_size: int = attrs.field(default=0, converter=_non_negative)
     queues: tuple[str, ...] | None = attrs.field(default=None, converter=_queues)
     prefetch: int = attrs.field(default=0, converter=_non_negative)
     renewal_interval: float = attrs.field(default=0.0, converter=_non_negative_seconds)
     connect_timeout: float = attrs.field(default=0.0, converter=_non_negative_seconds)
+
+    def batch_for(self, workers: int) -> int:
+        """The batch size a node with ``workers`` workers asks for: ``batch_size``, or
+        when it is 0 the worker count (at most MAX_AUTO_BATCH), so one dequeue can
+        fill every free worker (docs/durable.md, tuning).
+        """
+        if self.batch_size > 0:
+            return self.batch_size
+        return max(1, min(workers, MAX_AUTO_BATCH))
 
     @property
     def renew_every(self) -> float:

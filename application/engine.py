@@ -23,6 +23,7 @@ from pyworker.application.results import ResultBroadcaster
 from pyworker.application.retention import RegistryPruner, RetentionSweeper
 from pyworker.application.telemetry import (
     MetricCounters,
+    NoopTracer,
     TraceContext,
     close_meter,
     trace_context_of,
@@ -200,7 +201,8 @@ class Engine:
         """One span per attempt; a tracer with ``trace_context()`` also stamps the
         registering caller's trace context into each new task's metadata.
         """
-        self.executor.tracer = tracer
+        # A NoopTracer records nothing: the executor skips the span calls entirely.
+        self.executor.tracer = None if type(tracer) is NoopTracer else tracer
         self.trace_context = trace_context_of(tracer)
         if self.durable is not None:
             self.durable.registrar.trace_context = self.trace_context

@@ -37,9 +37,22 @@ class RegistryPruner:
 
     def finished(self, task: Task, now: float) -> None:
         """A task just reached its terminal status."""
-        if self.policy is not None:
-            self._finished.append(task.id)
+        policy = self.policy
+        if policy is None:
+            return
+        finished = self._finished
+        finished.append(task.id)
+        if policy.ttl > 0:
             self.prune(now)
+            return
+        # max_entries alone (a worker node's policy): the oldest finished tasks go
+        # while the registry is over the bound; ids of tasks no longer terminal drop out.
+        tasks = self._tasks
+        limit = policy.max_entries
+        while 0 < limit < len(tasks) and finished:
+            oldest = tasks.get(finished.popleft().int)
+            if oldest is not None and oldest.status.is_terminal:
+                del tasks[oldest.id.int]
 
     def prune(self, now: float) -> None:
         policy = self.policy

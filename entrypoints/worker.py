@@ -13,6 +13,8 @@ from typing import Any
 import click
 
 from pyworker.application import DurableHandlerSpec, TaskManager, TypedDurableRegistry
+from pyworker.application.attempt import is_async_function
+from pyworker.application.config import MAX_AUTO_BATCH, DurableConfig
 from pyworker.domain import BackendUnavailableError, RetentionPolicy
 from pyworker.entrypoints.container import Application, configure, task_manager_scope
 from pyworker.entrypoints.durations import DURATION, format_duration
@@ -20,6 +22,30 @@ from pyworker.entrypoints.errors import EXIT_USAGE, CliError
 from pyworker.entrypoints.redis_url import DEFAULT_REDIS_URL, REDIS_URL, redact_url
 from pyworker.entrypoints.settings import DEFAULT_REDIS_PREFIX
 from pyworker.entrypoints.telemetry_options import telemetry_banner, telemetry_options, telemetry_settings
+
+#: The default concurrency of a node whose handlers are all coroutines (docs/durable.md#tuning).
+ASYNC_CONCURRENCY = 64
+
+
+def default_concurrency(handlers: Mapping[str, DurableHandlerSpec]) -> int:
+    """``--concurrency`` when not given: ASYNC_CONCURRENCY for coroutine handlers, which
+    wait on I/O without a thread each; a plain ``def`` handler holds a thread per attempt,
+    so with one the pool size ``concurrent.futures`` picks for I/O, min(32, CPUs + 4).
+    """
+    if handlers and all(is_async_function(spec.fn) for spec in handlers.values()):
+        return ASYNC_CONCURRENCY
+    return min(32, (os.cpu_count() or 1) + 4)
+
+
+def node_sizes(
+    handlers: Mapping[str, DurableHandlerSpec], concurrency: int | None, batch: int | None, prefetch: int | None
+) -> tuple[int, int, int]:
+    """``--concurrency``, ``--batch`` and ``--prefetch`` with their defaults filled in:
+    the batch follows the concurrency (``DurableConfig.batch_for``), the prefetch the batch.
+    """
+    workers = concurrency if concurrency is not None else default_concurrency(handlers)
+    size = batch if batch is not None else DurableConfig().batch_for(workers)
+    return workers, size, prefetch if prefetch is not None else size
 
 
 class AppLoadError(CliError):
@@ -126,7 +152,8 @@ def banner(container: Application, handlers: Mapping[str, DurableHandlerSpec]) -
     queues = ",".join(durable.queues) if durable.queues else "all"
     return (
         f"worker ready: pid={os.getpid()} handlers={sorted(handlers)} {where} queues={queues} "
-        f"concurrency={manager.max_workers} lease={format_duration(durable.lease)} batch={durable.batch_size}"
+        f"concurrency={manager.max_workers} lease={format_duration(durable.lease)} batch={durable.batch_size} "
+        f"prefetch={durable.prefetch}"
     )
 
 
@@ -139,8 +166,17 @@ def banner(container: Application, handlers: Mapping[str, DurableHandlerSpec]) -
 @click.option("--backend", type=click.Choice(["redis", "memory"]), default="redis", show_default=True)
 @click.option("--queues", default="", help="Comma-separated queues to consume (default: all).")
 @click.option("--default-queue", default="default", show_default=True)
-@click.option("--concurrency", "-c", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--batch", type=click.IntRange(min=1), default=16, show_default=True, help="Leases per dequeue.")
+@click.option("--concurrency", "-c", type=click.IntRange(min=1), default=None,
+              help=f"Concurrent attempts. Default: {ASYNC_CONCURRENCY} when every handler is async (coroutines "
+                   "cost little), else min(32, CPUs + 4), the thread pool size Python picks for I/O (each "
+                   "attempt of a plain def handler holds a thread).")
+@click.option("--batch", type=click.IntRange(min=1), default=None,
+              help=f"Leases per dequeue. Default: the concurrency (at most {MAX_AUTO_BATCH}), so one round trip "
+                   "can fill every free worker.")
+@click.option("--prefetch", type=click.IntRange(min=0), default=None,
+              help="Leases held beyond the running ones, so the next batch is already local when workers free "
+                   "up (handed back at once on a graceful stop; renewed while they wait with --renew; "
+                   "without it, --lease must cover the wait plus the attempt). Default: the batch size.")
 @click.option("--lease", type=DURATION, default="30s", show_default=True)
 @click.option("--renew", type=DURATION, default="0", show_default=True, help="Lease renewal interval (0: off).")
 @click.option("--poll", type=DURATION, default="200ms", show_default=True, help="Fallback poll interval.")
@@ -166,8 +202,9 @@ def worker(
     backend: str,
     queues: str,
     default_queue: str,
-    concurrency: int,
-    batch: int,
+    concurrency: int | None,
+    batch: int | None,
+    prefetch: int | None,
     lease: float,
     renew: float,
     poll: float,
@@ -183,6 +220,7 @@ def worker(
 ) -> None:
     """Run a durable worker node: lease tasks from Redis and run your handlers."""
     handlers = load_handlers(app)
+    concurrency, batch_size, prefetch_size = node_sizes(handlers, concurrency, batch, prefetch)
     queue_names = [q.strip() for q in queues.split(",") if q.strip()]
     configure(
         container,
@@ -195,7 +233,8 @@ def worker(
         },
         durable={
             "queues": queue_names or None,
-            "batch_size": batch,
+            "batch_size": batch_size,
+            "prefetch": prefetch_size,
             "lease": lease,
             "renewal_interval": renew,
             "poll_interval": poll,

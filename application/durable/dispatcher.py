@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Awaitable
 from typing import Any
 
@@ -15,6 +14,7 @@ from pyworker.application.durable.handlers import DurableHandlers
 from pyworker.application.durable.leases import HeldLeases, LeaseRenewer
 from pyworker.application.durable.reconnect import backend_call, connect
 from pyworker.application.durable.registration import DurableRegistrar
+from pyworker.application.durable.wakeups import IdleWorkers
 from pyworker.application.events import Listeners
 from pyworker.application.executor import AttemptExecutor
 from pyworker.application.ledger import TaskLedger
@@ -29,6 +29,8 @@ from pyworker.domain import (
 )
 
 logger = logging.getLogger("pyworker.durable")
+
+_COMPLETED = TaskStatus.COMPLETED
 
 
 class DurableDispatcher:
@@ -67,7 +69,7 @@ class DurableDispatcher:
         self._held = HeldLeases()
         self._fetcher: LeaseFetcher | None = None
         self._acks: AckFlusher | None = None
-        self._idle_workers: deque[asyncio.Future[None]] = deque()  # one is woken per ready lease
+        self._idle = IdleWorkers(self._held.ready)
         self._loops: list[asyncio.Task[None]] = []
         self._worker_tasks: dict[int, asyncio.Task[None]] = {}
         self._withdrawals: set[asyncio.Task[None]] = set()
@@ -88,23 +90,25 @@ class DurableDispatcher:
         await self.queue.configure_queues(self._manager.default_queue, self._manager.queue_weights, self.config.queues)
         self._fetching = True
         self._fetcher = LeaseFetcher(
-            self.queue, self.config, self.handlers, self._held, self._ledger, self._clock, self._wake_workers
+            self.queue, self.config, self.handlers, self._held, self._ledger, self._clock, self._idle.wake
         )
-        self._fetcher.workers = self.workers
+        self._size_fetcher()
         self._fetcher.start()
         self._acks = AckFlusher(self.queue, self._clock, self.config.poll_interval, self._completed)
         loop = asyncio.get_running_loop()
         self._loops.append(loop.create_task(self._acks.run(), name="pyworker-durable-acks"))
         if self.config.renew_every > 0:
-            renewer = LeaseRenewer(self.queue, self._held, self._clock, self.config.lease, self.config.renew_every)
+            config = self.config
+            renewer = LeaseRenewer(
+                self.queue, self._held, self._clock, config.lease, config.renew_every, unstarted=config.prefetch > 0
+            )
             self._loops.append(loop.create_task(renewer.run(), name="pyworker-durable-renew"))
         self.resize(self.workers)
 
     def resize(self, count: int) -> None:
         """Run ``count`` durable workers (extra ones exit when idle)."""
         self.workers = count
-        if self._fetcher is not None:
-            self._fetcher.workers = count
+        self._size_fetcher()
         if not self._fetching:
             return
         loop = asyncio.get_running_loop()
@@ -114,8 +118,14 @@ class DurableDispatcher:
                 self._worker_tasks[index] = loop.create_task(
                     self._worker(index), name=f"pyworker-durable-worker-{index}"
                 )
-        self._wake_workers(all_of_them=True)  # idle workers above the new count notice and exit
+        self._idle.wake_all()  # idle workers above the new count notice and exit
         self._slot_freed()
+
+    def _size_fetcher(self) -> None:
+        fetcher = self._fetcher
+        if fetcher is not None:
+            fetcher.workers = self.workers
+            fetcher.batch_size = self.config.batch_for(self.workers)
 
     def start_workers(self) -> None:
         """Nothing to start before ``start()``: durable workers need the backend."""
@@ -136,13 +146,13 @@ class DurableDispatcher:
             await self._fetcher.stop()
         unstarted = self._held.drain_unstarted()
         for task, _ in unstarted:
-            self._forget(task)
+            self._forget(task, settling=False)
         if unstarted:
             try:
                 await self.queue.release([lease for _, lease in unstarted])
             except Exception:
                 logger.exception("could not hand back %d unstarted lease(s); they return at expiry", len(unstarted))
-        self._wake_workers(all_of_them=True)  # let idle durable workers see that fetching stopped
+        self._idle.wake_all()  # let idle durable workers see that fetching stopped
 
     async def join(self) -> None:
         """Stop every loop after the last acks are flushed. Idempotent."""
@@ -185,42 +195,27 @@ class DurableDispatcher:
 
     async def _withdraw(self, task: Task, lease: DurableLease) -> None:
         await backend_call("fail", self.queue.fail(lease, "task cancelled"))
-        self._finish(task, TaskStatus.CANCELLED, None, TaskCancelledError(task_id=task.id))
+        self._finish(task, TaskStatus.CANCELLED, None, TaskCancelledError(task_id=task.id), settling=False)
 
     # -- running ---------------------------------------------------------------
-
-    def _wake_workers(self, all_of_them: bool = False) -> None:
-        """Wake one idle durable worker (not all of them: no thundering herd per lease)."""
-        waiters = self._idle_workers
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                if not all_of_them:
-                    return
 
     async def _worker(self, index: int) -> None:
         me = asyncio.current_task()
         ready = self._held.ready
-        loop = asyncio.get_running_loop()
+        idle = self._idle
         while True:
             if index >= self.workers and self._worker_tasks.get(index) is me:
                 del self._worker_tasks[index]
-                self._wake_workers()  # pass on a wake-up this worker may have taken
+                idle.pass_on()  # pass on a wake-up this worker may have taken
                 return
             if not ready:
                 if not self._fetching:
                     return
-                waiter: asyncio.Future[None] = loop.create_future()
-                self._idle_workers.append(waiter)
-                try:
-                    await waiter
-                except asyncio.CancelledError:
-                    if waiter.done() and not waiter.cancelled():
-                        self._wake_workers()  # pass the wake-up on
-                    raise
+                await idle.wait()
                 continue
             task = ready.popleft()
+            if ready:
+                idle.wake()  # the baton: the next worker for the rest
             try:
                 await self._run(task, me)
             except asyncio.CancelledError:
@@ -229,13 +224,19 @@ class DurableDispatcher:
                 logger.exception("durable worker: unexpected error running task %s", task.id)
 
     async def _run(self, task: Task, owner: asyncio.Task[Any] | None) -> None:
-        lease = self._held.leases[task]
+        held = self._held
+        lease = held.leases[task]
         if task.status is not TaskStatus.UNKNOWN:
+            held.settling += 1
             await backend_call("fail", self.queue.fail(lease, "task already started"))
             self._forget(task)
             return
         outcome = await self._executor.run(task, None, owner)
-        lease = self._held.leases.get(task, lease)  # renewed while it ran
+        lease = held.leases.get(task, lease)  # renewed while it ran
+        # The attempt is over: its worker is free, so the fetcher may lease for it now
+        # (the ack, nack or fail below still holds the lease until it is done).
+        held.settling += 1
+        self._slot_freed()
         if outcome.error is None:
             assert self._acks is not None
             self._acks.add(task, lease, outcome.result)
@@ -259,23 +260,40 @@ class DurableDispatcher:
         self._finish(task, *decision)
 
     def _completed(self, task: Task, lease: DurableLease, result: Any) -> None:
-        self._finish(task, TaskStatus.COMPLETED, result, None)
+        """Acked (the AckFlusher calls this once the ack is done): the result goes out."""
+        held = self._held
+        if held.leases.pop(task, None) is not None:
+            held.settling -= 1  # busy is unchanged: the slot was freed when the attempt ended
+        self._ledger.finish(task, _COMPLETED, result, None)
 
-    def _finish(self, task: Task, status: TaskStatus, result: Any, error: BaseException | None) -> None:
-        self._held.leases.pop(task, None)
+    def _finish(
+        self, task: Task, status: TaskStatus, result: Any, error: BaseException | None, settling: bool = True
+    ) -> None:
+        self._let_go(task, settling)
         self._ledger.finish(task, status, result, error)
-        self._slot_freed()
+
+    def _let_go(self, task: Task, settling: bool) -> bool:
+        """Drop ``task``'s lease from the held ones (``settling``: its attempt was over);
+        False when it held none.
+        """
+        held = self._held
+        if held.leases.pop(task, None) is None:
+            return False
+        if settling:
+            held.settling -= 1
+        else:
+            self._slot_freed()  # it was waiting for a worker: room for another lease
+        return True
 
     def _slot_freed(self) -> None:
         if self._fetcher is not None:
             self._fetcher.slot.set()
 
-    def _forget(self, task: Task) -> None:
+    def _forget(self, task: Task, settling: bool = True) -> None:
         """Drop a lease this node no longer works on (not a terminal finish)."""
-        if self._held.leases.pop(task, None) is not None:
+        if self._let_go(task, settling):
             self._ledger.drop(task)
             self._ledger.track(-1)
-            self._slot_freed()
 
 
 def _error_text(error: BaseException | None) -> str:

@@ -40,6 +40,9 @@ class DurableHandlers:
         self.specs: dict[str, DurableHandlerSpec] = handler_map(handlers)
         self.codec = codec
         self._config = config
+        # Per handler name: its spec and the call class that binds a message to it
+        # (build_task runs once per delivery; is_async_function is looked up once).
+        self._binders: dict[str, tuple[DurableHandlerSpec, type[_AsyncCall] | type[_SyncCall]]] = {}
 
     def prepare(self, task: DurableTask, run_at: float | None = None) -> DurableTask:
         """Validate and normalise a durable task for the queue (docs/durable.md, registration).
@@ -93,9 +96,13 @@ class DurableHandlers:
         durable = lease.task
         if durable.id is None:
             raise DurablePayloadError(reason="durable task missing id")
-        spec = self.specs.get(durable.handler)
+        handler = durable.handler
+        spec = self.specs.get(handler)
         if spec is None:
-            raise DurableHandlerNotRegisteredError(handler=durable.handler)
+            raise DurableHandlerNotRegisteredError(handler=handler)
+        binder = self._binders.get(handler)
+        if binder is None or binder[0] is not spec:
+            binder = self._binders[handler] = (spec, _AsyncCall if is_async_function(spec.fn) else _SyncCall)
         if durable.payload is None:
             raise DurablePayloadError(reason="durable task payload is missing")
         try:
@@ -103,25 +110,25 @@ class DurableHandlers:
         except CodecError as exc:
             raise DurablePayloadError(reason=f"unmarshal durable payload: {exc}") from exc
         config = self._config
+        queue = durable.queue
         task = Task(
-            execute=_bind(spec, message),
-            priority=durable.priority,
-            queue=normalize_queue(durable.queue, config.default_queue),
-            weight=durable.weight if durable.weight > 0 else 1,
-            retries=lease.max_retries,
-            retry_delay=durable.retry_delay if durable.retry_delay > 0 else config.retry_delay,
-            name=durable.name or durable.handler,
+            binder[1](spec.fn, message),
+            durable.priority,
+            # Stored normalised by the enqueue; normalised again only when it is not.
+            queue
+            if queue and not queue[0].isspace() and not queue[-1].isspace()
+            else normalize_queue(queue, config.default_queue),
+            durable.weight if durable.weight > 0 else 1,
+            lease.max_retries,
+            durable.retry_delay if durable.retry_delay > 0 else config.retry_delay,
+            name=durable.name or handler,
             id=durable.id,
             metadata=durable.metadata,
         )
         # ctx.attempt counts deliveries across nodes: this run is attempt lease.attempts.
-        task.restore_attempts(lease.attempts - 1)
+        if lease.attempts > 1:
+            task.restore_attempts(lease.attempts - 1)
         return task
-
-
-def _bind(spec: DurableHandlerSpec, message: Any) -> Any:
-    """The task function for one delivery: the handler applied to its message."""
-    return (_AsyncCall if is_async_function(spec.fn) else _SyncCall)(spec.fn, message)
 
 
 class _AsyncCall:

@@ -10,22 +10,33 @@ from pyworker.domain import DurableLease, DurableLeaseNotFoundError, Task, TaskS
 
 logger = logging.getLogger("pyworker.durable")
 
+_RUNNING = frozenset({TaskStatus.RUNNING})
+_RUNNING_OR_UNSTARTED = frozenset({TaskStatus.RUNNING, TaskStatus.UNKNOWN})
+
 
 class HeldLeases:
     """Every lease this node holds, by task (identity), and the order unstarted ones run in.
 
     ``ready`` holds tasks whose lease was granted but whose attempt has not started;
     the current lease of any held task is ``leases[task]`` (renewal replaces it there).
+    ``settling`` counts held tasks whose attempt is over and whose ack / nack / fail is
+    not done yet: they hold a lease but no worker, so they do not count as ``busy``.
     """
 
-    __slots__ = ("leases", "ready")
+    __slots__ = ("leases", "ready", "settling")
 
     def __init__(self) -> None:
         self.leases: dict[Task, DurableLease] = {}
         self.ready: deque[Task] = deque()
+        self.settling = 0
 
     def __len__(self) -> int:
         return len(self.leases)
+
+    @property
+    def busy(self) -> int:
+        """Held tasks that are waiting for a worker or running (not settling)."""
+        return len(self.leases) - self.settling
 
     def add(self, task: Task, lease: DurableLease) -> None:
         self.leases[task] = lease
@@ -49,9 +60,14 @@ class HeldLeases:
 class LeaseRenewer:
     """Extends the leases of running attempts every ``interval`` seconds, all of them in
     one ``extend_many`` round trip. A lease that is gone or stale is not renewed again.
+    With ``unstarted`` (a node that prefetches), leases still waiting for a worker are
+    renewed too, so a prefetched lease does not expire while it waits.
     """
 
-    def __init__(self, queue: DurableQueue, held: HeldLeases, clock: Clock, lease: float, interval: float) -> None:
+    def __init__(
+        self, queue: DurableQueue, held: HeldLeases, clock: Clock, lease: float, interval: float, unstarted: bool
+    ) -> None:
+        self._renewed = _RUNNING_OR_UNSTARTED if unstarted else _RUNNING
         self._queue = queue
         self._held = held
         self._clock = clock
@@ -65,7 +81,8 @@ class LeaseRenewer:
 
     async def renew_once(self) -> None:
         leases = self._held.leases
-        running = [(task, lease) for task, lease in leases.items() if task.status is TaskStatus.RUNNING]
+        statuses = self._renewed
+        running = [(task, lease) for task, lease in leases.items() if task.status in statuses]
         if not running:
             return
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -11,13 +12,14 @@ import pytest
 
 import pyworker
 from pyworker.application import DurableHandlerSpec
+from pyworker.application.config import MAX_AUTO_BATCH
 from pyworker.entrypoints.cli import main
 from pyworker.entrypoints.container import build_container
 from pyworker.entrypoints.durations import DURATION, format_duration
 from pyworker.entrypoints.errors import EXIT_USAGE
 from pyworker.entrypoints.redis_url import redact_url
 from pyworker.entrypoints.settings import DEFAULT_REDIS_PREFIX
-from pyworker.entrypoints.worker import banner, worker
+from pyworker.entrypoints.worker import ASYNC_CONCURRENCY, banner, node_sizes, worker
 from tests.support.fault_app import registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,7 +105,7 @@ def test_redact_url(url: str, shown: str) -> None:
 def test_banner_shows_the_settings_with_the_password_redacted() -> None:
     container = build_container(
         manager={"max_workers": 3},
-        durable={"lease": 45, "batch_size": 4, "queues": ["mail", "images"]},
+        durable={"lease": 45, "batch_size": 4, "prefetch": 2, "queues": ["mail", "images"]},
         backend={"kind": "redis", "redis_url": "redis://:s3cret@127.0.0.1:6379/0", "redis_prefix": "shop"},
     )
     handlers: dict[str, DurableHandlerSpec] = registry.handlers()
@@ -119,6 +121,7 @@ def test_banner_shows_the_settings_with_the_password_redacted() -> None:
         "concurrency=3",
         "lease=45s",
         "batch=4",
+        "prefetch=2",
         "handlers=['record']",
     ):
         assert part in line.split(), (part, line)
@@ -148,3 +151,24 @@ def test_the_example_producer_and_workerctl_share_one_prefix_default(monkeypatch
             sys.modules.pop(name, None)
 
     assert produced_default == _option_default(worker, "redis_prefix") == DEFAULT_REDIS_PREFIX
+
+
+async def _coroutine_handler(ctx: object, message: object) -> None:
+    return None
+
+
+def _plain_handler(ctx: object, message: object) -> None:
+    return None
+
+
+def test_worker_sizes_follow_the_handler_kinds_unless_given() -> None:
+    coroutines = {"a": DurableHandlerSpec(make=dict, fn=_coroutine_handler)}
+    mixed = {**coroutines, "b": DurableHandlerSpec(make=dict, fn=_plain_handler)}
+    threads = min(32, (os.cpu_count() or 1) + 4)
+    for name in ("concurrency", "batch", "prefetch"):
+        assert _option_default(worker, name) is None  # filled in by node_sizes
+    assert node_sizes(coroutines, None, None, None) == (ASYNC_CONCURRENCY, ASYNC_CONCURRENCY, ASYNC_CONCURRENCY)
+    assert node_sizes(mixed, None, None, None) == (threads, threads, threads)
+    assert node_sizes(coroutines, 500, None, None) == (500, MAX_AUTO_BATCH, MAX_AUTO_BATCH)
+    assert node_sizes(coroutines, 8, 3, None) == (8, 3, 3)
+    assert node_sizes(coroutines, 8, None, 0) == (8, 8, 0)
