@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pyworker.application.clock import LoopClock
@@ -143,20 +143,34 @@ class Engine:
             InvalidTaskError, DurableModeError, NotAcceptingTasksError, and what
             LocalDispatcher.register raises; nothing is registered in any error case.
         """
-        if type(task) is not Task and not isinstance(task, Task):
-            raise InvalidTaskError(reason="task is nil" if task is None else "not a Task")
+        errors = self.register_many((task,))
+        if errors:
+            raise errors[0]
+
+    def register_many(self, tasks: Iterable[Task]) -> list[Exception]:
+        """``register`` each task in order (one loop, no call per task); returns the
+        errors of the refused ones, in order. The valid ones are registered.
+        """
+        errors: list[Exception] = []
         local = self.local
-        if local is None:
-            raise DurableModeError(reason="durable backend enabled; use register_durable_task")
-        if not self.accepting:
-            raise NotAcceptingTasksError()
-        local.register(task)
-        if self.trace_context is not None:  # after: a refused task is left as it was
-            metadata = with_trace_context(task.metadata, self.trace_context)
-            if metadata is not None:
-                task.metadata = metadata  # no attempt can start before this returns
-        if not self.started:
-            self.start_workers()
+        for task in tasks:
+            try:
+                if type(task) is not Task and not isinstance(task, Task):
+                    raise InvalidTaskError(reason="task is nil" if task is None else "not a Task")
+                if local is None:
+                    raise DurableModeError(reason="durable backend enabled; use register_durable_task")
+                if not self.accepting:
+                    raise NotAcceptingTasksError()
+                local.register(task)
+                if self.trace_context is not None:  # after: a refused task is left as it was
+                    metadata = with_trace_context(task.metadata, self.trace_context)
+                    if metadata is not None:
+                        task.metadata = metadata  # no attempt can start before this returns
+                if not self.started:
+                    self.start_workers()
+            except Exception as exc:  # each error is reported, none stops the batch
+                errors.append(exc)
+        return errors
 
     def register_at(self, task: Task, run_at: float | None) -> None:
         """``register`` with ``run_at`` replaced; a refused task keeps its own."""

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
+from pyworker.application.clock import now_reader
 from pyworker.application.config import ManagerConfig
 from pyworker.application.events import Listeners
 from pyworker.application.executor import AttemptExecutor
@@ -32,7 +33,9 @@ from pyworker.domain import (
 
 logger = logging.getLogger("pyworker")
 
+_UNKNOWN = TaskStatus.UNKNOWN
 _QUEUED = TaskStatus.QUEUED
+_COMPLETED = TaskStatus.COMPLETED
 
 
 class LocalDispatcher:
@@ -52,6 +55,7 @@ class LocalDispatcher:
     ) -> None:
         self._config = config
         self._clock = clock
+        self._now = now_reader(clock)
         self._ledger = ledger
         self._executor = executor
         self._listeners = listeners
@@ -82,7 +86,7 @@ class LocalDispatcher:
             registered in any error case.
         """
         ledger = self._ledger
-        if task.status is not TaskStatus.UNKNOWN:
+        if task.status is not _UNKNOWN:
             if task.id.int in ledger.tasks:
                 raise TaskAlreadyExistsError(task_id=task.id)
             raise InvalidTaskError(reason=f"task {task.id} was registered before; create a new Task")
@@ -115,7 +119,7 @@ class LocalDispatcher:
             self._queue_names.add(task.queue)
         if task.weight <= 0:
             task.weight = 1
-        task.transition(_QUEUED, self._clock.now())
+        task.mark_queued()
         ledger.add(task)
         queue.push(task)
         self._counters.scheduled += 1
@@ -159,6 +163,8 @@ class LocalDispatcher:
         queue = self.queue
         parked = self._parked
         me = asyncio.current_task()
+        run = self._executor.run
+        finish = self._ledger.finish
         try:
             while not self.stopped and index < self.target:
                 task = queue.pop_ready()
@@ -166,6 +172,8 @@ class LocalDispatcher:
                     parked.add(index)  # parked workers may be cancelled (shrink, stop)
                     task = await queue.get()
                     parked.discard(index)
+                # A popped task is QUEUED (cancel and execute_task take theirs out of the
+                # queue); only the wait for a token lets it be cancelled or claimed meanwhile.
                 limiter = self.limiter
                 if limiter is not None:
                     parked.add(index)
@@ -176,15 +184,14 @@ class LocalDispatcher:
                             self._ledger.finish(task, TaskStatus.CANCELLED, None, TaskCancelledError(task_id=task.id))
                         raise
                     parked.discard(index)
-                if task.status is not _QUEUED:
-                    if limiter is not None:
+                    if task.status is not _QUEUED:
                         limiter.refund()  # the task was claimed or cancelled while we waited
-                    continue
+                        continue
                 try:
                     # run()'s steps, inlined for the hot path: one coroutine frame per task fewer.
-                    outcome = await self._executor.run(task, None, me)
+                    outcome = await run(task, None, me)
                     if outcome.error is None:
-                        self._ledger.finish(task, TaskStatus.COMPLETED, outcome.result, None)
+                        finish(task, _COMPLETED, outcome.result, None)
                     else:
                         self._settle(task, outcome, None)
                 except asyncio.CancelledError:
@@ -232,7 +239,7 @@ class LocalDispatcher:
         if not self.queue.has_capacity:
             self._ledger.finish(task, TaskStatus.FAILED, None, QueueFullError(max_tasks=self._config.max_tasks))
             return
-        task.transition(_QUEUED, self._clock.now())
+        task.mark_queued()
         self.queue.push(task)
 
     # -- execute_task, cancellation, stop ---------------------------------------------

@@ -117,6 +117,12 @@ def _check_priority(_instance: object, _attribute: object, value: int) -> None:
         )
 
 
+_UUID = uuid.UUID
+_QUEUED = TaskStatus.QUEUED
+_QUEUED_BIT = 1 << TaskStatus.QUEUED
+_RUNNING = TaskStatus.RUNNING
+_RUNNING_BIT = 1 << TaskStatus.RUNNING
+_CANCELLED = TaskStatus.CANCELLED
 _NEW_ID: Any = object()  # Task(id=...) not given: draw a fresh one
 
 
@@ -235,12 +241,36 @@ class Task:
     def validate(self) -> None:
         """Raise InvalidTaskError for a nil id or a missing function
         (docs/task-manager.md#tasks-task-functions-and-taskcontext)."""
-        if not isinstance(self.id, uuid.UUID) or self.id.int == 0:
+        task_id = self.id
+        if (type(task_id) is not _UUID and not isinstance(task_id, _UUID)) or not task_id.int:
             raise InvalidTaskError(reason="invalid task id")
-        if self.execute is None or not callable(self.execute):
+        fn = self.execute
+        if fn is None or not callable(fn):
             raise InvalidTaskError(reason="invalid task function")
-        if type(self.priority) is not int or not MIN_PRIORITY <= self.priority <= MAX_PRIORITY:
-            _check_priority(self, None, self.priority)
+        priority = self.priority
+        if type(priority) is not int or not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+            _check_priority(self, None, priority)
+
+    def mark_queued(self) -> None:
+        """``transition(QUEUED, now)``, which records no time: a registration or the end
+        of a retry's backoff. Raises InvalidTransitionError from any other status.
+        """
+        status = self._status
+        if not ALLOWED_MASKS[status] & _QUEUED_BIT:
+            check_transition(status, _QUEUED)  # raises: QUEUED is not terminal
+        self._status = _QUEUED
+
+    def start(self, now: float) -> int:
+        """``transition(RUNNING, now)``: an attempt begins; returns its number (``attempts``).
+        Raises InvalidTransitionError from a status that cannot run.
+        """
+        status = self._status
+        if not ALLOWED_MASKS[status] & _RUNNING_BIT:
+            check_transition(status, _RUNNING)  # raises: RUNNING is not terminal
+        self._status = _RUNNING
+        self._started_at = now
+        attempts = self._attempts = self._attempts + 1
+        return attempts
 
     def transition(self, target: TaskStatus, now: float) -> bool:
         """Move to ``target`` by the transition table.
@@ -249,13 +279,14 @@ class Task:
         (the first terminal transition wins). Raises InvalidTransitionError for
         any other illegal move.
         """
-        if not ALLOWED_MASKS[self._status] & (1 << target) and not check_transition(self._status, target):
+        status = self._status
+        if not ALLOWED_MASKS[status] & (1 << target) and not check_transition(status, target):
             return False
         self._status = target
-        if target is TaskStatus.RUNNING:
+        if target is _RUNNING:
             self._started_at = now
             self._attempts += 1
-        elif target is TaskStatus.CANCELLED:
+        elif target is _CANCELLED:
             self._cancelled_at = now
         elif TERMINAL_MASK & (1 << target):
             self._completed_at = now
@@ -263,8 +294,18 @@ class Task:
 
     def finish(self, target: TaskStatus, now: float, result: Any, error: BaseException | None) -> bool:
         """Terminal transition that records the outcome; False if already terminal."""
-        if not self.transition(target, now):
+        # transition(target, now), inlined: this runs once per task.
+        status = self._status
+        if not ALLOWED_MASKS[status] & (1 << target) and not check_transition(status, target):
             return False
+        self._status = target
+        if target is _CANCELLED:
+            self._cancelled_at = now
+        elif TERMINAL_MASK & (1 << target):
+            self._completed_at = now
+        elif target is _RUNNING:
+            self._started_at = now
+            self._attempts += 1
         self._result = result
         self._error = error
         return True
