@@ -33,27 +33,33 @@ def ready_key(priority: int, weight: int, seq: int) -> int:
 class _Lane:
     """One queue's ready entries, in two parts whose smaller head comes out next.
 
-    ``run`` is a sorted run: a push whose key is above its last one is appended
-    (seq grows, so that is every push of one priority and weight), and it pops
-    from the left in O(1). Any other push goes to the heap. The order out is the
-    keys' order exactly, as one heap would give; it only costs less. The next key
-    is ``heappop(heap) if heap and (not run or heap[0] < run[0]) else run.popleft()``.
+    ``run`` holds the seqs of one priority and weight (its band, whose key is
+    ``base | seq``) in rising order: a push of that band appends (seq grows), and
+    the head pops from the left, with no key to build or compare while the heap
+    is empty. Any other push goes to the heap as its full ready_key. The order out
+    is the keys' order exactly, as one heap would give; it only costs less.
     """
 
-    __slots__ = ("count", "heap", "run")
+    __slots__ = ("base", "count", "heap", "priority", "run", "weight")
 
     def __init__(self) -> None:
         self.heap: list[int] = []
         self.run: deque[int] = deque()
+        self.priority: int | None = None  # the run's band
+        self.weight: int | None = None
+        self.base = 0
         self.count = 0  # live entries
 
-    def push(self, key: int) -> None:
+    def add(self, priority: int, weight: int, seq: int) -> None:
+        """Any entry (a delayed task keeps its older seq: it may not extend the run)."""
         run = self.run
-        if not run or key > run[-1]:
-            run.append(key)
+        if not run:
+            self.priority, self.weight, self.base = priority, weight, ready_key(priority, weight, 0)
+            run.append(seq)
+        elif priority == self.priority and weight == self.weight and seq > run[-1]:
+            run.append(seq)
         else:
-            heapq.heappush(self.heap, key)
-
+            heapq.heappush(self.heap, ready_key(priority, weight, seq))
 
 
 class ReadyQueue:
@@ -108,18 +114,11 @@ class ReadyQueue:
         lane = self._lanes.get(task.queue)
         if lane is None:
             lane = self._new_lane(task.queue)
-        # lane.push(ready_key(task.priority, task.weight, seq)), inlined for the hot path
-        weight = task.weight
-        key = (
-            ((task.priority + _PRIORITY_OFFSET) << _PRIORITY_SHIFT)
-            | ((_MAX_WEIGHT - (weight if weight < _MAX_WEIGHT else _MAX_WEIGHT)) << _SEQ_BITS)
-            | seq
-        )
         run = lane.run
-        if not run or key > run[-1]:
-            run.append(key)
+        if run and task.priority == lane.priority and task.weight == lane.weight:
+            run.append(seq)  # the newest seq extends the run of its band (lane.add, inlined)
         else:
-            heapq.heappush(lane.heap, key)
+            lane.add(task.priority, task.weight, seq)
         lane.count += 1
         self._ready[seq] = task
         if self._waiters:
@@ -153,9 +152,12 @@ class ReadyQueue:
         ready = self._ready
         heap = lane.heap
         run = lane.run
-        while True:  # lane.pop(), inlined for the hot path; the count says an entry is live
-            key = heapq.heappop(heap) if heap and (not run or heap[0] < run[0]) else run.popleft()
-            task = ready.pop(key & _SEQ_MASK, None)
+        while True:  # the smaller head of the lane's two parts; the count says an entry is live
+            if heap and (not run or heap[0] < lane.base | run[0]):
+                seq = heapq.heappop(heap) & _SEQ_MASK
+            else:
+                seq = run.popleft()
+            task = ready.pop(seq, None)
             if task is not None:  # else removed while waiting
                 del self._live[task]
                 lane.count -= 1
@@ -203,7 +205,7 @@ class ReadyQueue:
         lane = self._lanes.get(task.queue)
         if lane is None:
             lane = self._new_lane(task.queue)
-        lane.push(ready_key(task.priority, task.weight, seq))
+        lane.add(task.priority, task.weight, seq)
         lane.count += 1
         self._ready[seq] = task
 

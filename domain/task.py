@@ -62,7 +62,9 @@ class DropPolicy(enum.IntEnum):
     DROP_OLDEST = 1
 
 
-@attrs.define(slots=True, eq=False)
+# init=False: __init__ is written out (constants, not the attrs defaults looked up per
+# call); tests/unit/domain/test_task.py checks it against the fields.
+@attrs.define(slots=True, eq=False, init=False)
 class TaskContext:
     """What a task function receives: who it is, which attempt, and a cancel signal.
 
@@ -77,6 +79,14 @@ class TaskContext:
     _cancelled: bool = attrs.field(default=False, init=False)
     # Created lazily (most attempts never block in wait()); see wait() for the race rule.
     _event: threading.Event | None = attrs.field(default=None, init=False)
+
+    def __init__(self, task_id: uuid.UUID, attempt: int, deadline: float | None = None, name: str = "") -> None:
+        self.task_id = task_id
+        self.attempt = attempt
+        self.deadline = deadline
+        self.name = name
+        self._cancelled = False
+        self._event = None
 
     @property
     def cancelled(self) -> bool:

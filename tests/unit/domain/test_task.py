@@ -59,21 +59,27 @@ def test_the_fast_id_is_in_use_where_the_uuid_layout_is_known() -> None:
     assert task_module.new_task_id is (task_module._fast_uuid4 if known else uuid.uuid4)
 
 
-def test_init_takes_the_attrs_fields_with_their_defaults() -> None:
-    # Task.__init__ is written out by hand: it must take every init field of the
-    # attrs declaration, in order, with the declared default (id: a fresh one).
-    fields = [field for field in attrs.fields(Task) if field.init]
-    params = list(inspect.signature(Task.__init__).parameters.values())[1:]
+@pytest.mark.parametrize(
+    ("cls", "required"), [(Task, {}), (TaskContext, {"task_id": uuid.UUID(int=7), "attempt": 2})]
+)
+def test_init_takes_the_attrs_fields_with_their_defaults(cls: type, required: dict[str, object]) -> None:
+    # Task.__init__ and TaskContext.__init__ are written out by hand: each must take every
+    # init field of the attrs declaration, in order, with the declared default (Task.id:
+    # a fresh one), and set every other field to its default.
+    fields = [field for field in attrs.fields(cls) if field.init]
+    params = list(inspect.signature(cls).parameters.values())
     assert [param.name for param in params] == [field.name for field in fields]
     for param, field in zip(params, fields, strict=True):
         if isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
-            assert field.name == "id"
-        else:
+            assert (cls, field.name) == (Task, "id")
+        elif field.name not in required:
             assert param.default == field.default, field.name
-    task = Task()
-    for field in attrs.fields(Task):
-        if not isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
-            assert getattr(task, field.name) == field.default, field.name
+    made = cls(**required)
+    for field in attrs.fields(cls):
+        if field.name in required:
+            assert getattr(made, field.name) == required[field.name]
+        elif not isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+            assert getattr(made, field.name) == field.default, field.name
 
 
 def test_nil_uuid_is_an_invalid_task_id() -> None:
