@@ -98,7 +98,7 @@ class LocalDispatcher:
         if task.id.int in ledger.tasks:
             raise TaskAlreadyExistsError(task_id=task.id)
         queue = self.queue
-        if not queue.has_capacity:
+        if len(queue.waiting) >= queue.max_tasks:  # not queue.has_capacity
             raise QueueFullError(max_tasks=self._config.max_tasks)
         # From here on nothing can fail: the task is registered (normalised as it goes in).
         config = self._config

@@ -77,7 +77,9 @@ class ReadyQueue:
         self._lanes: dict[str, _Lane] = {}
         self._ready: dict[int, Task] = {}  # seq -> task, for live ready entries
         self._delayed: list[_Delayed] = []
-        self._live: dict[Task, int] = {}  # task (identity) -> seq of its live entry
+        #: Every waiting task (identity) -> the seq of its live entry. Read it, never change it:
+        #: ``len(queue.waiting) < queue.max_tasks`` is has_capacity without a call.
+        self.waiting: dict[Task, int] = {}
         self._delayed_live = 0
         self._rr = WeightedRoundRobin(weights=normalize_queue_weights(queue_weights))
         self._seq = itertools.count()
@@ -87,11 +89,11 @@ class ReadyQueue:
         self._single: _Lane | None = None  # the lane while there is exactly one queue
 
     def __len__(self) -> int:
-        return len(self._live)
+        return len(self.waiting)
 
     @property
     def has_capacity(self) -> bool:
-        return len(self._live) < self.max_tasks
+        return len(self.waiting) < self.max_tasks
 
     def push(self, task: Task) -> None:
         """Add a task (ready, or delayed when ``run_at`` is in the future).
@@ -99,10 +101,10 @@ class ReadyQueue:
         Raises:
             QueueFullError: ``max_tasks`` tasks already wait; nothing changed.
         """
-        if len(self._live) >= self.max_tasks:
+        if len(self.waiting) >= self.max_tasks:
             raise QueueFullError(max_tasks=self.max_tasks)
         seq = next(self._seq)
-        self._live[task] = seq
+        self.waiting[task] = seq
         run_at = task.run_at
         if run_at is not None and run_at > self._clock.now():
             heapq.heappush(self._delayed, (run_at, seq, task))
@@ -126,7 +128,7 @@ class ReadyQueue:
 
     def remove(self, task: Task) -> bool:
         """Take a waiting task out (cancel, or claim by execute_task). False if absent."""
-        seq = self._live.pop(task, None)
+        seq = self.waiting.pop(task, None)
         if seq is None:
             return False
         # A delayed task keeps its run_at until it is promoted to its ready heap.
@@ -159,7 +161,7 @@ class ReadyQueue:
                 seq = run.popleft()
             task = ready.pop(seq, None)
             if task is not None:  # else removed while waiting
-                del self._live[task]
+                del self.waiting[task]
                 lane.count -= 1
                 return task
 
@@ -215,7 +217,7 @@ class ReadyQueue:
         delayed = self._delayed
         while delayed and delayed[0][0] <= now:
             _, seq, task = heapq.heappop(delayed)
-            if self._live.get(task) != seq:
+            if self.waiting.get(task) != seq:
                 continue  # removed while delayed
             self._delayed_live -= 1
             task.run_at = None
@@ -234,7 +236,7 @@ class ReadyQueue:
         self._timer_at = None
         moved = self._promote_due()
         # Drop stale heads so the next timer is armed for a live task.
-        while self._delayed and self._live.get(self._delayed[0][2]) != self._delayed[0][1]:
+        while self._delayed and self.waiting.get(self._delayed[0][2]) != self._delayed[0][1]:
             heapq.heappop(self._delayed)
         if self._delayed:
             self._arm(self._delayed[0][0])
