@@ -34,40 +34,43 @@ class _Lane:
     """One queue's ready entries, in two parts whose smaller head comes out next.
 
     ``run`` holds the seqs of one priority and weight (its band, whose key is
-    ``base | seq``) in rising order: a push of that band appends (seq grows), and
-    the head pops from the left, with no key to build or compare while the heap
-    is empty. Any other push goes to the heap as its full ready_key. The order out
-    is the keys' order exactly, as one heap would give; it only costs less.
+    ``base | seq``) in rising order, and ``tasks`` their tasks: a push of that band
+    appends (seq grows), and the head pops from the left, with no key to build or
+    compare while the heap is empty. Any other push goes to the heap as
+    ``(ready_key, task)``. The order out is the keys' order exactly, as one heap
+    would give; it only costs less.
     """
 
-    __slots__ = ("base", "count", "heap", "priority", "run", "weight")
+    __slots__ = ("base", "count", "heap", "priority", "run", "tasks", "weight")
 
     def __init__(self) -> None:
-        self.heap: list[int] = []
+        self.heap: list[tuple[int, Task]] = []
         self.run: deque[int] = deque()
+        self.tasks: deque[Task] = deque()
         self.priority: int | None = None  # the run's band
         self.weight: int | None = None
         self.base = 0
         self.count = 0  # live entries
 
-    def add(self, priority: int, weight: int, seq: int) -> None:
+    def add(self, task: Task, seq: int) -> None:
         """Any entry (a delayed task keeps its older seq: it may not extend the run)."""
         run = self.run
+        priority, weight = task.priority, task.weight
         if not run:
             self.priority, self.weight, self.base = priority, weight, ready_key(priority, weight, 0)
-            run.append(seq)
-        elif priority == self.priority and weight == self.weight and seq > run[-1]:
-            run.append(seq)
-        else:
-            heapq.heappush(self.heap, ready_key(priority, weight, seq))
+        elif priority != self.priority or weight != self.weight or seq < run[-1]:
+            heapq.heappush(self.heap, (ready_key(priority, weight, seq), task))
+            return
+        run.append(seq)
+        self.tasks.append(task)
 
 
 class ReadyQueue:
     """Waiting tasks, ready or delayed. Loop-confined (no locks).
 
     Capacity counts only waiting tasks (docs/task-manager.md#capacity). Removal is lazy: a removed
-    task's heap entry stays until popped and is skipped then, so cancel and
-    claim are O(1). Workers pull with ``get()``; the best ready task across
+    task's entry stays until popped and is skipped then (``waiting`` no longer
+    holds that entry's seq for it), so cancel and claim are O(1). Workers pull with ``get()``; the best ready task across
     queues (weighted round robin, then priority/weight/FIFO) comes out.
     """
 
@@ -75,7 +78,6 @@ class ReadyQueue:
         self._clock = clock
         self.max_tasks = max_tasks
         self._lanes: dict[str, _Lane] = {}
-        self._ready: dict[int, Task] = {}  # seq -> task, for live ready entries
         self._delayed: list[_Delayed] = []
         #: Every waiting task (identity) -> the seq of its live entry. Read it, never change it:
         #: ``len(queue.waiting) < queue.max_tasks`` is has_capacity without a call.
@@ -119,10 +121,10 @@ class ReadyQueue:
         run = lane.run
         if run and task.priority == lane.priority and task.weight == lane.weight:
             run.append(seq)  # the newest seq extends the run of its band (lane.add, inlined)
+            lane.tasks.append(task)
         else:
-            lane.add(task.priority, task.weight, seq)
+            lane.add(task, seq)
         lane.count += 1
-        self._ready[seq] = task
         if self._waiters:
             self._wake(1)
 
@@ -135,7 +137,6 @@ class ReadyQueue:
         if task.run_at is not None:
             self._delayed_live -= 1
         else:
-            del self._ready[seq]
             self._lanes[task.queue].count -= 1
         return True
 
@@ -151,19 +152,22 @@ class ReadyQueue:
             lane = self._lanes[picked]
         if not lane.count:
             return None
-        ready = self._ready
+        waiting = self.waiting
         heap = lane.heap
         run = lane.run
         while True:  # the smaller head of the lane's two parts; the count says an entry is live
-            if heap and (not run or heap[0] < lane.base | run[0]):
-                seq = heapq.heappop(heap) & _SEQ_MASK
+            if heap and (not run or heap[0][0] < lane.base | run[0]):
+                key, task = heapq.heappop(heap)
+                seq = key & _SEQ_MASK
             else:
                 seq = run.popleft()
-            task = ready.pop(seq, None)
-            if task is not None:  # else removed while waiting
-                del self.waiting[task]
+                task = lane.tasks.popleft()
+            live = waiting.pop(task, None)
+            if live == seq:
                 lane.count -= 1
                 return task
+            if live is not None:  # a stale entry of a task queued again: its live entry comes later
+                waiting[task] = live
 
     async def get(self) -> Task:
         """Wait for and pop the next ready task."""
@@ -207,9 +211,8 @@ class ReadyQueue:
         lane = self._lanes.get(task.queue)
         if lane is None:
             lane = self._new_lane(task.queue)
-        lane.add(task.priority, task.weight, seq)
+        lane.add(task, seq)
         lane.count += 1
-        self._ready[seq] = task
 
     def _promote_due(self) -> int:
         now = self._clock.now()
