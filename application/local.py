@@ -6,11 +6,10 @@ import asyncio
 import logging
 from typing import Any
 
-from pyworker.application.clock import now_reader
+from pyworker.application.admission import LocalAdmission
 from pyworker.application.config import ManagerConfig
 from pyworker.application.events import Listeners
 from pyworker.application.executor import AttemptExecutor
-from pyworker.application.hooks import call_hook
 from pyworker.application.ledger import TaskLedger
 from pyworker.application.ports import Clock
 from pyworker.application.rate_limit import TokenBucket
@@ -18,17 +17,12 @@ from pyworker.application.ready_queue import ReadyQueue
 from pyworker.application.settle import AttemptOutcome, Finish, public_error, settle
 from pyworker.application.telemetry import MetricCounters
 from pyworker.domain import (
-    InvalidTaskError,
     QueueFullError,
     Task,
-    TaskAlreadyExistsError,
     TaskAlreadyStartedError,
     TaskCancelledError,
     TaskStatus,
-    normalize_queue,
     retry_delay,
-    to_epoch,
-    to_seconds,
 )
 
 logger = logging.getLogger("pyworker")
@@ -55,19 +49,17 @@ class LocalDispatcher:
     ) -> None:
         self._config = config
         self._clock = clock
-        self._now = now_reader(clock)
         self._ledger = ledger
         self._executor = executor
         self._listeners = listeners
         self._counters = counters
-        self.on_queued: Any = None  # the on_queued hook (registration is not a lifecycle event)
         self.queue = ReadyQueue(clock, config.max_tasks, config.queue_weights)
+        self.admission = LocalAdmission(config, ledger, self.queue, counters)
         self.limiter = (
             TokenBucket(config.tasks_per_second, min(config.max_workers, config.max_tasks), clock)
             if config.tasks_per_second > 0
             else None
         )
-        self._queue_names = {config.default_queue}  # names known to be normalised
         self._backoff: dict[Task, Any] = {}  # retry timers
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._parked: set[int] = set()  # workers waiting for a task or a token
@@ -79,52 +71,8 @@ class LocalDispatcher:
     # -- registration ------------------------------------------------------------
 
     def register(self, task: Task) -> None:
-        """Validate, normalise and queue a task (defaults as docs/task-manager.md lists them).
-
-        Raises:
-            InvalidTaskError, TaskAlreadyExistsError, QueueFullError; nothing is
-            registered in any error case.
-        """
-        ledger = self._ledger
-        if task.status is not _UNKNOWN:
-            if task.id.int in ledger.tasks:
-                raise TaskAlreadyExistsError(task_id=task.id)
-            raise InvalidTaskError(reason=f"task {task.id} was registered before; create a new Task")
-        try:
-            task.validate()
-        except InvalidTaskError as exc:
-            task.mark_invalid(exc)
-            raise
-        if task.id.int in ledger.tasks:
-            raise TaskAlreadyExistsError(task_id=task.id)
-        queue = self.queue
-        if len(queue.waiting) >= queue.max_tasks:  # not queue.has_capacity
-            raise QueueFullError(max_tasks=self._config.max_tasks)
-        # From here on nothing can fail: the task is registered (normalised as it goes in).
-        config = self._config
-        if type(task.retry_delay) is not float or (task.run_at is not None and type(task.run_at) is not float):
-            # Fields reassigned after construction skip the attrs converters.
-            task.retry_delay = to_seconds(task.retry_delay)
-            task.run_at = to_epoch(task.run_at)
-        retries = task.retries
-        if retries > config.max_retries or retries < 0:
-            task.retries = 0 if retries < 0 else config.max_retries
-        if task.retry_delay <= 0:
-            task.retry_delay = config.retry_delay
-        name = task.queue
-        if not name:
-            task.queue = config.default_queue
-        elif name not in self._queue_names:
-            task.queue = normalize_queue(name, config.default_queue)
-            self._queue_names.add(task.queue)
-        if task.weight <= 0:
-            task.weight = 1
-        task.mark_queued()
-        ledger.add(task)
-        queue.push(task)
-        self._counters.scheduled += 1
-        if self.on_queued is not None:
-            call_hook("on_queued", self.on_queued, task)
+        """Validate, normalise and queue a task (``LocalAdmission.register``)."""
+        self.admission.register(task)
 
     # -- workers -----------------------------------------------------------------
 

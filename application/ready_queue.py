@@ -68,10 +68,11 @@ class _Lane:
 class ReadyQueue:
     """Waiting tasks, ready or delayed. Loop-confined (no locks).
 
-    Capacity counts only waiting tasks (docs/task-manager.md#capacity). Removal is lazy: a removed
-    task's entry stays until popped and is skipped then (``waiting`` no longer
-    holds that entry's seq for it), so cancel and claim are O(1). Workers pull with ``get()``; the best ready task across
-    queues (weighted round robin, then priority/weight/FIFO) comes out.
+    Capacity counts only waiting tasks (docs/task-manager.md#capacity). Removal is
+    lazy: a removed task's entry stays until popped and is skipped then (``waiting``
+    no longer holds that entry's seq for it), so cancel and claim are O(1). Workers
+    pull with ``get()``; the best ready task across queues (weighted round robin,
+    then priority/weight/FIFO) comes out.
     """
 
     def __init__(self, clock: Clock, max_tasks: int, queue_weights: Mapping[str, int] | None = None) -> None:
