@@ -6,6 +6,7 @@ import asyncio
 import enum
 import functools
 import inspect
+import math
 import types
 from collections.abc import Mapping
 from typing import Any
@@ -144,29 +145,28 @@ class Deadlines:
 
     At most ``max_workers`` attempts (plus execute_task callers) run at once,
     so the timer is armed for the earliest running deadline and, when it
-    fires, scans them all. Starting an attempt costs a comparison; finishing
-    one costs nothing (its entry leaves ``running``).
+    fires, scans them all. Starting an attempt costs a comparison with ``at``
+    (the caller calls ``arm`` only for an earlier deadline); finishing one
+    costs nothing (its entry leaves ``running``).
     """
 
     def __init__(self, clock: Clock, running: Mapping[Any, Attempt]) -> None:
         self._clock = clock
         self._running = running
         self._timer: TimerHandle | None = None
-        self._at: float | None = None
+        #: When the timer fires (infinity while it is not armed).
+        self.at = math.inf
 
-    def add(self, attempt: Attempt) -> None:
-        if self._at is None or attempt.deadline < self._at:
-            self._arm(attempt.deadline)
-
-    def _arm(self, when: float) -> None:
+    def arm(self, when: float) -> None:
+        """Fire at ``when`` (replacing the armed timer)."""
         if self._timer is not None:
             self._timer.cancel()
-        self._at = when
+        self.at = when
         self._timer = self._clock.call_later(when - self._clock.now(), self._fire)
 
     def _fire(self) -> None:
         self._timer = None
-        self._at = None
+        self.at = math.inf
         now = self._clock.now()
         earliest: float | None = None
         for attempt in list(self._running.values()):
@@ -177,10 +177,10 @@ class Deadlines:
             elif earliest is None or attempt.deadline < earliest:
                 earliest = attempt.deadline
         if earliest is not None:
-            self._arm(earliest)
+            self.arm(earliest)
 
     def close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-            self._at = None
+            self.at = math.inf

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pyworker.application.clock import LoopClock
@@ -83,7 +83,7 @@ class Engine:
             self.local = self.dispatcher = LocalDispatcher(
                 config, self.clock, self.ledger, self.executor, self.listeners, self.counters
             )
-            self.local.on_queued = self.hooks.hooks.on_queued
+            self.local.admission.on_queued = self.hooks.hooks.on_queued
         else:
             handlers = DurableHandlers(durable_handlers, durable_codec or ProtoDurableCodec(), config)
             self.durable = self.dispatcher = DurableDispatcher(
@@ -144,20 +144,37 @@ class Engine:
             InvalidTaskError, DurableModeError, NotAcceptingTasksError, and what
             LocalDispatcher.register raises; nothing is registered in any error case.
         """
-        if type(task) is not Task and not isinstance(task, Task):
-            raise InvalidTaskError(reason="task is nil" if task is None else "not a Task")
+        errors = self.register_many((task,))
+        if errors:
+            raise errors[0]
+
+    def register_many(self, tasks: Iterable[Task]) -> list[Exception]:
+        """``register`` each task in order (one loop, no call per task); returns the
+        errors of the refused ones, in order. The valid ones are registered.
+        """
         local = self.local
-        if local is None:
-            raise DurableModeError(reason="durable backend enabled; use register_durable_task")
-        if not self.accepting:
-            raise NotAcceptingTasksError()
-        local.register(task)
-        if self.trace_context is not None:  # after: a refused task is left as it was
-            metadata = with_trace_context(task.metadata, self.trace_context)
-            if metadata is not None:
-                task.metadata = metadata  # no attempt can start before this returns
-        if not self.started:
-            self.start_workers()
+        if local is not None and self.accepting and self.trace_context is None and local.admission.on_queued is None:
+            # The same steps with no code of the caller's in between: the admission's one loop.
+            return local.admission.register_many(tasks, None if self.started else self.start_workers)
+        errors: list[Exception] = []
+        for task in tasks:
+            try:
+                if type(task) is not Task and not isinstance(task, Task):
+                    raise InvalidTaskError(reason="task is nil" if task is None else "not a Task")
+                if local is None:
+                    raise DurableModeError(reason="durable backend enabled; use register_durable_task")
+                if not self.accepting:
+                    raise NotAcceptingTasksError()
+                local.admission.register(task)
+                if self.trace_context is not None:  # after: a refused task is left as it was
+                    metadata = with_trace_context(task.metadata, self.trace_context)
+                    if metadata is not None:
+                        task.metadata = metadata  # no attempt can start before this returns
+                if not self.started:
+                    self.start_workers()
+            except Exception as exc:  # each error is reported, none stops the batch
+                errors.append(exc)
+        return errors
 
     def register_at(self, task: Task, run_at: float | None) -> None:
         """``register`` with ``run_at`` replaced; a refused task keeps its own."""
@@ -195,7 +212,7 @@ class Engine:
         self.hooks = HooksListener(hooks or TaskHooks())
         self.listeners.replace(tuple(self.hooks if item is previous else item for item in self.listeners.installed))
         if self.local is not None:
-            self.local.on_queued = self.hooks.hooks.on_queued
+            self.local.admission.on_queued = self.hooks.hooks.on_queued
 
     def set_tracer(self, tracer: Tracer | None) -> None:
         """One span per attempt; a tracer with ``trace_context()`` also stamps the

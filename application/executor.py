@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from pyworker.application.attempt import Attempt, Deadlines, Interrupt, call_sync_function, is_async_function
+from pyworker.application.clock import now_reader
 from pyworker.application.events import AttemptInfo, Listeners
 from pyworker.application.ledger import TaskLedger
 from pyworker.application.ports import Clock, TaskSpan, Tracer
@@ -14,7 +15,6 @@ from pyworker.application.telemetry import end_span, start_span
 from pyworker.application.threads import SyncRunner
 from pyworker.domain import TaskCancelledError, TaskContext, TaskStatus
 
-_RUNNING = TaskStatus.RUNNING
 #: Builds an AttemptOutcome in C (the NamedTuple constructor is a Python function).
 _new_outcome = tuple.__new__
 
@@ -39,6 +39,7 @@ class AttemptExecutor:
         self, clock: Clock, ledger: TaskLedger, listeners: Listeners, timeout: float, sync_workers: int
     ) -> None:
         self._clock = clock
+        self._now = now_reader(clock)
         self._ledger = ledger
         self._listeners = listeners
         self.timeout = timeout
@@ -49,6 +50,9 @@ class AttemptExecutor:
         self._sync_workers = sync_workers
         self._sync: SyncRunner | None = None
         self.abandon_threads = False  # set by a hard stop: interrupts stop waiting for threads
+        # is_async_function of the last function run: a batch usually runs one function.
+        self._last_fn: Any = None
+        self._last_async = False
 
     async def run(
         self, task: Any, timeout: float | None = None, owner: asyncio.Task[Any] | None = None
@@ -59,22 +63,32 @@ class AttemptExecutor:
             CancelledError: the caller was cancelled from outside (not by us); the task
                 is finished Cancelled first.
         """
-        now = self._clock.now()
-        task.transition(_RUNNING, now)
+        now = self._now()
+        number = task.start(now)  # -> RUNNING
         deadline = now + (timeout if timeout is not None else self.timeout)
-        ctx = TaskContext(task.id, task.attempts, deadline, task.name)
+        ctx = TaskContext(task.id, number, deadline, task.name)
         attempt = Attempt(ctx, owner if owner is not None else asyncio.current_task(), deadline)
-        self.running[task] = attempt
-        for listener in self._listeners.started:
-            listener(task)
+        running = self.running
+        running[task] = attempt
+        listeners = self._listeners
+        if listeners.started:
+            for listener in listeners.started:
+                listener(task)
         tracer = self.tracer
         span = start_span(tracer, AttemptInfo.of(task)) if tracer is not None else None
-        self._deadlines.add(attempt)
+        deadlines = self._deadlines
+        if deadline < deadlines.at:  # else the armed timer fires first and re-arms (Deadlines)
+            deadlines.arm(deadline)
         fn = task.execute
+        if fn is self._last_fn:
+            asynchronous = self._last_async
+        else:
+            asynchronous = self._last_async = is_async_function(fn)
+            self._last_fn = fn
         result: Any = None
         error: BaseException | None = None
         try:
-            if is_async_function(fn):
+            if asynchronous:
                 result = await fn(ctx)
             else:
                 result = await call_sync_function(fn, ctx, attempt, self._threads())
@@ -93,14 +107,21 @@ class AttemptExecutor:
             error = exc
         if attempt.cancels:
             attempt.settle_cancels()
-        self._end(task, span, error)
+        # self._end(task, span, error), inlined for the hot path
+        del running[task]
+        if listeners.ended:
+            now = self._now()
+            for ended in listeners.ended:
+                ended(task, now)
+        if span is not None:
+            end_span(span, error)
         return _new_outcome(AttemptOutcome, (result, error, attempt.reason))
 
     def _end(self, task: Any, span: TaskSpan | None, error: BaseException | None) -> None:
         """The attempt is over: it leaves the running map (the gauge) and its span ends."""
         del self.running[task]
         if self._listeners.ended:
-            now = self._clock.now()
+            now = self._now()
             for listener in self._listeners.ended:
                 listener(task, now)
         if span is not None:

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from typing import Any
 
+from pyworker.application.clock import now_reader
 from pyworker.application.events import Listeners
 from pyworker.application.ports import Clock
 from pyworker.domain import InvalidTaskError, Task, TaskNotFoundError, TaskStatus, WaitTimeoutError
@@ -21,10 +22,11 @@ class TaskLedger:
     hook and publication for the task). Loop-confined: no locks.
     """
 
-    __slots__ = ("_clock", "_idle", "listeners", "pending", "tasks")
+    __slots__ = ("_clock", "_idle", "_now", "listeners", "pending", "tasks")
 
     def __init__(self, clock: Clock, listeners: Listeners) -> None:
         self._clock = clock
+        self._now = now_reader(clock)
         self.listeners = listeners
         self.tasks: dict[int, Task] = {}  # keyed by id.int: UUID.__hash__ is Python code
         self.pending = 0
@@ -125,12 +127,12 @@ class TaskLedger:
 
     def finish(self, task: Task, status: TaskStatus, result: Any, error: BaseException | None) -> bool:
         """The terminal transition: exactly once per task; False if already terminal."""
-        now = self._clock.now()
+        now = self._now()
         if not task.finish(status, now, result, error):
             return False
         for listener in self.listeners.finished:
             listener(task, status, result, error, now)
-        self.pending -= 1
-        if self.pending == 0 and self._idle is not None:
+        pending = self.pending = self.pending - 1
+        if not pending and self._idle is not None:
             self._idle.set()
         return True

@@ -12,6 +12,9 @@ from pyworker.application.retention import RegistryPruner
 from pyworker.application.telemetry import MetricCounters
 from pyworker.domain import Result, Task, TaskStatus
 
+_COMPLETED = TaskStatus.COMPLETED
+_CANCELLED = TaskStatus.CANCELLED
+
 
 class MetricsListener:
     """Counts retries and terminal outcomes, and feeds the latency histogram."""
@@ -30,9 +33,9 @@ class MetricsListener:
         self, task: Task, status: TaskStatus, result: Any, error: BaseException | None, now: float
     ) -> None:
         counters = self.counters
-        if status is TaskStatus.COMPLETED:
+        if status is _COMPLETED:
             counters.completed += 1
-        elif status is TaskStatus.CANCELLED:
+        elif status is _CANCELLED:
             counters.cancelled += 1
         else:
             counters.failed += 1

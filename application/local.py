@@ -6,10 +6,10 @@ import asyncio
 import logging
 from typing import Any
 
+from pyworker.application.admission import LocalAdmission
 from pyworker.application.config import ManagerConfig
 from pyworker.application.events import Listeners
 from pyworker.application.executor import AttemptExecutor
-from pyworker.application.hooks import call_hook
 from pyworker.application.ledger import TaskLedger
 from pyworker.application.ports import Clock
 from pyworker.application.rate_limit import TokenBucket
@@ -17,22 +17,19 @@ from pyworker.application.ready_queue import ReadyQueue
 from pyworker.application.settle import AttemptOutcome, Finish, public_error, settle
 from pyworker.application.telemetry import MetricCounters
 from pyworker.domain import (
-    InvalidTaskError,
     QueueFullError,
     Task,
-    TaskAlreadyExistsError,
     TaskAlreadyStartedError,
     TaskCancelledError,
     TaskStatus,
-    normalize_queue,
     retry_delay,
-    to_epoch,
-    to_seconds,
 )
 
 logger = logging.getLogger("pyworker")
 
+_UNKNOWN = TaskStatus.UNKNOWN
 _QUEUED = TaskStatus.QUEUED
+_COMPLETED = TaskStatus.COMPLETED
 
 
 class LocalDispatcher:
@@ -56,14 +53,13 @@ class LocalDispatcher:
         self._executor = executor
         self._listeners = listeners
         self._counters = counters
-        self.on_queued: Any = None  # the on_queued hook (registration is not a lifecycle event)
         self.queue = ReadyQueue(clock, config.max_tasks, config.queue_weights)
+        self.admission = LocalAdmission(config, ledger, self.queue, counters)
         self.limiter = (
             TokenBucket(config.tasks_per_second, min(config.max_workers, config.max_tasks), clock)
             if config.tasks_per_second > 0
             else None
         )
-        self._queue_names = {config.default_queue}  # names known to be normalised
         self._backoff: dict[Task, Any] = {}  # retry timers
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._parked: set[int] = set()  # workers waiting for a task or a token
@@ -75,52 +71,8 @@ class LocalDispatcher:
     # -- registration ------------------------------------------------------------
 
     def register(self, task: Task) -> None:
-        """Validate, normalise and queue a task (defaults as docs/task-manager.md lists them).
-
-        Raises:
-            InvalidTaskError, TaskAlreadyExistsError, QueueFullError; nothing is
-            registered in any error case.
-        """
-        ledger = self._ledger
-        if task.status is not TaskStatus.UNKNOWN:
-            if task.id.int in ledger.tasks:
-                raise TaskAlreadyExistsError(task_id=task.id)
-            raise InvalidTaskError(reason=f"task {task.id} was registered before; create a new Task")
-        try:
-            task.validate()
-        except InvalidTaskError as exc:
-            task.mark_invalid(exc)
-            raise
-        if task.id.int in ledger.tasks:
-            raise TaskAlreadyExistsError(task_id=task.id)
-        queue = self.queue
-        if not queue.has_capacity:
-            raise QueueFullError(max_tasks=self._config.max_tasks)
-        # From here on nothing can fail: the task is registered (normalised as it goes in).
-        config = self._config
-        if type(task.retry_delay) is not float or (task.run_at is not None and type(task.run_at) is not float):
-            # Fields reassigned after construction skip the attrs converters.
-            task.retry_delay = to_seconds(task.retry_delay)
-            task.run_at = to_epoch(task.run_at)
-        retries = task.retries
-        if retries > config.max_retries or retries < 0:
-            task.retries = 0 if retries < 0 else config.max_retries
-        if task.retry_delay <= 0:
-            task.retry_delay = config.retry_delay
-        name = task.queue
-        if not name:
-            task.queue = config.default_queue
-        elif name not in self._queue_names:
-            task.queue = normalize_queue(name, config.default_queue)
-            self._queue_names.add(task.queue)
-        if task.weight <= 0:
-            task.weight = 1
-        task.transition(_QUEUED, self._clock.now())
-        ledger.add(task)
-        queue.push(task)
-        self._counters.scheduled += 1
-        if self.on_queued is not None:
-            call_hook("on_queued", self.on_queued, task)
+        """Validate, normalise and queue a task (``LocalAdmission.register``)."""
+        self.admission.register(task)
 
     # -- workers -----------------------------------------------------------------
 
@@ -159,6 +111,8 @@ class LocalDispatcher:
         queue = self.queue
         parked = self._parked
         me = asyncio.current_task()
+        run = self._executor.run
+        finish = self._ledger.finish
         try:
             while not self.stopped and index < self.target:
                 task = queue.pop_ready()
@@ -166,6 +120,8 @@ class LocalDispatcher:
                     parked.add(index)  # parked workers may be cancelled (shrink, stop)
                     task = await queue.get()
                     parked.discard(index)
+                # A popped task is QUEUED (cancel and execute_task take theirs out of the
+                # queue); only the wait for a token lets it be cancelled or claimed meanwhile.
                 limiter = self.limiter
                 if limiter is not None:
                     parked.add(index)
@@ -176,15 +132,14 @@ class LocalDispatcher:
                             self._ledger.finish(task, TaskStatus.CANCELLED, None, TaskCancelledError(task_id=task.id))
                         raise
                     parked.discard(index)
-                if task.status is not _QUEUED:
-                    if limiter is not None:
+                    if task.status is not _QUEUED:
                         limiter.refund()  # the task was claimed or cancelled while we waited
-                    continue
+                        continue
                 try:
                     # run()'s steps, inlined for the hot path: one coroutine frame per task fewer.
-                    outcome = await self._executor.run(task, None, me)
+                    outcome = await run(task, None, me)
                     if outcome.error is None:
-                        self._ledger.finish(task, TaskStatus.COMPLETED, outcome.result, None)
+                        finish(task, _COMPLETED, outcome.result, None)
                     else:
                         self._settle(task, outcome, None)
                 except asyncio.CancelledError:
@@ -232,7 +187,7 @@ class LocalDispatcher:
         if not self.queue.has_capacity:
             self._ledger.finish(task, TaskStatus.FAILED, None, QueueFullError(max_tasks=self._config.max_tasks))
             return
-        task.transition(_QUEUED, self._clock.now())
+        task.mark_queued()
         self.queue.push(task)
 
     # -- execute_task, cancellation, stop ---------------------------------------------

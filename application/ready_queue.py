@@ -30,37 +30,73 @@ def ready_key(priority: int, weight: int, seq: int) -> int:
     return ((priority + _PRIORITY_OFFSET) << _PRIORITY_SHIFT) | (inverted << _SEQ_BITS) | seq
 
 
+class _Lane:
+    """One queue's ready entries, in two parts whose smaller head comes out next.
+
+    ``run`` holds the seqs of one priority and weight (its band, whose key is
+    ``base | seq``) in rising order, and ``tasks`` their tasks: a push of that band
+    appends (seq grows), and the head pops from the left, with no key to build or
+    compare while the heap is empty. Any other push goes to the heap as
+    ``(ready_key, task)``. The order out is the keys' order exactly, as one heap
+    would give; it only costs less.
+    """
+
+    __slots__ = ("base", "count", "heap", "priority", "run", "tasks", "weight")
+
+    def __init__(self) -> None:
+        self.heap: list[tuple[int, Task]] = []
+        self.run: deque[int] = deque()
+        self.tasks: deque[Task] = deque()
+        self.priority: int | None = None  # the run's band
+        self.weight: int | None = None
+        self.base = 0
+        self.count = 0  # live entries
+
+    def add(self, task: Task, seq: int) -> None:
+        """Any entry (a delayed task keeps its older seq: it may not extend the run)."""
+        run = self.run
+        priority, weight = task.priority, task.weight
+        if not run:
+            self.priority, self.weight, self.base = priority, weight, ready_key(priority, weight, 0)
+        elif priority != self.priority or weight != self.weight or seq < run[-1]:
+            heapq.heappush(self.heap, (ready_key(priority, weight, seq), task))
+            return
+        run.append(seq)
+        self.tasks.append(task)
+
+
 class ReadyQueue:
     """Waiting tasks, ready or delayed. Loop-confined (no locks).
 
-    Capacity counts only waiting tasks (docs/task-manager.md#capacity). Removal is lazy: a removed
-    task's heap entry stays until popped and is skipped then, so cancel and
-    claim are O(1). Workers pull with ``get()``; the best ready task across
-    queues (weighted round robin, then priority/weight/FIFO) comes out.
+    Capacity counts only waiting tasks (docs/task-manager.md#capacity). Removal is
+    lazy: a removed task's entry stays until popped and is skipped then (``waiting``
+    no longer holds that entry's seq for it), so cancel and claim are O(1). Workers
+    pull with ``get()``; the best ready task across queues (weighted round robin,
+    then priority/weight/FIFO) comes out.
     """
 
     def __init__(self, clock: Clock, max_tasks: int, queue_weights: Mapping[str, int] | None = None) -> None:
         self._clock = clock
         self.max_tasks = max_tasks
-        self._heaps: dict[str, list[int]] = {}
-        self._ready: dict[int, Task] = {}  # seq -> task, for live ready entries
-        self._counts: dict[str, int] = {}
+        self._lanes: dict[str, _Lane] = {}
         self._delayed: list[_Delayed] = []
-        self._live: dict[Task, int] = {}  # task (identity) -> seq of its live entry
+        #: Every waiting task (identity) -> the seq of its live entry. Read it, never change it:
+        #: ``len(queue.waiting) < queue.max_tasks`` is has_capacity without a call.
+        self.waiting: dict[Task, int] = {}
         self._delayed_live = 0
         self._rr = WeightedRoundRobin(weights=normalize_queue_weights(queue_weights))
         self._seq = itertools.count()
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._timer: TimerHandle | None = None
         self._timer_at: float | None = None
-        self._single: str | None = None  # the queue name while there is exactly one
+        self._single: _Lane | None = None  # the lane while there is exactly one queue
 
     def __len__(self) -> int:
-        return len(self._live)
+        return len(self.waiting)
 
     @property
     def has_capacity(self) -> bool:
-        return len(self._live) < self.max_tasks
+        return len(self.waiting) < self.max_tasks
 
     def push(self, task: Task) -> None:
         """Add a task (ready, or delayed when ``run_at`` is in the future).
@@ -68,10 +104,10 @@ class ReadyQueue:
         Raises:
             QueueFullError: ``max_tasks`` tasks already wait; nothing changed.
         """
-        if len(self._live) >= self.max_tasks:
+        if len(self.waiting) >= self.max_tasks:
             raise QueueFullError(max_tasks=self.max_tasks)
         seq = next(self._seq)
-        self._live[task] = seq
+        self.waiting[task] = seq
         run_at = task.run_at
         if run_at is not None and run_at > self._clock.now():
             heapq.heappush(self._delayed, (run_at, seq, task))
@@ -80,45 +116,59 @@ class ReadyQueue:
                 self._arm(run_at)
             return
         task.run_at = None
-        self._push_ready(task, seq)
+        lane = self._lanes.get(task.queue)
+        if lane is None:
+            lane = self._new_lane(task.queue)
+        run = lane.run
+        if run and task.priority == lane.priority and task.weight == lane.weight:
+            run.append(seq)  # the newest seq extends the run of its band (lane.add, inlined)
+            lane.tasks.append(task)
+        else:
+            lane.add(task, seq)
+        lane.count += 1
         if self._waiters:
             self._wake(1)
 
     def remove(self, task: Task) -> bool:
         """Take a waiting task out (cancel, or claim by execute_task). False if absent."""
-        seq = self._live.pop(task, None)
+        seq = self.waiting.pop(task, None)
         if seq is None:
             return False
         # A delayed task keeps its run_at until it is promoted to its ready heap.
         if task.run_at is not None:
             self._delayed_live -= 1
         else:
-            del self._ready[seq]
-            self._counts[task.queue] -= 1
+            self._lanes[task.queue].count -= 1
         return True
 
     def pop_ready(self) -> Task | None:
         """The next task to run now, or None."""
         if self._delayed_live and self._delayed[0][0] <= self._clock.now():
             self._promote_due()
-        name = self._single
-        if name is not None:  # the common case: one queue, no round robin needed
-            if not self._counts[name]:
-                return None
-        else:
+        lane = self._single
+        if lane is None:  # several queues: the round robin picks one (one queue: the common case)
             picked = self._rr.pick(self._has_work)
             if picked is None:
                 return None
-            name = picked
-        heap = self._heaps[name]
-        ready = self._ready
-        while heap:
-            task = ready.pop(heapq.heappop(heap) & _SEQ_MASK, None)
-            if task is not None:  # else removed while waiting
-                del self._live[task]
-                self._counts[name] -= 1
+            lane = self._lanes[picked]
+        if not lane.count:
+            return None
+        waiting = self.waiting
+        heap = lane.heap
+        run = lane.run
+        while True:  # the smaller head of the lane's two parts; the count says an entry is live
+            if heap and (not run or heap[0][0] < lane.base | run[0]):
+                key, task = heapq.heappop(heap)
+                seq = key & _SEQ_MASK
+            else:
+                seq = run.popleft()
+                task = lane.tasks.popleft()
+            live = waiting.pop(task, None)
+            if live == seq:
+                lane.count -= 1
                 return task
-        return None  # pragma: no cover - counts say there was a live entry
+            if live is not None:  # a stale entry of a task queued again: its live entry comes later
+                waiting[task] = live
 
     async def get(self) -> Task:
         """Wait for and pop the next ready task."""
@@ -149,24 +199,21 @@ class ReadyQueue:
     # -- internals -------------------------------------------------------------
 
     def _has_work(self, name: str) -> bool:
-        return self._counts.get(name, 0) > 0
+        lane = self._lanes.get(name)
+        return lane is not None and lane.count > 0
 
-    def _new_heap(self, name: str) -> list[int]:
-        heap: list[int] = []
-        self._heaps[name] = heap
-        self._counts[name] = 0
+    def _new_lane(self, name: str) -> _Lane:
+        lane = self._lanes[name] = _Lane()
         self._rr.add(name)
-        self._single = name if len(self._heaps) == 1 else None
-        return heap
+        self._single = lane if len(self._lanes) == 1 else None
+        return lane
 
     def _push_ready(self, task: Task, seq: int) -> None:
-        name = task.queue
-        heap = self._heaps.get(name)
-        if heap is None:
-            heap = self._new_heap(name)
-        heapq.heappush(heap, ready_key(task.priority, task.weight, seq))
-        self._ready[seq] = task
-        self._counts[name] += 1
+        lane = self._lanes.get(task.queue)
+        if lane is None:
+            lane = self._new_lane(task.queue)
+        lane.add(task, seq)
+        lane.count += 1
 
     def _promote_due(self) -> int:
         now = self._clock.now()
@@ -174,7 +221,7 @@ class ReadyQueue:
         delayed = self._delayed
         while delayed and delayed[0][0] <= now:
             _, seq, task = heapq.heappop(delayed)
-            if self._live.get(task) != seq:
+            if self.waiting.get(task) != seq:
                 continue  # removed while delayed
             self._delayed_live -= 1
             task.run_at = None
@@ -193,7 +240,7 @@ class ReadyQueue:
         self._timer_at = None
         moved = self._promote_due()
         # Drop stale heads so the next timer is armed for a live task.
-        while self._delayed and self._live.get(self._delayed[0][2]) != self._delayed[0][1]:
+        while self._delayed and self.waiting.get(self._delayed[0][2]) != self._delayed[0][1]:
             heapq.heappop(self._delayed)
         if self._delayed:
             self._arm(self._delayed[0][0])

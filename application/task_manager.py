@@ -198,12 +198,7 @@ class TaskManager(ManagerObservation):
         Raises:
             ExceptionGroup: one error per task that failed, in order.
         """
-        errors: list[Exception] = []
-        for task in tasks:
-            try:
-                self._engine.register(task)
-            except Exception as exc:  # each error is reported, none stops the batch
-                errors.append(exc)
+        errors = self._engine.register_many(tasks)
         if errors:
             raise ExceptionGroup(f"{len(errors)} task(s) failed to register", errors)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import os
 import threading
 import types
 import uuid
@@ -11,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from pyworker.domain.duration import to_epoch, to_seconds
+from pyworker.domain.duration import Duration, Instant, to_epoch, to_seconds
 from pyworker.domain.errors import InvalidTaskError, InvalidTransitionError, TaskCancelledError
 from pyworker.domain.status import ALLOWED_MASKS, TERMINAL_MASK, TaskStatus, check_transition
 
@@ -27,6 +28,32 @@ TaskFunction = Callable[["TaskContext"], Awaitable[Any] | Any]
 # Guards the lazy creation of TaskContext events; wait() is rare, so one lock serves all.
 _EVENT_LOCK = threading.Lock()
 
+# uuid.uuid4() is UUID(bytes=os.urandom(16), version=4), and UUID.__init__'s argument
+# checks were most of the cost of Task(). _fast_uuid4() sets the same version and
+# variant bits on the same 16 random bytes and fills the two slots UUID.__init__ fills.
+_UUID_SLOTS = ("int", "is_safe", "__weakref__")
+_VERSION_4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_VERSION_4_SET = (0x8000 << 48) | (4 << 76)
+_SAFE_UNKNOWN = uuid.SafeUUID.unknown
+_new_uuid = object.__new__
+_set_int: Any = getattr(uuid.UUID.__dict__.get("int"), "__set__", None)
+_set_is_safe: Any = getattr(uuid.UUID.__dict__.get("is_safe"), "__set__", None)
+
+
+def _fast_uuid4() -> uuid.UUID:
+    value = int.from_bytes(os.urandom(16)) & _VERSION_4_CLEAR | _VERSION_4_SET
+    task_id = _new_uuid(uuid.UUID)
+    _set_int(task_id, value)
+    _set_is_safe(task_id, _SAFE_UNKNOWN)
+    return task_id
+
+
+#: A fresh random (version 4) UUID: exactly what ``uuid.uuid4()`` returns, built faster
+#: (the stdlib's own where the uuid module's layout is not the one known here).
+new_task_id: Callable[[], uuid.UUID] = (
+    _fast_uuid4 if getattr(uuid.UUID, "__slots__", None) == _UUID_SLOTS else uuid.uuid4
+)
+
 
 class DropPolicy(enum.IntEnum):
     """What a full subscriber buffer does with a new result."""
@@ -35,7 +62,9 @@ class DropPolicy(enum.IntEnum):
     DROP_OLDEST = 1
 
 
-@attrs.define(slots=True, eq=False)
+# init=False: __init__ is written out (constants, not the attrs defaults looked up per
+# call); tests/unit/domain/test_task.py checks it against the fields.
+@attrs.define(slots=True, eq=False, init=False)
 class TaskContext:
     """What a task function receives: who it is, which attempt, and a cancel signal.
 
@@ -50,6 +79,14 @@ class TaskContext:
     _cancelled: bool = attrs.field(default=False, init=False)
     # Created lazily (most attempts never block in wait()); see wait() for the race rule.
     _event: threading.Event | None = attrs.field(default=None, init=False)
+
+    def __init__(self, task_id: uuid.UUID, attempt: int, deadline: float | None = None, name: str = "") -> None:
+        self.task_id = task_id
+        self.attempt = attempt
+        self.deadline = deadline
+        self.name = name
+        self._cancelled = False
+        self._event = None
 
     @property
     def cancelled(self) -> bool:
@@ -90,24 +127,39 @@ def _check_priority(_instance: object, _attribute: object, value: int) -> None:
         )
 
 
+_UUID = uuid.UUID
+_QUEUED = TaskStatus.QUEUED
+_QUEUED_BIT = 1 << TaskStatus.QUEUED
+_RUNNING = TaskStatus.RUNNING
+_RUNNING_BIT = 1 << TaskStatus.RUNNING
+_CANCELLED = TaskStatus.CANCELLED
+_NEW_ID: Any = object()  # Task(id=...) not given: draw a fresh one
+
+
 # on_setattr=NO_OP: no generated __setattr__ on the hot path; the manager
 # re-validates at registration (Task.validate) what a caller may have reassigned.
-@attrs.define(slots=True, eq=False, repr=False, on_setattr=attrs.setters.NO_OP)
+# init=False: __init__ is written out below (one store per slot, the converters'
+# common cases inline); tests/unit/domain/test_task.py checks it against the fields.
+@attrs.define(slots=True, eq=False, repr=False, init=False, on_setattr=attrs.setters.NO_OP)
 class Task:
     """A unit of in-process work. Scheduling fields are set by the caller; the
     status and outcome fields are owned by the manager and read through properties.
+
+    ``priority`` must be an int in the int32 range (InvalidTaskError otherwise);
+    ``retry_delay`` takes seconds or a timedelta and ``run_at`` epoch seconds or a
+    datetime (InvalidDurationError otherwise); ``id`` defaults to a fresh uuid4.
     """
 
     execute: TaskFunction | None = None
-    priority: int = attrs.field(default=0, validator=_check_priority)
+    priority: int = 0
     queue: str = ""
     weight: int = 0
     retries: int = 0
-    retry_delay: float = attrs.field(default=0.0, converter=to_seconds)
-    run_at: float | None = attrs.field(default=None, converter=to_epoch)
+    retry_delay: float = 0.0
+    run_at: float | None = None
     name: str = ""
     description: str = ""
-    id: uuid.UUID = attrs.field(factory=uuid.uuid4)
+    id: uuid.UUID = attrs.field(factory=new_task_id)
     #: Caller-supplied labels (a durable task's metadata, gRPC metadata): visible to
     #: handlers' hooks, logs and spans. Read-only by convention.
     metadata: Mapping[str, str] = attrs.field(default=EMPTY_METADATA)
@@ -121,6 +173,43 @@ class Task:
     _completed_at: float | None = attrs.field(default=None, init=False)
     _cancelled_at: float | None = attrs.field(default=None, init=False)
     _attempts: int = attrs.field(default=0, init=False)
+
+    def __init__(
+        self,
+        execute: TaskFunction | None = None,
+        priority: int = 0,
+        queue: str = "",
+        weight: int = 0,
+        retries: int = 0,
+        retry_delay: Duration | None = 0.0,
+        run_at: Instant | None = None,
+        name: str = "",
+        description: str = "",
+        id: uuid.UUID = _NEW_ID,
+        metadata: Mapping[str, str] = EMPTY_METADATA,
+        correlation_id: str = "",
+    ) -> None:
+        if type(priority) is not int or not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+            _check_priority(self, None, priority)
+        self.execute = execute
+        self.priority = priority
+        self.queue = queue
+        self.weight = weight
+        self.retries = retries
+        self.retry_delay = retry_delay if type(retry_delay) is float else to_seconds(retry_delay)
+        self.run_at = run_at if run_at is None or type(run_at) is float else to_epoch(run_at)
+        self.name = name
+        self.description = description
+        self.id = new_task_id() if id is _NEW_ID else id
+        self.metadata = metadata
+        self.correlation_id = correlation_id
+        self._status = TaskStatus.UNKNOWN
+        self._result = None
+        self._error = None
+        self._started_at = None
+        self._completed_at = None
+        self._cancelled_at = None
+        self._attempts = 0
 
     @property
     def status(self) -> TaskStatus:
@@ -162,12 +251,36 @@ class Task:
     def validate(self) -> None:
         """Raise InvalidTaskError for a nil id or a missing function
         (docs/task-manager.md#tasks-task-functions-and-taskcontext)."""
-        if not isinstance(self.id, uuid.UUID) or self.id.int == 0:
+        task_id = self.id
+        if (type(task_id) is not _UUID and not isinstance(task_id, _UUID)) or not task_id.int:
             raise InvalidTaskError(reason="invalid task id")
-        if self.execute is None or not callable(self.execute):
+        fn = self.execute
+        if fn is None or not callable(fn):
             raise InvalidTaskError(reason="invalid task function")
-        if type(self.priority) is not int or not MIN_PRIORITY <= self.priority <= MAX_PRIORITY:
-            _check_priority(self, None, self.priority)
+        priority = self.priority
+        if type(priority) is not int or not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+            _check_priority(self, None, priority)
+
+    def mark_queued(self) -> None:
+        """``transition(QUEUED, now)``, which records no time: a registration or the end
+        of a retry's backoff. Raises InvalidTransitionError from any other status.
+        """
+        status = self._status
+        if not ALLOWED_MASKS[status] & _QUEUED_BIT:
+            check_transition(status, _QUEUED)  # raises: QUEUED is not terminal
+        self._status = _QUEUED
+
+    def start(self, now: float) -> int:
+        """``transition(RUNNING, now)``: an attempt begins; returns its number (``attempts``).
+        Raises InvalidTransitionError from a status that cannot run.
+        """
+        status = self._status
+        if not ALLOWED_MASKS[status] & _RUNNING_BIT:
+            check_transition(status, _RUNNING)  # raises: RUNNING is not terminal
+        self._status = _RUNNING
+        self._started_at = now
+        attempts = self._attempts = self._attempts + 1
+        return attempts
 
     def transition(self, target: TaskStatus, now: float) -> bool:
         """Move to ``target`` by the transition table.
@@ -176,13 +289,14 @@ class Task:
         (the first terminal transition wins). Raises InvalidTransitionError for
         any other illegal move.
         """
-        if not ALLOWED_MASKS[self._status] & (1 << target) and not check_transition(self._status, target):
+        status = self._status
+        if not ALLOWED_MASKS[status] & (1 << target) and not check_transition(status, target):
             return False
         self._status = target
-        if target is TaskStatus.RUNNING:
+        if target is _RUNNING:
             self._started_at = now
             self._attempts += 1
-        elif target is TaskStatus.CANCELLED:
+        elif target is _CANCELLED:
             self._cancelled_at = now
         elif TERMINAL_MASK & (1 << target):
             self._completed_at = now
@@ -190,8 +304,18 @@ class Task:
 
     def finish(self, target: TaskStatus, now: float, result: Any, error: BaseException | None) -> bool:
         """Terminal transition that records the outcome; False if already terminal."""
-        if not self.transition(target, now):
+        # transition(target, now), inlined: this runs once per task.
+        status = self._status
+        if not ALLOWED_MASKS[status] & (1 << target) and not check_transition(status, target):
             return False
+        self._status = target
+        if target is _CANCELLED:
+            self._cancelled_at = now
+        elif TERMINAL_MASK & (1 << target):
+            self._completed_at = now
+        elif target is _RUNNING:
+            self._started_at = now
+            self._attempts += 1
         self._result = result
         self._error = error
         return True

@@ -247,3 +247,22 @@ async def test_a_sync_attempt_cancelled_before_a_thread_takes_it_never_runs(make
     await within(tm.wait())
     assert not second.started.is_set()  # withdrawn from the thread queue: it never ran
     assert blocker.status is TaskStatus.COMPLETED
+
+
+async def test_coroutine_and_plain_functions_in_turn_each_run_their_way(tm: TaskManager) -> None:
+    # The executor remembers whether the last function was a coroutine function: a run
+    # of one function takes that answer, a change of function asks again (both paths).
+    loop_thread = threading.get_ident()
+    seen: list[tuple[str, int]] = []
+
+    async def on_loop(ctx: TaskContext) -> None:
+        seen.append(("async", threading.get_ident()))
+
+    def on_thread(ctx: TaskContext) -> None:
+        seen.append(("def", threading.get_ident()))
+
+    order = [on_loop, on_loop, on_thread, on_thread, on_loop, on_thread]
+    await tm.register_tasks([Task(execute=fn) for fn in order])
+    await within(tm.wait())
+    assert [kind for kind, _ in seen] == ["async", "async", "def", "def", "async", "def"]
+    assert all((ident == loop_thread) == (kind == "async") for kind, ident in seen)

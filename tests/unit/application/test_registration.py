@@ -11,10 +11,11 @@ import uuid
 import pytest
 
 from pyworker.adapters.clock import ManualClock
-from pyworker.application import TaskManager
+from pyworker.application import TaskHooks, TaskManager
 from pyworker.domain import (
     InvalidTaskError,
     NotAcceptingTasksError,
+    QueueFullError,
     Task,
     TaskAlreadyExistsError,
     TaskNotFoundError,
@@ -277,6 +278,47 @@ async def test_register_tasks_registers_valid_ones_and_groups_the_errors(make_ma
     assert {t.id for t in tm.get_tasks()} == {good1.id, good2.id}
     assert good2.status is TaskStatus.QUEUED
     assert tm.get_metrics().scheduled == 2
+
+
+@pytest.mark.parametrize("hooked", [False, True])
+async def test_register_tasks_gives_the_same_outcome_with_or_without_a_queued_hook(
+    make_manager: MakeManager, hooked: bool
+) -> None:
+    # Without an on_queued hook (and no tracer) the batch runs in the admission's own
+    # loop; with one, task by task through the engine. Same registrations, same errors
+    # in the same order, and the hook hears each task as it is registered.
+    seen: list[tuple[uuid.UUID, int]] = []
+    tm = make_manager(max_tasks=3)
+    tm.set_max_workers(0)  # nothing drains: the third valid task finds the queue full
+    if hooked:
+        tm.set_hooks(TaskHooks(on_queued=lambda task: seen.append((task.id, len(tm.get_tasks())))))
+    good = [Task(execute=ok) for _ in range(4)]
+    batch: list[object] = [good[0], None, good[1], "x", Task(), Task(execute=ok, id=good[0].id), good[2], good[3]]
+    with pytest.raises(ExceptionGroup) as info:
+        await tm.register_tasks(batch)  # type: ignore[arg-type]
+    errors = info.value.exceptions
+    assert [type(e) for e in errors] == [
+        InvalidTaskError, InvalidTaskError, InvalidTaskError, TaskAlreadyExistsError, QueueFullError
+    ]
+    assert [str(e) for e in errors[:2]] == ["task is nil", "not a Task"]
+    assert [t.status for t in good] == [TaskStatus.QUEUED] * 3 + [TaskStatus.UNKNOWN]
+    assert {t.id for t in tm.get_tasks()} == {t.id for t in good[:3]}
+    assert tm.get_metrics().scheduled == 3
+    assert seen == ([(good[0].id, 1), (good[1].id, 2), (good[2].id, 3)] if hooked else [])
+
+
+@pytest.mark.parametrize("hooked", [False, True])
+async def test_register_tasks_on_a_manager_never_started_starts_its_workers(
+    make_manager: MakeManager, hooked: bool
+) -> None:
+    log = HookLog()
+    tm = make_manager(hooks=log.hooks() if hooked else None)
+    tasks = [Task(execute=ok) for _ in range(3)]
+    with pytest.raises(ExceptionGroup):
+        await tm.register_tasks([None, *tasks])  # type: ignore[list-item]
+    await within(tm.wait())
+    assert [t.status for t in tasks] == [TaskStatus.COMPLETED] * 3
+    assert log.kinds().count("queued") == (3 if hooked else 0)
 
 
 async def test_register_tasks_without_failures_returns_normally(tm: TaskManager) -> None:

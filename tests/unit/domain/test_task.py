@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
+import os
+import pickle
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 
+import attrs
 import pytest
 
+from pyworker.domain import task as task_module
 from pyworker.domain.errors import InvalidDurationError, InvalidTaskError, TaskCancelledError
 from pyworker.domain.task import MAX_PRIORITY, MIN_PRIORITY, Result, Task, TaskContext
 
@@ -32,6 +37,49 @@ def test_default_id_is_a_fresh_uuid() -> None:
     assert isinstance(first.id, uuid.UUID)
     assert first.id != uuid.UUID(int=0)
     assert first.id != second.id
+
+
+def test_default_id_is_what_uuid4_makes_of_the_same_random_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # new_task_id skips UUID.__init__; the same 16 bytes must give the same UUID, in full.
+    for raw in (b"\x00" * 16, b"\xff" * 16, bytes(range(16)), os.urandom(16)):
+        monkeypatch.setattr(os, "urandom", lambda size, raw=raw: raw[:size])
+        expected, made = uuid.uuid4(), task_module.new_task_id()
+        default = Task(execute=_fn).id
+        for value in (made, default):
+            assert type(value) is uuid.UUID
+            assert (value, value.int, value.is_safe, str(value)) == (
+                expected, expected.int, expected.is_safe, str(expected))
+            assert (value.version, value.variant, hash(value)) == (4, uuid.RFC_4122, hash(expected))
+            assert pickle.loads(pickle.dumps(value)) == expected
+
+
+def test_the_fast_id_is_in_use_where_the_uuid_layout_is_known() -> None:
+    # The fallback (uuid.uuid4 itself) is chosen only for a uuid module laid out otherwise.
+    known = getattr(uuid.UUID, "__slots__", None) == ("int", "is_safe", "__weakref__")
+    assert task_module.new_task_id is (task_module._fast_uuid4 if known else uuid.uuid4)
+
+
+@pytest.mark.parametrize(
+    ("cls", "required"), [(Task, {}), (TaskContext, {"task_id": uuid.UUID(int=7), "attempt": 2})]
+)
+def test_init_takes_the_attrs_fields_with_their_defaults(cls: type, required: dict[str, object]) -> None:
+    # Task.__init__ and TaskContext.__init__ are written out by hand: each must take every
+    # init field of the attrs declaration, in order, with the declared default (Task.id:
+    # a fresh one), and set every other field to its default.
+    fields = [field for field in attrs.fields(cls) if field.init]
+    params = list(inspect.signature(cls).parameters.values())
+    assert [param.name for param in params] == [field.name for field in fields]
+    for param, field in zip(params, fields, strict=True):
+        if isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+            assert (cls, field.name) == (Task, "id")
+        elif field.name not in required:
+            assert param.default == field.default, field.name
+    made = cls(**required)
+    for field in attrs.fields(cls):
+        if field.name in required:
+            assert getattr(made, field.name) == required[field.name]
+        elif not isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+            assert getattr(made, field.name) == field.default, field.name
 
 
 def test_nil_uuid_is_an_invalid_task_id() -> None:
