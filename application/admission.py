@@ -28,7 +28,7 @@ class LocalAdmission:
     """Registers the LocalDispatcher's tasks (defaults as docs/task-manager.md lists them).
 
     One loop serves a whole ``register_tasks`` batch, so a task costs no call into
-    this part of its own (docs/adr/0018-in-memory-hot-path.md).
+    this part of its own (docs/adr/0019-in-memory-hot-path.md).
     """
 
     def __init__(self, config: ManagerConfig, ledger: TaskLedger, queue: ReadyQueue, counters: MetricCounters) -> None:
