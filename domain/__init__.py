@@ -24,6 +24,7 @@ from pyworker.domain.durable import (
     page_window,
     ready_at_ms,
     storable_task,
+    stored_task,
 )
 from pyworker.domain.duration import Duration, Instant, to_epoch, to_ms, to_seconds
 from pyworker.domain.errors import (
@@ -142,6 +143,7 @@ __all__ = [
     "retry_delay",
     "retry_delay_ns",
     "storable_task",
+    "stored_task",
     "to_epoch",
     "to_ms",
     "to_seconds",

@@ -17,24 +17,31 @@ from pyworker.domain.durable import (
     check_enqueueable,
     durable_weight,
     ready_at_ms,
+    stored_task,
 )
 from pyworker.domain.duration import to_ms
-from pyworker.domain.scheduling import normalize_queue
+from pyworker.domain.scheduling import DEFAULT_QUEUE, normalize_queue
 
-_LENGTH = struct.Struct(">I")  # the enqueue script's struct.unpack reads 'I4c0'
+_new = object.__new__
+_set = object.__setattr__  # uuid.UUID is immutable; its __init__ sets its two slots this way
+
+_LENGTH = struct.Struct(">I").pack  # the enqueue script's struct.unpack reads 'I4c0'
+_WEIGHT_PART = struct.Struct(">I").pack
 
 #: Values per lease in the dequeue script's reply.
 LEASE_WIDTH = 14
 _STATES = {state.value: state for state in DurableState}
+_SAFE_UNKNOWN = uuid.SafeUUID.unknown
 
 
 def encode_task(task: DurableTask, default_queue: str, now_ms: int) -> tuple[uuid.UUID, bytes, int]:
     """The task's id, its record for the enqueue script and its ready-at ms.
 
-    The record is 14 values, each a 4-byte big-endian length and its bytes, in
-    the order the enqueue script reads them; any byte may appear in a value. The
-    domain's rules decide what is stored (as ``domain.durable.storable_task``, field
-    by field: this is the enqueue hot path).
+    The record is 15 values, each a 4-byte big-endian length and its bytes, in
+    the order the enqueue script reads them; any byte may appear in a value. A value
+    that holds its default is sent empty and left out of the task hash
+    (docs/durable.md#redis-layout). The domain's rules decide what is stored (as
+    ``domain.durable.storable_task``, field by field: this is the enqueue hot path).
 
     Raises:
         InvalidTaskError / DurablePayloadError: the task lacks an id, handler or payload.
@@ -43,47 +50,64 @@ def encode_task(task: DurableTask, default_queue: str, now_ms: int) -> tuple[uui
     assert task.payload is not None  # checked above
     weight = durable_weight(task.weight)
     ready_at = ready_at_ms(task, now_ms)
+    retry_delay_ms = to_ms(task.retry_delay)
     values = (
         str(task_id).encode(),
+        task_id.bytes,
         task.handler.encode(),
         task.payload,
         b"%d" % task.priority,
         normalize_queue(task.queue, default_queue).encode(),
-        b"%d" % weight,
-        b"%010d" % (MAX_DURABLE_WEIGHT - weight),  # inverted so that a higher weight sorts first
-        b"%d" % task.retries,
-        b"%d" % to_ms(task.retry_delay),
+        b"" if weight == 1 else b"%d" % weight,
+        _WEIGHT_PART(MAX_DURABLE_WEIGHT - weight),  # inverted so that a higher weight sorts first
+        b"%d" % task.retries if task.retries else b"",
+        b"%d" % retry_delay_ms if retry_delay_ms else b"",
         b"" if task.run_at is None else b"%d" % to_ms(task.run_at),
         b"%d" % ready_at,
         json.dumps(dict(task.metadata), separators=(",", ":")).encode() if task.metadata else b"",
         task.idempotency_key.encode(),
         task.name.encode(),
     )
-    return task_id, b"".join([_LENGTH.pack(len(v)) + v for v in values]), ready_at
+    pack = _LENGTH
+    return task_id, b"".join([pack(len(v)) + v for v in values]), ready_at
+
+
+def uuid_from_text(text: bytes) -> uuid.UUID:
+    """A UUID from the canonical text the scripts return, without ``uuid.UUID``'s general
+    parser (about a third of its cost). The text was ``str(uuid)`` when it was stored.
+    """
+    value: uuid.UUID = _new(uuid.UUID)
+    _set(value, "int", int(text.replace(b"-", b""), 16))
+    _set(value, "is_safe", _SAFE_UNKNOWN)
+    return value
 
 
 def leases_from_reply(reply: Sequence[Any], expires_at_ms: int) -> list[DurableLease]:
-    """Leases from the dequeue script's reply (its first value is the next due time)."""
+    """Leases from the dequeue script's reply (its first value is the next due time).
+
+    A field the task hash leaves out comes back None: its default.
+    """
     expires_at = expires_at_ms / 1000
     leases: list[DurableLease] = []
     for i in range(1, len(reply), LEASE_WIDTH):
         (task_id, token, attempts, handler, payload, priority, queue, weight, retries, retry_delay_ms,
          run_at_ms, metadata, idem, name) = reply[i : i + LEASE_WIDTH]  # fmt: skip
-        task = DurableTask(
-            handler=handler.decode(),
-            payload=payload,
-            id=uuid.UUID(task_id.decode()),
-            priority=int(priority),
-            run_at=int(run_at_ms) / 1000 if run_at_ms else None,
-            queue=queue.decode(),
-            weight=int(weight),
-            retries=int(retries),
-            retry_delay=int(retry_delay_ms) / 1000,
-            metadata=json.loads(metadata) if metadata else None,
-            idempotency_key=idem.decode(),
-            name=name.decode(),
+        max_retries = int(retries) if retries else 0
+        task = stored_task(
+            handler.decode(),
+            payload,
+            uuid_from_text(task_id),
+            int(priority) if priority else 0,
+            int(run_at_ms) / 1000 if run_at_ms else None,
+            queue.decode(),
+            int(weight) if weight else 1,
+            max_retries,
+            int(retry_delay_ms) / 1000 if retry_delay_ms else 0.0,
+            json.loads(metadata) if metadata else {},
+            idem.decode() if idem else "",
+            name.decode() if name else "",
         )
-        leases.append(DurableLease(task, token.decode(), int(attempts), task.retries, expires_at))
+        leases.append(DurableLease(task, token.decode(), attempts, max_retries, expires_at))
     return leases
 
 
@@ -105,7 +129,7 @@ def record_from_hash(task_id: uuid.UUID, fields: Mapping[bytes, bytes]) -> Durab
     return DurableTaskRecord(
         id=task_id,
         handler=text(b"handler"),
-        queue=text(b"queue"),
+        queue=text(b"queue") or DEFAULT_QUEUE,
         state=_STATES.get(text(b"state"), DurableState.UNKNOWN),
         priority=number(b"priority"),
         weight=number(b"weight") or 1,
@@ -113,7 +137,7 @@ def record_from_hash(task_id: uuid.UUID, fields: Mapping[bytes, bytes]) -> Durab
         retry_delay=number(b"retry_delay_ms") / 1000,
         attempts=number(b"attempts"),
         ready_at=instant(b"ready_at_ms"),
-        updated_at=instant(b"updated_at_ms"),
+        updated_at=instant(b"updated_at_ms") or instant(b"ready_at_ms"),  # absent: unchanged since stored
         lease_expires_at=instant(b"lease_at_ms"),
         last_error=text(b"last_error"),
         failed_at=instant(b"failed_at_ms"),
@@ -124,31 +148,34 @@ def record_from_hash(task_id: uuid.UUID, fields: Mapping[bytes, bytes]) -> Durab
 
 
 def hash_fields(record: DurableTaskRecord, default_queue: str) -> list[bytes]:
-    """The task hash of ``record`` as field, value pairs (the restore script adds rank and state)."""
+    """The task hash of ``record`` as field, value pairs, defaults left out (the restore
+    script adds seq and state).
+    """
 
     def ms(seconds: float | None) -> bytes:
         return b"" if seconds is None else b"%d" % to_ms(seconds)
 
+    queue = normalize_queue(record.queue, default_queue)
+    weight = durable_weight(record.weight)
     pairs = {
         b"handler": record.handler.encode(),
         b"payload": record.payload,
-        b"priority": b"%d" % record.priority,
-        b"queue": normalize_queue(record.queue, default_queue).encode(),
-        b"weight": b"%d" % durable_weight(record.weight),
-        b"retries": b"%d" % record.retries,
-        b"retry_delay_ms": ms(record.retry_delay),
-        b"run_at_ms": b"",
+        b"priority": b"%d" % record.priority if record.priority else b"",
+        b"queue": b"" if queue == DEFAULT_QUEUE else queue.encode(),
+        b"weight": b"" if weight == 1 else b"%d" % weight,
+        b"retries": b"%d" % record.retries if record.retries else b"",
+        b"retry_delay_ms": b"%d" % to_ms(record.retry_delay) if to_ms(record.retry_delay) else b"",
         b"ready_at_ms": ms(record.ready_at),
         b"updated_at_ms": ms(record.updated_at),
         b"lease_at_ms": ms(record.lease_expires_at),
-        b"attempts": b"%d" % record.attempts,
+        b"attempts": b"%d" % record.attempts if record.attempts else b"",
         b"last_error": record.last_error.encode(),
         b"failed_at_ms": ms(record.failed_at),
         b"metadata": json.dumps(dict(record.metadata), separators=(",", ":")).encode() if record.metadata else b"",
         b"idempotency_key": record.idempotency_key.encode(),
-        b"name": b"",
     }
-    return [item for pair in pairs.items() for item in pair]
+    # The payload is kept even when empty: a task hash always has handler and payload.
+    return [item for field, value in pairs.items() if value or field == b"payload" for item in (field, value)]
 
 
 def record_from_row(row: Sequence[bytes]) -> DurableTaskRecord:

@@ -8,7 +8,7 @@ for i = 4, #ARGV - 1, 2 do
   local id = ARGV[i]
   local f = leased(id, ARGV[i + 1], 'queue', 'idempotency_key')
   if f then
-    redis.call('ZREM', processing_key(f[3]), id)
+    redis.call('ZREM', processing_key(queue_of(f[3])), id)
     redis.call('DEL', task_key(id))
     if f[4] and f[4] ~= '' then
       -- The key keeps deduplicating for ttl after the task is gone (0: forgotten now).

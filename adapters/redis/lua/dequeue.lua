@@ -5,7 +5,7 @@
 --   (0: all known queues), then queue, weight pairs
 -- Returns {next_due_ms or -1, then 14 values per lease: id, token, attempts, handler,
 --   payload, priority, queue, weight, retries, retry_delay_ms, run_at_ms, metadata,
---   idempotency_key, name}.
+--   idempotency_key, name}; a field the hash leaves out (its default) comes back nil.
 local now = tonumber(ARGV[2])
 local expiry = now + tonumber(ARGV[3])
 local limit = tonumber(ARGV[4])
@@ -31,9 +31,9 @@ table.sort(names)
 -- Back to ready in its old rank (position), for a due delayed task or an expired lease.
 local function to_ready(id, q)
   local tkey = task_key(id)
-  local f = redis.call('HMGET', tkey, 'priority', 'rank')
+  local f = redis.call('HMGET', tkey, 'state', 'priority', 'weight', 'seq')
   if f[1] then
-    redis.call('ZADD', ready_key(q), f[1], f[2])
+    redis.call('ZADD', ready_key(q), f[2] or 0, stored_rank(id, f[3], f[4]))
     redis.call('HSET', tkey, 'state', 'ready')
   end
 end
@@ -96,21 +96,25 @@ if redis.call('GET', KEYS[2]) ~= '1' then
     if picked then
       ready_left[picked] = ready_left[picked] - 1
       local member = redis.call('ZPOPMIN', ready_key(picked))[1]
-      local id = string.sub(member, RANK_ID_OFFSET)
+      local id = rank_id(member)
       local tkey = task_key(id)
-      local f = redis.call('HMGET', tkey, 'handler', 'payload', 'priority', 'queue', 'weight', 'retries',
+      local f = redis.call('HMGET', tkey, 'handler', 'payload', 'priority', 'weight', 'retries',
         'retry_delay_ms', 'run_at_ms', 'metadata', 'idempotency_key', 'name', 'attempts')
       if f[1] then  -- a member without its hash is an orphan: dropped
         leased_count = leased_count + 1
         local token = ARGV[6] .. ':' .. leased_count
-        local attempts = (tonumber(f[12]) or 0) + 1
+        local attempts = (tonumber(f[11]) or 0) + 1
         redis.call('HSET', tkey, 'attempts', attempts, 'state', 'processing', 'lease_token', token,
           'lease_at_ms', expiry, 'updated_at_ms', now)
         redis.call('ZADD', processing_key(picked), expiry, id)
         out[#out + 1] = id
         out[#out + 1] = token
         out[#out + 1] = attempts
-        for i = 1, 11 do out[#out + 1] = f[i] end
+        out[#out + 1] = f[1]
+        out[#out + 1] = f[2]
+        out[#out + 1] = f[3]
+        out[#out + 1] = picked
+        for i = 4, 10 do out[#out + 1] = f[i] end
       end
     end
   end

@@ -7,7 +7,7 @@ for i = 4, #ARGV - 1, 2 do
   local id = ARGV[i]
   local f = leased(id, ARGV[i + 1], 'queue')
   if f then
-    redis.call('ZADD', processing_key(f[3]), 'XX', ARGV[3], id)
+    redis.call('ZADD', processing_key(queue_of(f[3])), 'XX', ARGV[3], id)
     redis.call('HSET', task_key(id), 'lease_at_ms', ARGV[3], 'updated_at_ms', ARGV[2])
     results[#results + 1] = 1
   else
