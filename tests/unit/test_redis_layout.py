@@ -12,7 +12,7 @@ import pytest
 
 from pyworker.adapters.clock import ManualClock
 from pyworker.adapters.redis import RedisDurableBackend
-from pyworker.adapters.redis.records import uuid_from_text
+from pyworker.adapters.redis.records import uuid_from_bytes
 from pyworker.domain import DurableState, DurableTask
 
 
@@ -99,9 +99,9 @@ async def test_a_move_to_the_default_queue_drops_the_queue_field(backend: RedisD
     assert (lease.task.id, lease.task.queue) == (task.id, "default")
 
 
-def test_uuid_from_text_is_the_uuid_of_that_text() -> None:
+def test_uuid_from_bytes_is_the_uuid_of_those_bytes() -> None:
     value = uuid.uuid4()
-    parsed = uuid_from_text(str(value).encode())
+    parsed = uuid_from_bytes(value.bytes)
     assert parsed == value
     assert (hash(parsed), str(parsed), parsed.bytes, parsed.version) == (hash(value), str(value), value.bytes, 4)
     assert {value: 1}[parsed] == 1

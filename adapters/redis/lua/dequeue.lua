@@ -3,7 +3,7 @@
 -- ARGV[1]=P ARGV[2]=now_ms ARGV[3]=lease_ms ARGV[4]=limit ARGV[5]=window
 -- ARGV[6]=token_base ARGV[7]=default_queue ARGV[8]=n, then n queue names this node serves
 --   (0: all known queues), then queue, weight pairs
--- Returns {next_due_ms or -1, then 14 values per lease: id, token, attempts, handler,
+-- Returns {next_due_ms or -1, then 14 values per lease: id (its 16 bytes), token, attempts, handler,
 --   payload, priority, queue, weight, retries, retry_delay_ms, run_at_ms, metadata,
 --   idempotency_key, name}; a field the hash leaves out (its default) comes back nil.
 local now = tonumber(ARGV[2])
@@ -107,14 +107,15 @@ if redis.call('GET', KEYS[2]) ~= '1' then
         redis.call('HSET', tkey, 'attempts', attempts, 'state', 'processing', 'lease_token', token,
           'lease_at_ms', expiry, 'updated_at_ms', now)
         redis.call('ZADD', processing_key(picked), expiry, id)
-        out[#out + 1] = id
-        out[#out + 1] = token
-        out[#out + 1] = attempts
-        out[#out + 1] = f[1]
-        out[#out + 1] = f[2]
-        out[#out + 1] = f[3]
-        out[#out + 1] = picked
-        for i = 4, 10 do out[#out + 1] = f[i] end
+        local o = #out
+        out[o + 1] = string.sub(member, RANK_ID_OFFSET)  -- the id's 16 bytes: the cheapest to parse
+        out[o + 2] = token
+        out[o + 3] = attempts
+        out[o + 4] = f[1]
+        out[o + 5] = f[2]
+        out[o + 6] = f[3]
+        out[o + 7] = picked
+        for i = 4, 10 do out[o + 4 + i] = f[i] end
       end
     end
   end

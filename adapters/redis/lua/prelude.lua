@@ -14,32 +14,22 @@ local function idem_key(k) return P .. ':idem:' .. k end
 local DEFAULT_QUEUE = 'default'
 local function queue_of(value) return value or DEFAULT_QUEUE end
 
--- Big-endian bytes of a non-negative integer below 2^53 (Lua numbers are doubles).
-local function be_bytes(n, width)
-  local out = {}
-  for i = width, 1, -1 do
-    out[i] = n % 256
-    n = math.floor(n / 256)
-  end
-  return string.char(unpack(out))
-end
-
 -- A ready-set member (rank), 28 bytes: 4 bytes of (2^31-1 - weight), 8 bytes of the FIFO
 -- sequence, both big-endian, then the id's 16 bytes. Within one priority (the score) Redis
 -- orders members bytewise, so higher weight comes first, then FIFO. The hash keeps only the
--- sequence (field 'seq'); a rank is rebuilt from weight, seq and id when it is needed.
+-- sequence (field 'seq'); ranks.lua rebuilds a stored task's rank from weight, seq and id.
 local RANK_ID_OFFSET = 13
-local MAX_WEIGHT = 2147483647
-local function weight_part(weight) return be_bytes(MAX_WEIGHT - (tonumber(weight) or 1), 4) end
-local function raw_id(id)
-  return (string.gsub(id, '%-?(%x%x)', function(h) return string.char(tonumber(h, 16)) end))
+local function new_rank(wpart, seq, raw)
+  local hi = math.floor(seq / 4294967296)
+  if struct then return wpart .. struct.pack(">I4I4", hi, seq - hi * 4294967296) .. raw end
+  -- Lua without the struct library (fakeredis): the same 8 bytes, one by one.
+  local out = {}
+  for i = 8, 1, -1 do
+    out[i] = seq % 256
+    seq = math.floor(seq / 256)
+  end
+  return wpart .. string.char(unpack(out)) .. raw
 end
-local ID_FORMAT = '%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x'
--- The id (canonical text) a rank ends with.
-local function rank_id(rank) return string.format(ID_FORMAT, string.byte(rank, RANK_ID_OFFSET, RANK_ID_OFFSET + 15)) end
-local function new_rank(wpart, seq, raw) return wpart .. be_bytes(seq, 8) .. raw end
--- The rank of a stored task from its hash's weight and seq fields.
-local function stored_rank(id, weight, seq) return new_rank(weight_part(weight), tonumber(seq) or 0, raw_id(id)) end
 
 -- Put a waiting task where dequeue finds it: in its queue's ready set (score = priority,
 -- member = rank) when ready_at <= now, else in its delayed set (score = ready_at). The one

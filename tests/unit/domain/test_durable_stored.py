@@ -6,7 +6,7 @@ import uuid
 
 import attrs
 
-from pyworker.domain import DurableTask, stored_task
+from pyworker.domain import DurableLease, DurableTask, stored_lease, stored_task
 
 
 def test_stored_task_equals_the_same_task_built_through_the_converters() -> None:
@@ -31,3 +31,8 @@ def test_stored_task_stays_frozen() -> None:
     else:
         raise AssertionError("a stored task accepted an assignment")
     assert task.handler == "h"
+
+
+def test_stored_lease_equals_the_same_lease_built_by_attrs() -> None:
+    task = stored_task("h", b"p", uuid.uuid4(), 0, None, "default", 1, 2, 0.0, {}, "", "")
+    assert stored_lease(task, "tok:1", 3, 2, 1_700_000_030.0) == DurableLease(task, "tok:1", 3, 2, 1_700_000_030.0)
