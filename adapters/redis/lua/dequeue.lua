@@ -38,24 +38,39 @@ local function to_ready(id, q)
   end
 end
 
+-- When the next delayed task or lease falls due (-1: none), so idle workers wait no longer.
+local next_due = -1
+local function note_due(score)
+  if score and (next_due < 0 or score < next_due) then next_due = score end
+end
+local function head_score(key) return tonumber(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]) end
+
 -- Bounded housekeeping per queue: promote due delayed tasks, reclaim expired leases
--- (the old token is dropped, so the worker that lost the lease is fenced off).
+-- (the old token is dropped, so the worker that lost the lease is fenced off). Each set's
+-- head is read first: when nothing is due (the usual case) that one read is all, and it
+-- is also the set's next due time.
 for _, q in ipairs(names) do
   local dkey = delayed_key(q)
-  local due = redis.call('ZRANGEBYSCORE', dkey, '-inf', now, 'LIMIT', 0, window)
-  if #due > 0 then
+  local first = head_score(dkey)
+  if first and first <= now then
+    local due = redis.call('ZRANGEBYSCORE', dkey, '-inf', now, 'LIMIT', 0, window)
     redis.call('ZREM', dkey, unpack(due))
     for _, id in ipairs(due) do to_ready(id, q) end
+    first = head_score(dkey)
   end
+  note_due(first)
   local pkey = processing_key(q)
-  local expired = redis.call('ZRANGEBYSCORE', pkey, '-inf', now, 'LIMIT', 0, window)
-  if #expired > 0 then
+  first = head_score(pkey)
+  if first and first <= now then
+    local expired = redis.call('ZRANGEBYSCORE', pkey, '-inf', now, 'LIMIT', 0, window)
     redis.call('ZREM', pkey, unpack(expired))
     for _, id in ipairs(expired) do
       redis.call('HDEL', task_key(id), 'lease_token', 'lease_at_ms')
       to_ready(id, q)
     end
+    first = head_score(pkey)
   end
+  note_due(first)  -- the leases granted below all expire at `expiry`: noted with them
 end
 
 local out = {-1}
@@ -125,18 +140,8 @@ if redis.call('GET', KEYS[2]) ~= '1' then
     state[#state + 1] = quota[q] or 0
   end
   redis.call('HSET', KEYS[4], unpack(state))
+  if leased_count > 0 then note_due(expiry) end
 end
 
--- When the next delayed task or lease falls due, so idle workers wait no longer.
-local next_due = -1
-for _, q in ipairs(names) do
-  for _, key in ipairs({delayed_key(q), processing_key(q)}) do
-    local head = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-    if head[2] then
-      local score = tonumber(head[2])
-      if next_due < 0 or score < next_due then next_due = score end
-    end
-  end
-end
 out[1] = next_due
 return out
