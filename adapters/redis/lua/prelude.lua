@@ -19,6 +19,9 @@ local function queue_of(value) return value or DEFAULT_QUEUE end
 -- orders members bytewise, so higher weight comes first, then FIFO. The hash keeps only the
 -- sequence (field 'seq'); ranks.lua rebuilds a stored task's rank from weight, seq and id.
 local RANK_ID_OFFSET = 13
+-- A task id's canonical text from its 16 bytes (a rank's tail; the id the settle scripts get).
+local ID_FORMAT = '%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x'
+local function id_text(raw, at) return string.format(ID_FORMAT, string.byte(raw, at, at + 15)) end
 local function new_rank(wpart, seq, raw)
   local hi = math.floor(seq / 4294967296)
   if struct then return wpart .. struct.pack(">I4I4", hi, seq - hi * 4294967296) .. raw end

@@ -8,11 +8,8 @@ end
 local function id_bytes(id)
   return (string.gsub(id, '%-?(%x%x)', function(h) return string.char(tonumber(h, 16)) end))
 end
-local ID_FORMAT = '%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x'
 -- The id (canonical text) a rank ends with.
-local function rank_id(rank)
-  return string.format(ID_FORMAT, string.byte(rank, RANK_ID_OFFSET, RANK_ID_OFFSET + 15))
-end
+local function rank_id(rank) return id_text(rank, RANK_ID_OFFSET) end
 -- The rank of a stored task from its hash's weight and seq fields.
 local function stored_rank(id, weight, seq)
   return new_rank(weight_part(weight), tonumber(seq) or 0, id_bytes(id))

@@ -1,10 +1,10 @@
 -- Release unstarted leases: ready again at once, in their old place, attempt uncounted.
 -- KEYS[1]=P:queues KEYS[2]=P:wake
--- ARGV[1]=P ARGV[2]=now_ms, then id, token pairs
+-- ARGV[1]=P ARGV[2]=now_ms, then id, token pairs (an id as its 16 bytes)
 -- Returns the number released (stale leases are skipped).
 local released = 0
 for i = 3, #ARGV - 1, 2 do
-  local id = ARGV[i]
+  local id = id_text(ARGV[i], 1)
   local f = leased(id, ARGV[i + 1], 'queue', 'priority', 'weight', 'seq')
   if f then
     local tkey = task_key(id)
