@@ -24,6 +24,8 @@ from pyworker.domain.durable import (
     page_window,
     ready_at_ms,
     storable_task,
+    stored_lease,
+    stored_task,
 )
 from pyworker.domain.duration import Duration, Instant, to_epoch, to_ms, to_seconds
 from pyworker.domain.errors import (
@@ -142,6 +144,8 @@ __all__ = [
     "retry_delay",
     "retry_delay_ns",
     "storable_task",
+    "stored_lease",
+    "stored_task",
     "to_epoch",
     "to_ms",
     "to_seconds",

@@ -72,6 +72,10 @@ class RedisDurableQueue:
         self._closed = False
         self._weight_args: list[Any] = []
         self._set_queues(store.default_queue, queue_weights or {})
+        keys = store.keys  # the scripts' KEYS lists, built once (the prefix never changes)
+        self._enqueue_keys = [keys.queues, keys.seq, keys.wake]
+        self._dequeue_keys = [keys.queues, keys.paused, keys.paused_queues, keys.round_robin]
+        self._queues_key = [keys.queues]
 
     @property
     def keys(self) -> RedisKeys:
@@ -165,7 +169,7 @@ class RedisDurableQueue:
             return []
         store = self.store
         args: list[Any] = [store.prefix, store.now_ms(), self._idempotency_ttl_ms, *_pairs(leases)]
-        reply = await store.run(store.scripts.ack, [store.keys.queues], args)
+        reply = await store.run(store.scripts.ack, self._queues_key, args)
         return [None if ok else _lost(lease) for lease, ok in zip(leases, reply, strict=True)]
 
     async def nack(self, lease: DurableLease, delay: float) -> None:
@@ -200,7 +204,7 @@ class RedisDurableQueue:
         now_ms = store.now_ms()
         expires_at_ms = now_ms + to_ms(effective_lease(duration))
         args: list[Any] = [store.prefix, now_ms, expires_at_ms, *_pairs(leases)]
-        reply = await store.run(store.scripts.extend, [store.keys.queues], args)
+        reply = await store.run(store.scripts.extend, self._queues_key, args)
         expires_at = expires_at_ms / 1000
         return [
             attrs.evolve(lease, expires_at=expires_at) if ok else _lost(lease)
@@ -235,15 +239,11 @@ class RedisDurableQueue:
 
     # -- internals ------------------------------------------------------------------------
 
-    @property
-    def _enqueue_keys(self) -> list[str]:
-        return [self.store.keys.queues, self.store.keys.seq, self.store.keys.wake]
-
     def _dequeue_call(self, limit: int, lease: float) -> tuple[list[str], list[Any], int]:
         store = self.store
         now_ms = store.now_ms()
         expires_at_ms = now_ms + to_ms(effective_lease(lease))
-        keys = [store.keys.queues, store.keys.paused, store.keys.paused_queues, store.keys.round_robin]
+        keys = self._dequeue_keys
         args = [store.prefix, now_ms, expires_at_ms - now_ms, max(limit, 1), self._window,
                 secrets.token_hex(8), store.default_queue, *self._weight_args]  # fmt: skip
         return keys, args, expires_at_ms
@@ -278,9 +278,12 @@ class RedisDurableQueue:
         return task_id if reply == 1 else DurableTaskExistsError(task_id=task_id)
 
 
-def _pairs(leases: Sequence[DurableLease]) -> list[str]:
-    """The scripts' id, token argument pairs."""
-    return [value for lease in leases for value in (str(lease.task_id), lease.token)]
+def _pairs(leases: Sequence[DurableLease]) -> list[bytes | str]:
+    """The settle scripts' id, token argument pairs. An id goes as its 16 bytes: the script
+    spells it out (``id_text`` in lua/prelude.lua), which costs Redis less than ``str(uuid)``
+    costs the worker, on the path of every ack.
+    """
+    return [value for lease in leases for value in (lease.task_id.bytes, lease.token)]
 
 
 def _lost(lease: DurableLease) -> DurableLeaseNotFoundError:

@@ -12,8 +12,13 @@ _NAMES = (
     "enqueue", "dequeue", "ack", "nack", "fail", "extend", "release", "pause", "stats", "list",
     "requeue", "delete", "replay", "restore",
 )  # fmt: skip
-#: Shared helpers a script needs besides the prelude (lua/<name>.lua, prepended in order).
-_INCLUDES = {"requeue": ("move",), "delete": ("move",), "replay": ("move",), "restore": ("move",)}
+#: Shared helpers a script needs besides the prelude (lua/<name>.lua, prepended in order); each
+#: helper defined costs every run of the script that includes it, so a script takes only its own.
+_INCLUDES = {
+    "dequeue": ("ranks",), "nack": ("ranks",), "release": ("ranks",), "list": ("ranks",),
+    "requeue": ("ranks", "move"), "delete": ("ranks", "move"), "replay": ("ranks", "move"),
+    "restore": ("ranks", "move"),
+}  # fmt: skip
 
 
 def script_source(name: str) -> str:

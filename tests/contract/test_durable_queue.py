@@ -398,6 +398,20 @@ async def test_wait_for_work_ends_when_a_delayed_task_falls_due(env: DurableEnv)
     assert len(await dequeue_all(env.queue)) == 1
 
 
+async def test_wait_for_work_ends_when_a_lease_falls_due(env: DurableEnv) -> None:
+    await env.queue.enqueue(make_task())
+    [lease] = await env.queue.dequeue(1, 0.2)  # the dequeue learns when this lease expires
+    assert await env.queue.dequeue(1, 30.0) == []
+    await asyncio.wait_for(env.queue.wait_for_work(60.0), PROMPTLY)  # the enqueue's wake-up
+
+    waiter = asyncio.ensure_future(env.queue.wait_for_work(60.0))
+    await asyncio.sleep(0)
+    env.clock.advance(0.2)  # Redis waits 0.2 s of real time; memory waits on the clock
+    await asyncio.wait_for(waiter, PROMPTLY)
+    [again] = await dequeue_all(env.queue)
+    assert (again.task_id, again.attempts) == (lease.task_id, 2)
+
+
 async def test_enqueue_many_and_ack_many_report_per_item(env: DurableEnv) -> None:
     first, second = make_task(idempotency_key="k1"), make_task()
     results = await env.queue.enqueue_many(

@@ -134,7 +134,8 @@ def test_an_interrupted_bulk_requeue_leaves_every_task_in_exactly_one_state(stor
             assert time.monotonic() < deadline, "the requeue never started"
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=BOUND)
-        ready = {uuid.UUID(m.decode()[27:]) for m in members(probe, keys.ready("q"))}
+        # A rank is 12 bytes of weight and sequence, then the id (docs/durable.md#redis-layout).
+        ready = {uuid.UUID(bytes=m[12:]) for m in members(probe, keys.ready("q"))}
         processing = {uuid.UUID(m.decode()) for m in members(probe, keys.processing("q"))}
         order = sorted(ids)
         with probe.pipeline(transaction=False) as pipe:

@@ -13,6 +13,6 @@ if ARGV[3] == '1' then
   redis.call('DEL', tkey)
 else
   redis.call('HSET', tkey, 'state', 'deleted', 'updated_at_ms', ARGV[2])
-  redis.call('HDEL', tkey, 'lease_token', 'lease_at_ms', 'rank')
+  redis.call('HDEL', tkey, 'lease_token', 'lease_at_ms', 'seq')
 end
 return 1

@@ -6,7 +6,7 @@ local id = ARGV[3]
 local f = leased(id, ARGV[4], 'queue')
 if not f then return 0 end
 local tkey = task_key(id)
-redis.call('ZREM', processing_key(f[3]), id)
+redis.call('ZREM', processing_key(queue_of(f[3])), id)
 redis.call('LPUSH', KEYS[2], id)
 redis.call('HSET', tkey, 'state', 'dead', 'last_error', ARGV[5], 'failed_at_ms', ARGV[2],
   'updated_at_ms', ARGV[2])

@@ -17,7 +17,7 @@ if state == 'dead' and queue ~= '' then
     local chunk = redis.call('LRANGE', KEYS[2], pos, math.min(pos + 255, stop - 1))
     if #chunk == 0 then break end
     for _, id in ipairs(chunk) do
-      if redis.call('HGET', task_key(id), 'queue') == queue then
+      if queue_of(redis.call('HGET', task_key(id), 'queue')) == queue then
         if #ids == size then follows = pos; break end
         ids[#ids + 1] = id
       end
@@ -45,7 +45,7 @@ else
       skip = skip - count
     else
       for _, member in ipairs(redis.call('ZRANGE', key, skip, skip + size - #ids)) do
-        if state == 'ready' then member = string.sub(member, RANK_ID_OFFSET) end
+        if state == 'ready' then member = rank_id(member) end
         ids[#ids + 1] = member
       end
       skip = 0

@@ -3,13 +3,13 @@
 -- ARGV[1]=P ARGV[2]=now_ms ARGV[3]=id ARGV[4]=token ARGV[5]=ready_at_ms
 -- Returns 1, or 0 when the lease is gone or stale (nothing changed).
 local now, id, ready_at = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[5])
-local f = leased(id, ARGV[4], 'queue', 'priority', 'rank')
+local f = leased(id, ARGV[4], 'queue', 'priority', 'weight')
 if not f then return 0 end
-local queue, tkey = f[3], task_key(id)
+local queue, tkey = queue_of(f[3]), task_key(id)
 redis.call('ZREM', processing_key(queue), id)
-local rank = new_rank(string.sub(f[5], 1, 10), redis.call('INCR', KEYS[2]), id)
-local state = place(queue, id, f[4], rank, ready_at, now)
-redis.call('HSET', tkey, 'state', state, 'rank', rank, 'ready_at_ms', ready_at, 'updated_at_ms', now)
+local seq = redis.call('INCR', KEYS[2])
+local state = place(queue, id, f[4] or 0, stored_rank(id, f[5], seq), ready_at, now)
+redis.call('HSET', tkey, 'state', state, 'seq', string.format('%d', seq), 'ready_at_ms', ARGV[5], 'updated_at_ms', ARGV[2])
 redis.call('HDEL', tkey, 'lease_token', 'lease_at_ms')
 -- A delayed retry wakes too: the woken worker's dequeue learns the new due time.
 wake(KEYS[3], 1)

@@ -9,12 +9,29 @@ local function delayed_key(q) return P .. ':delayed:' .. q end
 local function processing_key(q) return P .. ':processing:' .. q end
 local function idem_key(k) return P .. ':idem:' .. k end
 
--- A ready-set member: 10-digit inverted weight, 16 hex digits of sequence, ':', id.
--- Within one priority (the score) Redis orders members bytewise, so higher weight
--- comes first, then FIFO. The id starts at this offset.
-local RANK_ID_OFFSET = 28
-local function new_rank(weight_part, seq, id)
-  return weight_part .. string.format('%016x', seq) .. ':' .. id
+-- A task hash leaves out every field whose value is the default (docs/durable.md#redis-layout):
+-- read back, an absent queue is this one, an absent number 0 (weight: 1), absent text ''.
+local DEFAULT_QUEUE = 'default'
+local function queue_of(value) return value or DEFAULT_QUEUE end
+
+-- A ready-set member (rank), 28 bytes: 4 bytes of (2^31-1 - weight), 8 bytes of the FIFO
+-- sequence, both big-endian, then the id's 16 bytes. Within one priority (the score) Redis
+-- orders members bytewise, so higher weight comes first, then FIFO. The hash keeps only the
+-- sequence (field 'seq'); ranks.lua rebuilds a stored task's rank from weight, seq and id.
+local RANK_ID_OFFSET = 13
+-- A task id's canonical text from its 16 bytes (a rank's tail; the id the settle scripts get).
+local ID_FORMAT = '%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x'
+local function id_text(raw, at) return string.format(ID_FORMAT, string.byte(raw, at, at + 15)) end
+local function new_rank(wpart, seq, raw)
+  local hi = math.floor(seq / 4294967296)
+  if struct then return wpart .. struct.pack(">I4I4", hi, seq - hi * 4294967296) .. raw end
+  -- Lua without the struct library (fakeredis): the same 8 bytes, one by one.
+  local out = {}
+  for i = 8, 1, -1 do
+    out[i] = seq % 256
+    seq = math.floor(seq / 256)
+  end
+  return wpart .. string.char(unpack(out)) .. raw
 end
 
 -- Put a waiting task where dequeue finds it: in its queue's ready set (score = priority,

@@ -1,7 +1,8 @@
 -- Restore one task from a snapshot: replace what is stored under its id, then place it.
 -- KEYS[1]=P:queues KEYS[2]=P:dead KEYS[3]=P:seq KEYS[4]=P:wake
 -- ARGV[1]=P ARGV[2]=now_ms ARGV[3]=id ARGV[4]=state, then the hash's field, value pairs
--- (queue, priority, weight, ready_at_ms, lease_at_ms, idempotency_key among them).
+-- (queue, priority, weight, ready_at_ms, lease_at_ms, idempotency_key among them; a field
+-- left out holds its default).
 -- Returns 1.
 local now, id, state = tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local old = move_fields(id)
@@ -10,10 +11,10 @@ if old then detach(id, old, KEYS[2], false) end
 redis.call('DEL', tkey)
 redis.call('HSET', tkey, unpack(ARGV, 5))
 local h = redis.call('HMGET', tkey, 'queue', 'priority', 'weight', 'ready_at_ms', 'lease_at_ms', 'idempotency_key')
-local queue = h[1]
-local weight_part = string.format('%010d', 2147483647 - (tonumber(h[3]) or 1))
-local rank = new_rank(weight_part, redis.call('INCR', KEYS[3]), id)
-redis.call('HSET', tkey, 'rank', rank)
+local queue = queue_of(h[1])
+local seq = redis.call('INCR', KEYS[3])
+local rank = stored_rank(id, h[3], seq)
+redis.call('HSET', tkey, 'seq', string.format('%d', seq))
 redis.call('SADD', KEYS[1], queue)
 if state == 'dead' then
   redis.call('RPUSH', KEYS[2], id)
