@@ -235,12 +235,21 @@ class ScheduleService:
         schedule.next_at = schedule.spec.next_after(now)
 
     async def _sleep_until(self, when: float | None) -> None:
+        if when is not None and when <= self._clock.now():
+            await asyncio.sleep(0)  # due already (time moved while firing): no timer to wait for
+            return
         changed = asyncio.ensure_future(self._changed.wait())
         waits: set[asyncio.Future[Any]] = {changed}
         if when is not None:
-            waits.add(asyncio.ensure_future(self._clock.sleep(max(0.0, when - self._clock.now()))))
+            waits.add(asyncio.ensure_future(self._sleep_to(when)))
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiter in waits:
                 waiter.cancel()
+
+    async def _sleep_to(self, when: float) -> None:
+        # The delay is read when the timer is armed (this task's first step), not before.
+        now = self._clock.now()
+        if when > now:
+            await self._clock.sleep(when - now)
