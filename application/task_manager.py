@@ -126,7 +126,8 @@ class TaskManager(ManagerObservation, ScheduleMethods):
                 within ``DurableConfig.connect_timeout``.
         """
         await self._engine.start()
-        self.schedules.start()
+        if not self._engine.stopped:
+            self.schedules.start()
 
     def start_workers(self) -> None:
         """Start what needs no I/O on the running loop. Idempotent; a no-op after stop."""

@@ -61,6 +61,7 @@ class ScheduleService:
         self._all_paused = False
         self._changed = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
+        self._running = False  # between start() and stop(); the loop exists only with schedules
 
     # -- registration -----------------------------------------------------------------
 
@@ -122,6 +123,8 @@ class ScheduleService:
         keep = collections.deque[FireRecord](maxlen=max(int(history), 1))
         self._schedules[name] = Schedule(name, parsed, factory, durable, policy, bool(skip_if_running), keep)
         self._changed.set()
+        if self._running:
+            self._ensure_loop()
 
     def unregister_cron_task(self, name: str) -> bool:
         """Stop firing ``name`` on this node; True if it was registered. A durable
@@ -183,12 +186,19 @@ class ScheduleService:
     # -- the loop -------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start firing (on the running loop). Idempotent."""
+        """Start firing (on the running loop). Idempotent; a manager without schedules
+        gets no loop until one is registered."""
+        self._running = True
+        if self._schedules:
+            self._ensure_loop()
+
+    def _ensure_loop(self) -> None:
         if self._loop is None or self._loop.done():
             self._loop = asyncio.get_running_loop().create_task(self._run(), name="pyworker-schedules")
 
     async def stop(self) -> None:
         """Stop firing; a fire in progress is interrupted. Idempotent."""
+        self._running = False
         loop, self._loop = self._loop, None
         if loop is not None and not loop.done():
             loop.cancel()

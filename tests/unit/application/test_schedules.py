@@ -358,3 +358,20 @@ async def test_a_durable_task_the_handlers_refuse_is_not_fired(
         assert await ready_ids(backend) == []
     finally:
         await manager.stop_now()
+
+
+async def test_a_manager_without_schedules_runs_no_schedule_loop(make_manager: MakeManager, clock: ManualClock) -> None:
+    manager, factory = make_manager(), Recorder()
+    await manager.start()
+
+    def loops() -> int:
+        return sum(1 for task in asyncio.all_tasks() if task.get_name() == "pyworker-schedules")
+
+    assert loops() == 0
+    manager.register_cron_task("job", "@every 1s", factory)  # after start: the loop starts now
+    assert loops() == 1
+    await until(lambda: next_at(manager, "job") is not None)
+    await advance(clock, manager, 1.0)
+    assert factory.ticks == [START + 1]
+    await within(manager.stop_now())
+    assert loops() == 0
