@@ -55,7 +55,7 @@ class ScheduleService:
         self._clock = clock
         self._firer = TickFirer(clock, register_local, prepare_durable, store)
         self._local = register_local is not None
-        self._durable = prepare_durable is not None and store is not None
+        self._durable = prepare_durable is not None
         self.store = store
         self._schedules: dict[str, Schedule] = {}
         self._all_paused = False
@@ -107,6 +107,8 @@ class ScheduleService:
         """
         if not self._durable:
             raise DurableModeError(reason="durable backend not configured")
+        if self.store is None:
+            raise DurableModeError(reason="the durable backend keeps no schedules (it has no schedule_store())")
         self._add(name, spec, factory, True, timezone, misfire, skip_if_running, history)
 
     def _add(

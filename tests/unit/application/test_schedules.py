@@ -6,15 +6,17 @@ import asyncio
 import logging
 from typing import Any
 
+import attrs
 import pytest
 
 from pyworker.adapters.clock import ManualClock
-from pyworker.adapters.memory import InMemoryDurableBackend
+from pyworker.adapters.memory import InMemoryDurableBackend, InMemoryScheduleStore
 from pyworker.application import TaskManager, TypedDurableRegistry
-from pyworker.application.schedules import Tick
-from pyworker.domain import DurableModeError, DurableState, DurableTask, Task
+from pyworker.application.schedules import ScheduleService, Tick
+from pyworker.domain import BackendUnavailableError, DurableModeError, DurableState, DurableTask, Task
 from pyworker.domain.schedule import (
     FireOutcome,
+    FireRecord,
     InvalidMisfirePolicyError,
     InvalidScheduleFactoryError,
     InvalidScheduleNameError,
@@ -375,3 +377,52 @@ async def test_a_manager_without_schedules_runs_no_schedule_loop(make_manager: M
     assert factory.ticks == [START + 1]
     await within(manager.stop_now())
     assert loops() == 0
+
+
+def encoded(task: DurableTask) -> DurableTask:
+    """What the manager's registrar does to a task, for a service built without one."""
+    return attrs.evolve(task, payload=task.message.SerializeToString())
+
+
+class FlakyStore(InMemoryScheduleStore):
+    """The in-memory store, unreachable for the next ``down`` fires (as Redis would be)."""
+
+    def __init__(self, backend: InMemoryDurableBackend, clock: ManualClock, down: int) -> None:
+        super().__init__(backend, clock)
+        self.down = down
+
+    async def fire(self, name: str, tick: float | None, task: DurableTask, *, skip_if_running: bool,
+                   history: int) -> FireRecord:  # fmt: skip
+        if self.down > 0:
+            self.down -= 1
+            raise BackendUnavailableError(reason="connection refused")
+        return await super().fire(name, tick, task, skip_if_running=skip_if_running, history=history)
+
+
+async def test_a_tick_the_store_refused_is_fired_when_it_answers_again(
+    clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = InMemoryDurableBackend(clock=clock)
+    store = FlakyStore(backend, clock, down=2)
+    service = ScheduleService(clock, register_local=None, prepare_durable=encoded, store=store)
+    service.register_durable_cron_task("job", "@every 60s", report)
+    service.start()
+    try:
+        await until(lambda: service.schedules()[0].next_at is not None)
+        with caplog.at_level(logging.WARNING, logger="pyworker.schedules"):
+            clock.advance(40.0)  # the tick at START + 40: refused
+            await until(lambda: service.schedules()[0].next_at == START + 41)
+            clock.advance(1.0)  # retried after RETRY_AFTER: refused again
+            await until(lambda: service.schedules()[0].next_at == START + 42)
+            clock.advance(1.0)  # the store answers: the missed tick fires (misfire "once")
+            await until(lambda: service.schedules()[0].next_at == START + 100)
+        assert caplog.text.count("connection refused") == 2
+        assert await ready_ids(backend) == [str(tick_task_id("job", START + 40))]
+    finally:
+        await service.stop()
+
+
+async def test_a_durable_backend_without_a_schedule_store_is_refused(clock: ManualClock) -> None:
+    service = ScheduleService(clock, register_local=None, prepare_durable=lambda task: task, store=None)
+    with pytest.raises(DurableModeError, match="keeps no schedules"):
+        service.register_durable_cron_task("job", "@hourly", report)
