@@ -212,10 +212,14 @@ class ScheduleService:
             self._changed.clear()
             now = self._clock.now()
             for schedule in list(self._schedules.values()):
-                if schedule.last is None:
-                    await self._begin(schedule, now)
-                elif schedule.next_at is not None and schedule.next_at <= now:
-                    await self._fire_due(schedule, now)
+                try:
+                    if schedule.last is None:
+                        await self._begin(schedule, now)
+                    elif schedule.next_at is not None and schedule.next_at <= now:
+                        await self._fire_due(schedule, now)
+                except Exception:  # a bug must not stop every other schedule: log, retry soon
+                    logger.exception("schedule %s: unexpected error", schedule.name)
+                    schedule.next_at = now + RETRY_AFTER
             due = [s.next_at for s in self._schedules.values() if s.next_at is not None]
             await self._sleep_until(min(due) if due else None)
 

@@ -426,3 +426,35 @@ async def test_a_durable_backend_without_a_schedule_store_is_refused(clock: Manu
     service = ScheduleService(clock, register_local=None, prepare_durable=lambda task: task, store=None)
     with pytest.raises(DurableModeError, match="keeps no schedules"):
         service.register_durable_cron_task("job", "@hourly", report)
+
+
+class BrokenOnceStore(FlakyStore):
+    """A store with a bug on its first fire (not a WorkerError): the loop must survive it."""
+
+    async def fire(self, name: str, tick: float | None, task: DurableTask, *, skip_if_running: bool,
+                   history: int) -> FireRecord:  # fmt: skip
+        if self.down > 0:
+            self.down -= 1
+            raise RuntimeError("a bug in the store")
+        return await super().fire(name, tick, task, skip_if_running=skip_if_running, history=history)
+
+
+async def test_an_unexpected_error_is_logged_and_the_loop_goes_on(
+    clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = InMemoryDurableBackend(clock=clock)
+    store = BrokenOnceStore(backend, clock, down=1)
+    service = ScheduleService(clock, register_local=None, prepare_durable=encoded, store=store)
+    service.register_durable_cron_task("job", "@every 60s", report)
+    service.start()
+    try:
+        await until(lambda: service.schedules()[0].next_at is not None)
+        with caplog.at_level(logging.ERROR, logger="pyworker.schedules"):
+            clock.advance(40.0)
+            await until(lambda: service.schedules()[0].next_at == START + 41)
+        assert "a bug in the store" in caplog.text
+        clock.advance(1.0)
+        await until(lambda: service.schedules()[0].next_at == START + 100)
+        assert await ready_ids(backend) == [str(tick_task_id("job", START + 40))]
+    finally:
+        await service.stop()
