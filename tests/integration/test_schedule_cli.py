@@ -30,3 +30,15 @@ def test_a_bad_schedules_flag_is_a_usage_error(
     assert err.startswith("workerctl: ")
     assert message in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [["history", "two words"], ["pause", "", "--apply"]])
+def test_durable_schedules_refuse_a_bad_name_before_connecting(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Port 1 answers nothing: the name is checked first, so the error is the name's.
+    code = main(["durable", "schedules", *command, "--redis-url", "redis://127.0.0.1:1/0"])
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE
+    assert err.startswith("workerctl: invalid schedule name"), err
+    assert err.count("\n") == 1
