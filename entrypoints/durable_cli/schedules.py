@@ -8,7 +8,7 @@ from typing import TypeVar
 import click
 
 from pyworker.application.ports import DurableBackend
-from pyworker.application.schedules import ScheduleStore, ScheduleStoreProvider
+from pyworker.application.schedules import ScheduleAdmin, ScheduleStoreProvider
 from pyworker.domain.schedule import check_name
 from pyworker.entrypoints.container import Application
 from pyworker.entrypoints.durable_cli.connection import Connection, connection_options, run_backend
@@ -19,16 +19,18 @@ T = TypeVar("T")
 APPLY = click.option("--apply", is_flag=True, help="Make the change (without it: a dry run saying what would change).")
 
 
-def on_store(container: Application, connection: Connection, action: Callable[[ScheduleStore], Awaitable[T]]) -> T:
+def on_store(container: Application, connection: Connection, action: Callable[[ScheduleAdmin], Awaitable[T]]) -> T:
+    """Run ``action(admin)`` over the backend's ScheduleStore within ``connection.timeout``."""
+
     def with_store(backend: DurableBackend) -> Awaitable[T]:
         assert isinstance(backend, ScheduleStoreProvider)  # the Redis backend always is one
-        return action(backend.schedule_store())
+        return action(ScheduleAdmin(backend.schedule_store()))
 
     return run_backend(container, connection, with_store)
 
 
 def schedule_name(name: str | None) -> str | None:
-    """The name checked as registration checks it (one line and exit 2 when it is not one)."""
+    """The name checked before connecting (ScheduleAdmin checks it too): one line and exit 2."""
     if name is None:
         return None
     try:
@@ -54,7 +56,8 @@ def _pause_command(action: str) -> click.Command:
         if not apply:
             click.echo(f"dry-run: use --apply to {action} {target}")
             return
-        on_store(container, connection, lambda store: store.set_paused(checked, action == "pause"))
+        pausing = action == "pause"
+        on_store(container, connection, lambda admin: admin.pause(checked) if pausing else admin.resume(checked))
         click.echo(f"{target} {action}d")
 
     command.help = (
@@ -74,9 +77,9 @@ schedules.add_command(_pause_command("resume"))
 @click.pass_obj
 def paused(container: Application, connection: Connection) -> None:
     """Whether every schedule is paused (paused=true|false), then each schedule paused by name."""
-    every, names = on_store(container, connection, lambda store: store.paused())
+    every, names = on_store(container, connection, lambda admin: admin.paused())
     click.echo(f"paused={'true' if every else 'false'}")
-    for name in sorted(names):
+    for name in names:
         click.echo(f"schedule={name} paused=true")
 
 
@@ -90,7 +93,7 @@ def history(container: Application, connection: Connection, name: str, limit: in
     """The latest fires of schedule NAME, newest first: tick, outcome, task id, when (as any node recorded them)."""
     checked = schedule_name(name)
     assert checked is not None
-    records = on_store(container, connection, lambda store: store.history(checked, limit))
+    records = on_store(container, connection, lambda admin: admin.history(checked, limit))
     for record in records:
         fields = {
             "tick": rfc3339(record.tick) if record.tick is not None else "run-now",
