@@ -14,6 +14,7 @@ from pyworker.application.hooks import TaskHooks
 from pyworker.application.observation import ManagerObservation
 from pyworker.application.ports import Clock, DurableCodec, DurableQueue, Meter, MeterFactory, Tracer
 from pyworker.application.registry import DurableHandlerSpec, TypedDurableRegistry
+from pyworker.application.schedules.facade import ScheduleMethods, new_schedule_service
 from pyworker.domain import (
     DurableModeError,
     DurableTask,
@@ -26,7 +27,7 @@ from pyworker.domain import (
 )
 
 
-class TaskManager(ManagerObservation):
+class TaskManager(ManagerObservation, ScheduleMethods):
     """Runs prioritized tasks on a pool of asyncio workers (in-memory or durable).
 
     Settings come as a ``ManagerConfig`` (``config=``) and a ``DurableConfig``
@@ -82,6 +83,7 @@ class TaskManager(ManagerObservation):
             durable_codec=durable_codec,
         )
         self._meter_factory = meter_factory
+        self.schedules = new_schedule_service(self._engine, self.register_task)  # cron: docs/cluster.md
         config = self.config  # go-worker's fields, read-only copies of the config
         self.max_workers = config.max_workers
         self.max_tasks = config.max_tasks
@@ -124,6 +126,8 @@ class TaskManager(ManagerObservation):
                 within ``DurableConfig.connect_timeout``.
         """
         await self._engine.start()
+        if not self._engine.stopped:
+            self.schedules.start()
 
     def start_workers(self) -> None:
         """Start what needs no I/O on the running loop. Idempotent; a no-op after stop."""
@@ -168,6 +172,7 @@ class TaskManager(ManagerObservation):
             WaitTimeoutError: the tasks did not finish in time; the manager keeps
                 running them but still refuses new ones.
         """
+        await self.schedules.stop()
         self._engine.accepting = False
         await self._engine.dispatcher.stop_taking()
         await self.wait(timeout)
@@ -175,6 +180,7 @@ class TaskManager(ManagerObservation):
 
     async def stop_now(self) -> None:
         """Stop at once: cancel waiting and running tasks, end result streams. Idempotent."""
+        await self.schedules.stop()
         await self._engine.stop_now()
 
     # -- registration ----------------------------------------------------------

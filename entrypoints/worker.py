@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import inspect
 import os
 import signal
 import sys
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import click
 
 from pyworker.application import DurableHandlerSpec, TaskManager, TypedDurableRegistry
 from pyworker.application.attempt import is_async_function
 from pyworker.application.config import MAX_AUTO_BATCH, DurableConfig
-from pyworker.domain import BackendUnavailableError, RetentionPolicy
+from pyworker.domain import BackendUnavailableError, DurableModeError, RetentionPolicy
+from pyworker.domain.schedule import ScheduleError
 from pyworker.entrypoints.container import Application, configure, task_manager_scope
 from pyworker.entrypoints.durations import DURATION, format_duration
 from pyworker.entrypoints.errors import EXIT_USAGE, CliError
@@ -55,15 +57,12 @@ class AppLoadError(CliError):
         super().__init__(message, EXIT_USAGE)
 
 
-def load_handlers(spec: str) -> dict[str, DurableHandlerSpec]:
-    """Import ``module:attribute`` and return its durable handlers.
-
-    The attribute may be a TypedDurableRegistry, a mapping of name to
-    DurableHandlerSpec, or a callable returning either.
-    """
+def _import_attribute(spec: str, flag: str) -> Any:
+    """The object ``module:attribute`` names; the module is imported with the working
+    directory on ``sys.path``."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
-        raise AppLoadError(f"--app must be module:attribute, got {spec!r}")
+        raise AppLoadError(f"{flag} must be module:attribute, got {spec!r}")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # like celery/rq: the app lives in the working directory
     try:
@@ -71,9 +70,18 @@ def load_handlers(spec: str) -> dict[str, DurableHandlerSpec]:
     except ImportError as exc:
         raise AppLoadError(f"cannot import {module_name!r}: {exc}") from exc
     try:
-        target: Any = getattr(module, attribute)
+        return getattr(module, attribute)
     except AttributeError:
         raise AppLoadError(f"module {module_name!r} has no attribute {attribute!r}") from None
+
+
+def load_handlers(spec: str) -> dict[str, DurableHandlerSpec]:
+    """Import ``module:attribute`` and return its durable handlers.
+
+    The attribute may be a TypedDurableRegistry, a mapping of name to
+    DurableHandlerSpec, or a callable returning either.
+    """
+    target = _import_attribute(spec, "--app")
     if callable(target) and not isinstance(target, TypedDurableRegistry | Mapping):
         target = target()
     if isinstance(target, TypedDurableRegistry):
@@ -83,13 +91,54 @@ def load_handlers(spec: str) -> dict[str, DurableHandlerSpec]:
     raise AppLoadError(f"{spec} is not a TypedDurableRegistry or a mapping of DurableHandlerSpec")
 
 
-async def serve(container: Application, handlers: Mapping[str, DurableHandlerSpec], keep_finished: int) -> int:
+#: ``--schedules``: called with the node's TaskManager before it starts; it registers the
+#: app's schedules (``manager.register_durable_cron_task(...)``), docs/cluster.md#schedules.
+ScheduleSetup = Callable[[TaskManager], Any]
+
+
+def load_schedules(spec: str | None) -> ScheduleSetup | None:
+    """Import ``module:attribute`` for ``--schedules``: a callable taking the manager."""
+    if spec is None:
+        return None
+    target = _import_attribute(spec, "--schedules")
+    if not callable(target):
+        raise AppLoadError(f"{spec} is not a callable that takes the TaskManager")
+    return cast(ScheduleSetup, target)
+
+
+async def add_schedules(manager: TaskManager, setup: ScheduleSetup | None, spec: str | None) -> None:
+    """Run the app's schedule setup; its typed errors (a bad spec, a durable schedule on a
+    manager without a backend) are usage errors, one line and exit 2."""
+    if setup is None:
+        return
+    try:
+        outcome = setup(manager)
+        if inspect.isawaitable(outcome):
+            await outcome
+    except (ScheduleError, DurableModeError) as exc:
+        raise AppLoadError(f"--schedules {spec}: {exc}") from exc
+
+
+async def serve(
+    container: Application,
+    handlers: Mapping[str, DurableHandlerSpec],
+    keep_finished: int,
+    schedules: ScheduleSetup | None = None,
+    schedules_spec: str | None = None,
+) -> int:
     """Run the container's manager until SIGTERM/SIGINT, then close the container's resources."""
     async with task_manager_scope(container) as manager:
         # A node runs forever: without a bound its registry of finished tasks grows without end.
         manager.set_retention_policy(RetentionPolicy(max_entries=max(keep_finished, 1)))
+        await add_schedules(manager, schedules, schedules_spec)
         await start(manager, container)
-        return await run_until_signalled(manager, banner(container, handlers) + telemetry_banner(container))
+        ready = banner(container, handlers) + schedules_banner(manager) + telemetry_banner(container)
+        return await run_until_signalled(manager, ready)
+
+
+def schedules_banner(manager: TaskManager) -> str:
+    names = [info.name for info in manager.list_schedules()]
+    return f" schedules={names}" if names else ""
 
 
 async def start(manager: TaskManager, container: Application) -> None:
@@ -159,6 +208,8 @@ def banner(container: Application, handlers: Mapping[str, DurableHandlerSpec]) -
 
 @click.command()
 @click.option("--app", "app", required=True, help="module:attribute of your TypedDurableRegistry.")
+@click.option("--schedules", "schedules", default=None,
+              help="module:attribute of a callable that registers schedules on the manager.")
 @click.option("--redis-url", type=REDIS_URL, default=DEFAULT_REDIS_URL, show_default=True, envvar="PYWORKER_REDIS_URL",
               help="redis://, rediss:// or unix:// URL.")
 @click.option("--redis-prefix", default=DEFAULT_REDIS_PREFIX, show_default=True,
@@ -197,6 +248,7 @@ def banner(container: Application, handlers: Mapping[str, DurableHandlerSpec]) -
 def worker(
     container: Application,
     app: str,
+    schedules: str | None,
     redis_url: str,
     redis_prefix: str,
     backend: str,
@@ -221,6 +273,7 @@ def worker(
     """Run a durable worker node: lease tasks from Redis and run your handlers."""
     handlers = load_handlers(app)
     concurrency, batch_size, prefetch_size = node_sizes(handlers, concurrency, batch, prefetch)
+    setup = load_schedules(schedules)
     queue_names = [q.strip() for q in queues.split(",") if q.strip()]
     configure(
         container,
@@ -250,5 +303,5 @@ def worker(
             metrics_exporter=metrics_exporter,
         ),
     )
-    code = asyncio.run(serve(container, handlers, keep_finished))
+    code = asyncio.run(serve(container, handlers, keep_finished, setup, schedules))
     click.get_current_context().exit(code)

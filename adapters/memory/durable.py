@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from pyworker.adapters.clock import SystemClock
+from pyworker.adapters.memory.schedules import InMemoryScheduleStore
 from pyworker.application.ports import Clock
 from pyworker.domain.durable import (
     DEFAULT_IDEMPOTENCY_TTL,
@@ -103,6 +104,13 @@ class InMemoryDurableBackend:
         self._paused_queues: set[str] = set()
         self._waiters: set[asyncio.Future[None]] = set()
         self._signalled = False
+        self._schedule_store: InMemoryScheduleStore | None = None
+
+    def schedule_store(self) -> InMemoryScheduleStore:
+        """Durable schedules next to these tasks (one per backend; adapters/memory/schedules.py)."""
+        if self._schedule_store is None:
+            self._schedule_store = InMemoryScheduleStore(self, self._clock)
+        return self._schedule_store
 
     # -- writes ---------------------------------------------------------------------------
 

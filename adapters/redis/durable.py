@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pyworker.adapters.redis.client import RedisClient
 from pyworker.adapters.redis.inspector import RedisDurableInspector
 from pyworker.adapters.redis.queue import RedisDurableQueue
+from pyworker.adapters.redis.schedules import RedisScheduleStore
 from pyworker.adapters.redis.store import RedisDurableStore
 from pyworker.application.ports import Clock
 from pyworker.domain.durable import DEFAULT_IDEMPOTENCY_TTL
@@ -50,3 +51,10 @@ class RedisDurableBackend(RedisDurableQueue, RedisDurableInspector):
             close_client=close_client,
         )
         RedisDurableInspector.__init__(self, store)
+        self._schedule_store: RedisScheduleStore | None = None
+
+    def schedule_store(self) -> RedisScheduleStore:
+        """Durable schedules on this backend's Redis (one per backend; adapters/redis/schedules.py)."""
+        if self._schedule_store is None:
+            self._schedule_store = RedisScheduleStore(self.store)
+        return self._schedule_store

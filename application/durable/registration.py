@@ -26,6 +26,11 @@ class DurableRegistrar:
     async def register(self, task: DurableTask, run_at: float | None = None) -> uuid.UUID:
         return await self._queue.enqueue(self._prepare(task, run_at))
 
+    def prepare(self, task: DurableTask) -> DurableTask:
+        """Validate and normalise a task as ``register`` does, without enqueueing it
+        (schedules enqueue through their ScheduleStore, application/schedules/)."""
+        return self._prepare(task)
+
     def _prepare(self, task: DurableTask, run_at: float | None = None) -> DurableTask:
         prepared = self._handlers.prepare(task, run_at)
         if self.trace_context is not None:

@@ -1,6 +1,6 @@
 """Layer import rules, checked by an AST walk over every module (docs/architecture.md, "The layers").
 
-domain/       stdlib + attrs only; no asyncio or network I/O; never reads the clock.
+domain/       stdlib, attrs and cronsim (domain/schedule.py) only; no asyncio or network I/O; never reads the clock.
 application/  stdlib, attrs, typing_extensions, domain, application.
 adapters/     anything but entrypoints; grpc/protos only in adapters/grpc*;
               google.protobuf only in adapters/grpc* and adapters/codec.
@@ -28,7 +28,7 @@ STDLIB = frozenset(sys.stdlib_module_names)
 DOMAIN_FORBIDDEN_STDLIB = frozenset(
     {"asyncio", "socket", "selectors", "ssl", "subprocess", "multiprocessing", "http", "urllib"}
 )
-DOMAIN_ALLOWED = frozenset({"__future__", "attrs", "attr", "domain"})
+DOMAIN_ALLOWED = frozenset({"__future__", "attrs", "attr", "cronsim", "domain"})
 APPLICATION_ALLOWED = frozenset({"__future__", "attrs", "attr", "typing_extensions", "domain", "application"})
 APPLICATION_FORBIDDEN = (
     "adapters",

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import fakeredis
 
-from pyworker.adapters.memory import InMemoryDurableBackend
+from pyworker.adapters.memory import InMemoryDurableBackend, InMemoryScheduleStore
 from pyworker.adapters.redis import (
     RedisDurableBackend,
     RedisDurableInspector,
     RedisDurableQueue,
     RedisDurableStore,
 )
+from pyworker.adapters.redis.schedules import RedisScheduleStore
 from pyworker.application.ports import DurableBackend, DurableInspector, DurableQueue
+from pyworker.application.schedules import ScheduleStore, ScheduleStoreProvider
 
 
 async def test_in_memory_backend_implements_both_ports() -> None:
@@ -50,5 +52,24 @@ async def test_redis_backend_implements_both_ports() -> None:
     assert isinstance(inspector, DurableInspector)
     assert isinstance(backend, DurableBackend)
     assert redis_backend.store.client is client
+    await redis_backend.close()
+    await client.aclose()
+
+
+async def test_both_backends_provide_one_schedule_store_each() -> None:
+    memory = InMemoryDurableBackend()
+    client = fakeredis.aioredis.FakeRedis()
+    redis_backend = RedisDurableBackend(client, prefix="conformance")
+    providers: list[ScheduleStoreProvider] = [memory, redis_backend]
+    memory_store: ScheduleStore = memory.schedule_store()
+    redis_store: ScheduleStore = redis_backend.schedule_store()
+    assert all(isinstance(p, ScheduleStoreProvider) for p in providers)
+    assert isinstance(memory_store, InMemoryScheduleStore)
+    assert isinstance(redis_store, RedisScheduleStore)
+    assert all(isinstance(s, ScheduleStore) for s in (memory_store, redis_store))
+    # One store per backend: every manager on a backend shares its schedules' state.
+    assert memory.schedule_store() is memory_store
+    assert redis_backend.schedule_store() is redis_store
+    await memory.close()
     await redis_backend.close()
     await client.aclose()

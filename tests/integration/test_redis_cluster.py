@@ -45,6 +45,14 @@ from tests.contract.test_durable_queue import (  # noqa: F401
     test_wait_for_work_is_woken_by_an_enqueue_from_another_client,
     test_weighted_round_robin_across_queues,
 )
+from tests.contract.test_schedule_store import (  # noqa: F401
+    test_a_fired_tick_is_a_ready_task_stored_as_enqueue_stores_it,
+    test_a_late_node_does_not_recreate_a_tick_whose_task_was_acked,
+    test_history_is_newest_first_and_bounded,
+    test_pause_one_or_all_is_shared_and_consumes_the_tick,
+    test_skip_if_running_skips_while_the_previous_task_is_stored_and_not_dead,
+    test_two_nodes_firing_the_same_tick_create_one_task,
+)
 from tests.support.redis_servers import HOST, RedisServer, redis_available, redis_cluster
 
 pytestmark = pytest.mark.cluster

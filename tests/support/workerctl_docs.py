@@ -22,6 +22,7 @@ import redis
 from pyworker.adapters.clock import ManualClock
 from pyworker.adapters.redis import RedisDurableBackend, RedisKeys, new_redis_client
 from pyworker.domain import DurableTask
+from pyworker.domain.schedule import tick_task_id
 from pyworker.entrypoints.cli import main
 from pyworker.entrypoints.container import build_container
 
@@ -50,6 +51,24 @@ def seed(prefix: str, clock: ManualClock) -> None:
                                               queue="emails", priority=2, metadata={"tenant": "acme"}))
             await backend.enqueue(DurableTask("build_report", payload=b"\x00\x01binary", id=uuid.UUID(C),
                                               queue="reports", run_at=NOW + 3600))
+        finally:
+            await backend.close()
+            await client.aclose()
+
+    asyncio.run(go())
+
+
+def seed_schedule(prefix: str, clock: ManualClock) -> None:
+    """Schedule nightly-report: yesterday's and today's noon ticks fired, the second while the first ran."""
+
+    async def go() -> None:
+        client = new_redis_client(URL)
+        backend = RedisDurableBackend(client, prefix=prefix, clock=clock)
+        try:
+            store = backend.schedule_store()
+            for tick in (NOW - 86400, NOW):
+                task = DurableTask("build_report", payload=b"{}", id=tick_task_id("nightly-report", tick))
+                await store.fire("nightly-report", tick, task, skip_if_running=True, history=100)
         finally:
             await backend.close()
             await client.aclose()
@@ -102,7 +121,8 @@ INTRO = """\
 
 `workerctl durable ...` reads and steers the durable queues a fleet of
 `workerctl worker` nodes shares on Redis: counts, single tasks, the dead-letter
-queue, pausing, moving tasks back, deleting, and snapshots. Every command that
+queue, pausing, moving tasks back, deleting, snapshots, and the shared state of
+durable schedules. Every command that
 changes Redis is a **dry run unless `--apply`**, and says exactly what it would
 change. The commands and flags are go-worker's (`workerctl durable ...`), with
 go-worker's broken `retry`, `requeue` and `dlq replay --apply` working as
@@ -212,6 +232,15 @@ def document() -> str:
         line = s.run("durable snapshot export --queue reports --no-ready --delayed").split("\n")[2]
         for command in ("durable snapshot import", "durable snapshot import --apply"):
             parts.append(s.run(command, stdin=line + "\n", shown=f"{command} < reports.jsonl") + "\n")
+        seed_schedule(prefix, clock)
+        section("schedules pause, resume, paused, history", "Durable schedules ([cluster.md](cluster.md#schedules)) "
+                "keep their pause state and a bounded history of fires in Redis, shared by every node: pause one "
+                "schedule by name, or all; `history NAME` shows the fires newest first (`--limit`, `--json`). A "
+                "paused tick does not fire later. Schedules themselves are registered by the app's code "
+                "(`workerctl worker --schedules`).",
+                "durable schedules pause nightly-report", "durable schedules pause nightly-report --apply",
+                "durable schedules paused", "durable schedules resume nightly-report --apply",
+                "durable schedules history nightly-report", "durable schedules history nightly-report --json --limit 1")
         section("completion, version", 'Shell completion: `eval "$(workerctl completion zsh)"` (bash, zsh, fish).',
                 "completion powershell", "--version")
     return "".join(parts).rstrip() + "\n"
