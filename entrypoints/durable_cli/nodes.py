@@ -1,0 +1,63 @@
+"""`workerctl durable nodes`: the live worker nodes of a durable store (docs/nodes-section.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from pyworker.application.ports import DurableBackend, NodeRegistry
+from pyworker.domain import NodeInfo
+from pyworker.entrypoints.container import Application
+from pyworker.entrypoints.durable_cli.connection import Connection, connection_options, run_backend
+from pyworker.entrypoints.durable_cli.render import json_line, rfc3339
+
+
+def node_json(node: NodeInfo) -> dict[str, Any]:
+    """One node as a JSON line: its report, times as RFC 3339 UTC, the TTL in seconds."""
+    return {
+        "node_id": node.node_id,
+        "host": node.host,
+        "pid": node.pid,
+        "version": node.version,
+        "queues": list(node.queues),
+        "concurrency": node.concurrency,
+        "running": node.running,
+        "started_at": rfc3339(node.started_at),
+        "last_seen": rfc3339(node.last_seen),
+        "ttl": node.ttl,
+    }
+
+
+def print_table(nodes: list[NodeInfo]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    grid = Table(title=f"durable nodes ({len(nodes)})")
+    for column in ("node", "host", "pid", "version", "queues", "running", "started", "last seen"):
+        grid.add_column(column, justify="right" if column in ("pid", "running") else "left")
+    for node in nodes:
+        grid.add_row(
+            node.node_id, node.host, str(node.pid), node.version, ",".join(node.queues) or "all",
+            f"{node.running}/{node.concurrency}", rfc3339(node.started_at) or "", rfc3339(node.last_seen) or "",
+        )  # fmt: skip
+    Console(soft_wrap=True).print(grid)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per node instead of a table.")
+@connection_options
+@click.pass_obj
+def nodes(container: Application, connection: Connection, as_json: bool) -> None:
+    """The live worker nodes: what each reported on its last heartbeat."""
+
+    async def action(_backend: DurableBackend) -> list[NodeInfo]:
+        registry: NodeRegistry = await container.backends.node_registry()
+        return await registry.list_nodes()
+
+    found = run_backend(container, connection, action)
+    if as_json:
+        for node in found:
+            click.echo(json_line(node_json(node)))
+        return
+    print_table(found)
