@@ -128,7 +128,7 @@ class Engine:
         if not self.stopped:
             await self.dispatcher.start()
             if self.heartbeat is not None and not self.stopped:
-                self.heartbeat.start()  # the node is leasing: announce it
+                await self.heartbeat.start()  # the node is leasing: announce it
 
     async def stop_now(self) -> None:
         self.accepting = False

@@ -71,13 +71,19 @@ class NodeHeartbeat:
         self._started = False
         self._stopped = False
 
-    def start(self) -> None:
-        """Start beating (the first beat goes out at once). Idempotent; a no-op after stop."""
+    async def start(self) -> None:
+        """Send the first beat (so the node is listed once ``start`` returns), then beat
+        in the background. Idempotent; a no-op after stop. A failed first beat is
+        logged and retried at the next period, as any other.
+        """
         if self._started or self._stopped:
             return
         self._started = True
         self.node = attrs.evolve(self.node, started_at=self._clock.now())
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="pyworker-node-heartbeat")
+        reconnect = Reconnect("node heartbeat", self.period, self.period)
+        await self._beat_once(reconnect)
+        if not self._stopped:
+            self._task = asyncio.get_running_loop().create_task(self._run(reconnect), name="pyworker-node-heartbeat")
 
     async def beat(self) -> NodeInfo:
         """Send one heartbeat now; returns what was sent."""
@@ -86,18 +92,20 @@ class NodeHeartbeat:
         await self.registry.heartbeat(node)
         return node
 
-    async def _run(self) -> None:
-        reconnect = Reconnect("node heartbeat", self.period, self.period)
+    async def _beat_once(self, reconnect: Reconnect) -> None:
+        try:
+            await self.beat()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a lost beat: logged once per outage, retried next period
+            reconnect.failed(exc)
+        else:
+            reconnect.succeeded()
+
+    async def _run(self, reconnect: Reconnect) -> None:
         while True:
-            try:
-                await self.beat()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a lost beat: logged once per outage, retried next period
-                reconnect.failed(exc)
-            else:
-                reconnect.succeeded()
             await self._clock.sleep(self.period)
+            await self._beat_once(reconnect)
 
     async def stop(self) -> None:
         """Stop beating and remove this node's record. Idempotent."""
@@ -105,11 +113,12 @@ class NodeHeartbeat:
             return
         self._stopped = True
         task, self._task = self._task, None
-        if task is None:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if not self._started:
             return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         try:
             await self.registry.remove(self.node.node_id)
         except Exception as exc:  # the record expires within its TTL anyway

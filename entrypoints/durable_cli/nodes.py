@@ -11,6 +11,7 @@ from pyworker.domain import NodeInfo
 from pyworker.entrypoints.container import Application
 from pyworker.entrypoints.durable_cli.connection import Connection, connection_options, run_backend
 from pyworker.entrypoints.durable_cli.render import json_line, rfc3339
+from pyworker.entrypoints.durations import format_duration
 
 
 def node_json(node: NodeInfo) -> dict[str, Any]:
@@ -29,19 +30,28 @@ def node_json(node: NodeInfo) -> dict[str, Any]:
     }
 
 
-def print_table(nodes: list[NodeInfo]) -> None:
+def age(now: float, then: float) -> str:
+    """How long ago ``then`` was, to the second, in Go's duration form (``1h2m3s``)."""
+    return format_duration(max(0, round(now - then)))
+
+
+def print_table(nodes: list[NodeInfo], now: float) -> None:
+    """A rich table: the node id (host-pid-random by default), what it serves, how busy it is, since when."""
     from rich.console import Console
     from rich.table import Table
 
-    grid = Table(title=f"durable nodes ({len(nodes)})")
-    for column in ("node", "host", "pid", "version", "queues", "running", "started", "last seen"):
-        grid.add_column(column, justify="right" if column in ("pid", "running") else "left")
+    click.echo(f"live nodes: {len(nodes)}")
+    if not nodes:
+        return
+    grid = Table()
+    for column in ("node", "version", "queues", "running", "up", "last beat"):
+        grid.add_column(column, justify="left" if column in ("node", "version", "queues") else "right")
     for node in nodes:
         grid.add_row(
-            node.node_id, node.host, str(node.pid), node.version, ",".join(node.queues) or "all",
-            f"{node.running}/{node.concurrency}", rfc3339(node.started_at) or "", rfc3339(node.last_seen) or "",
+            node.node_id, node.version, ",".join(node.queues) or "all", f"{node.running}/{node.concurrency}",
+            age(now, node.started_at), age(now, node.last_seen) + " ago",
         )  # fmt: skip
-    Console(soft_wrap=True).print(grid)
+    Console().print(grid)
 
 
 @click.command()
@@ -60,4 +70,4 @@ def nodes(container: Application, connection: Connection, as_json: bool) -> None
         for node in found:
             click.echo(json_line(node_json(node)))
         return
-    print_table(found)
+    print_table(found, container.core.clock().now())
