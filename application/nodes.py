@@ -82,8 +82,14 @@ class NodeHeartbeat:
         self.node = attrs.evolve(self.node, started_at=self._clock.now())
         reconnect = Reconnect("node heartbeat", self.period, self.period)
         await self._beat_once(reconnect)
-        if not self._stopped:
-            self._task = asyncio.get_running_loop().create_task(self._run(reconnect), name="pyworker-node-heartbeat")
+        if self.stopped:  # stopped while the first beat was on its way: take it back
+            await self._deregister()
+            return
+        self._task = asyncio.get_running_loop().create_task(self._run(reconnect), name="pyworker-node-heartbeat")
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
 
     async def beat(self) -> NodeInfo:
         """Send one heartbeat now; returns what was sent."""
@@ -117,8 +123,10 @@ class NodeHeartbeat:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if not self._started:
-            return
+        if self._started:
+            await self._deregister()
+
+    async def _deregister(self) -> None:
         try:
             await self.registry.remove(self.node.node_id)
         except Exception as exc:  # the record expires within its TTL anyway

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 
 from pyworker.adapters.clock import ManualClock
 from pyworker.adapters.memory import InMemoryNodeRegistry
 from pyworker.application.config import DurableConfig
+from pyworker.application.nodes import NodeHeartbeat, this_node
 from pyworker.domain import DEFAULT_NODE_TTL, BackendUnavailableError, DurableTask, NodeInfo
 from pyworker.protos.worker.v1.payload_pb2 import SendEmailPayload
 from tests.support.waits import settle, until, within
@@ -126,3 +128,28 @@ async def test_node_ttl_zero_sends_no_heartbeat(make_durable: MakeDurable, clock
     await within(tm.stop_graceful())
     assert registry.beats == []
     assert registry.removed == []
+
+
+class SlowRegistry(InMemoryNodeRegistry):
+    """Each heartbeat waits for ``gate``: a beat still on its way when the node stops."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        super().__init__(clock)
+        self.gate = asyncio.Event()
+        self.beating = asyncio.Event()
+
+    async def heartbeat(self, node: NodeInfo) -> None:
+        self.beating.set()
+        await self.gate.wait()
+        await super().heartbeat(node)
+
+
+async def test_a_stop_during_the_first_beat_leaves_no_record(clock: ManualClock) -> None:
+    registry = SlowRegistry(clock)
+    heartbeat = NodeHeartbeat(registry, clock, this_node("n1", None, 1, 9.0), lambda: 0)
+    starting = asyncio.create_task(heartbeat.start())
+    await within(registry.beating.wait())
+    await within(heartbeat.stop())  # the beat has not landed yet
+    registry.gate.set()
+    await within(starting)
+    assert await registry.list_nodes() == []
