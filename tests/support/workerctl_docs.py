@@ -138,13 +138,13 @@ INTRO = """\
 
 `workerctl durable ...` reads and steers the durable queues a fleet of
 `workerctl worker` nodes shares on Redis: counts, single tasks, the dead-letter
-queue, pausing, moving tasks back, deleting, snapshots, and the shared state of
-durable schedules. Every command that
-changes Redis is a **dry run unless `--apply`**, and says exactly what it would
-change. The commands and flags are go-worker's (`workerctl durable ...`), with
-go-worker's broken `retry`, `requeue` and `dlq replay --apply` working as
-intended, real per-queue objects in `stats --json`, and a few additions
-(`dlq list`, `--delayed`, `--show-ids`, `--json` on the moving commands).
+queue, pausing, moving tasks back, deleting, snapshots, the shared state of
+durable schedules, and the live worker nodes. Every command that changes Redis
+is a **dry run unless `--apply`**, and says exactly what it would change. The
+commands and flags are go-worker's (`workerctl durable ...`), with go-worker's
+broken `retry`, `requeue` and `dlq replay --apply` working as intended, real
+per-queue objects in `stats --json`, and a few additions (`dlq list`,
+`--delayed`, `--show-ids`, `--json` on the moving commands).
 
 Every example below is real output: `tests/support/workerctl_docs.py` runs the
 commands against Redis and writes this file, and a test fails when they
