@@ -180,6 +180,7 @@ DURABLE_OPTIONS = {
     "durable_prefetch": "prefetch",
     "durable_lease_renewal_interval": "renewal_interval",
     "durable_connect_timeout": "connect_timeout",
+    "durable_node_ttl": "node_ttl",
 }
 
 

@@ -18,7 +18,15 @@ from pyworker.application.ledger import TaskLedger
 from pyworker.application.listeners import HooksListener, MetricsListener, ResultsListener, RetentionListener
 from pyworker.application.local import LocalDispatcher
 from pyworker.application.nodes import NodeHeartbeat, this_node
-from pyworker.application.ports import Clock, DurableCodec, DurableQueue, Meter, NodeRegistry, Tracer
+from pyworker.application.ports import (
+    Clock,
+    DurableCodec,
+    DurableQueue,
+    Meter,
+    NodeRegistry,
+    NodeRegistryProvider,
+    Tracer,
+)
 from pyworker.application.registry import DurableHandlerSpec, TypedDurableRegistry
 from pyworker.application.results import ResultBroadcaster
 from pyworker.application.retention import RegistryPruner, RetentionSweeper
@@ -99,6 +107,9 @@ class Engine:
                 self.listeners,
             )
         self.heartbeat: NodeHeartbeat | None = None
+        provider: object = durable_backend  # any DurableQueue may also hold its nodes' registry
+        if node_registry is None and isinstance(provider, NodeRegistryProvider):
+            node_registry = provider.node_registry()  # docs/nodes-section.md
         if self.durable is not None and node_registry is not None and durable_config.node_ttl > 0:
             node = this_node(durable_config.node_id, durable_config.queues, config.max_workers, durable_config.node_ttl)
             durable = self.durable

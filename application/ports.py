@@ -24,6 +24,7 @@ __all__ = [
     "Meter",
     "MeterFactory",
     "NodeRegistry",
+    "NodeRegistryProvider",
     "TaskSpan",
     "TimerHandle",
     "Tracer",
@@ -266,3 +267,12 @@ class NodeRegistry(Protocol):
     async def remove(self, node_id: str) -> None:
         """Forget a node at once (graceful stop). Unknown ids are ignored."""
         ...
+
+
+@runtime_checkable
+class NodeRegistryProvider(Protocol):
+    """A durable backend that holds its nodes' registry too (the in-memory and Redis
+    backends): a durable TaskManager on it heartbeats there unless given another.
+    """
+
+    def node_registry(self) -> NodeRegistry: ...

@@ -36,8 +36,9 @@ class TaskManager(ManagerObservation, ScheduleMethods):
     documents each default). Ports: ``clock``, ``tracer``, ``meter``,
     ``meter_factory``; ``hooks``; ``retention``. Durable mode is on when
     ``durable_backend`` (a DurableQueue) is given, with ``durable_handlers`` and
-    ``durable_codec`` (default: protobuf binary, as go-worker); with a ``node_registry``
-    it heartbeats there while started (docs/nodes-section.md).
+    ``durable_codec`` (default: protobuf binary, as go-worker). A durable node
+    heartbeats while started in ``node_registry``, by default its backend's
+    (docs/nodes-section.md).
     """
 
     def __init__(
@@ -70,6 +71,7 @@ class TaskManager(ManagerObservation, ScheduleMethods):
         durable_prefetch: int = UNSET,
         durable_lease_renewal_interval: Duration = UNSET,
         durable_connect_timeout: Duration = UNSET,
+        durable_node_ttl: Duration = UNSET,
         node_registry: NodeRegistry | None = None,
     ) -> None:
         self.config, self.durable_config = build_configs(config, durable_config, locals())

@@ -11,11 +11,10 @@ from dependency_injector import containers, providers
 
 from pyworker.adapters.clock import SystemClock
 from pyworker.adapters.codec import JsonDurableCodec, ProtoDurableCodec
-from pyworker.adapters.redis.nodes import RedisNodeRegistry
 from pyworker.application import TaskManager
 from pyworker.application.config import DurableConfig, ManagerConfig
 from pyworker.domain import ConfigurationError
-from pyworker.entrypoints.resources import memory_node_registry, open_memory_backend, open_redis_backend, redis_client
+from pyworker.entrypoints.resources import open_memory_backend, open_redis_backend, redis_client
 from pyworker.entrypoints.settings import BackendConfig, config_value, split_options
 from pyworker.entrypoints.telemetry import (
     TelemetryConfig,
@@ -68,15 +67,6 @@ class Backends(containers.DeclarativeContainer):
             open_redis_backend, client=redis_client, prefix=settings.provided.redis_prefix, clock=core.clock
         ),
     )
-    #: Where durable nodes heartbeat (docs/nodes-section.md): beside the backend, on its client.
-    node_registry = providers.Selector(
-        settings.provided.kind,
-        none=providers.Object(None),
-        memory=providers.Singleton(memory_node_registry, clock=core.clock),
-        redis=providers.Singleton(
-            RedisNodeRegistry, client=redis_client, prefix=settings.provided.redis_prefix, clock=core.clock
-        ),
-    )
 
 
 class Services(containers.DeclarativeContainer):
@@ -103,7 +93,6 @@ class Services(containers.DeclarativeContainer):
         durable_backend=backends.durable_backend,
         durable_handlers=durable_handlers,
         durable_codec=backends.codec,
-        node_registry=backends.node_registry,
     )
 
 
@@ -148,7 +137,6 @@ def build_container(
     container = Application()
     # Set on the instance: a declarative container's copies do not keep the async mode.
     container.backends.durable_backend.enable_async_mode()
-    container.backends.node_registry.enable_async_mode()
     container.services.task_manager.enable_async_mode()
     container.services.durable_metrics.enable_async_mode()
     return configure(

@@ -11,9 +11,8 @@ from pyworker.application import Clock
 
 if TYPE_CHECKING:
     from pyworker.adapters.memory.durable import InMemoryDurableBackend
-    from pyworker.adapters.memory.nodes import InMemoryNodeRegistry
 
-__all__ = ["memory_node_registry", "open_memory_backend", "open_redis_backend", "redis_client"]
+__all__ = ["open_memory_backend", "open_redis_backend", "redis_client"]
 
 async def open_redis_backend(
     client: RedisClient, prefix: str, clock: Clock
@@ -29,16 +28,8 @@ async def open_redis_backend(
 async def open_memory_backend(clock: Clock) -> AsyncIterator[InMemoryDurableBackend]:
     """The in-process durable backend; closing it wakes anything still waiting for work."""
     from pyworker.adapters.memory.durable import InMemoryDurableBackend  # not for a Redis worker
-
     backend = InMemoryDurableBackend(clock=clock)
     try:
         yield backend
     finally:
         await backend.close()
-
-
-def memory_node_registry(clock: Clock) -> InMemoryNodeRegistry:
-    """The in-process node registry (imported on use, as the in-memory backend is)."""
-    from pyworker.adapters.memory.nodes import InMemoryNodeRegistry
-
-    return InMemoryNodeRegistry(clock)

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from pyworker.application.ports import DurableBackend, NodeRegistry
+from pyworker.application.ports import DurableBackend, NodeRegistryProvider
 from pyworker.domain import NodeInfo
 from pyworker.entrypoints.container import Application
 from pyworker.entrypoints.durable_cli.connection import Connection, connection_options, run_backend
@@ -61,9 +61,9 @@ def print_table(nodes: list[NodeInfo], now: float) -> None:
 def nodes(container: Application, connection: Connection, as_json: bool) -> None:
     """The live worker nodes: what each reported on its last heartbeat."""
 
-    async def action(_backend: DurableBackend) -> list[NodeInfo]:
-        registry: NodeRegistry = await container.backends.node_registry()
-        return await registry.list_nodes()
+    async def action(backend: DurableBackend) -> list[NodeInfo]:
+        assert isinstance(backend, NodeRegistryProvider)  # the Redis backend always is one
+        return await backend.node_registry().list_nodes()
 
     found = run_backend(container, connection, action)
     if as_json:

@@ -3,27 +3,22 @@
 
 from __future__ import annotations
 
-import weakref
-
+import fakeredis
 import pytest
 
-from pyworker.adapters.memory import InMemoryNodeRegistry
+from pyworker.adapters.clock import ManualClock
+from pyworker.adapters.memory import InMemoryDurableBackend, InMemoryNodeRegistry
 from pyworker.adapters.redis import RedisDurableBackend, RedisKeys, RedisNodeRegistry
-from pyworker.application.ports import NodeRegistry
+from pyworker.application.ports import NodeRegistry, NodeRegistryProvider
 from pyworker.domain import NodeInfo
 from tests.contract.conftest import DurableEnv
 
-#: One in-memory registry per in-memory store (a weak key: a later test's store may reuse an id).
-_MEMORY: weakref.WeakKeyDictionary[object, InMemoryNodeRegistry] = weakref.WeakKeyDictionary()
-
 
 def registry(env: DurableEnv, queue: object | None = None) -> NodeRegistry:
-    """The env's registry: for Redis one on the client of ``queue`` (default: the env's
-    backend), for memory one shared registry per env (the store is one object)."""
+    """The registry of ``queue``'s backend (default: the env's backend; memory: one shared object)."""
     backend = queue if queue is not None else env.queue
-    if isinstance(backend, RedisDurableBackend):
-        return RedisNodeRegistry(backend.store.client, env.prefix, env.clock)
-    return _MEMORY.setdefault(env.queue, InMemoryNodeRegistry(env.clock))
+    assert isinstance(backend, NodeRegistryProvider)
+    return backend.node_registry()
 
 
 def node(env: DurableEnv, node_id: str, **fields: object) -> NodeInfo:
@@ -93,3 +88,19 @@ async def test_a_redis_record_expires_on_its_own(env: DurableEnv) -> None:
     await nodes.heartbeat(node(env, "n1", ttl=15.0))
     ttl = await nodes.client.pttl(RedisKeys(env.prefix).node("n1"))  # PEXPIRE: gone even if nobody lists
     assert 0 < ttl <= 15_000
+
+
+async def test_both_backends_provide_one_node_registry_each() -> None:
+    clock = ManualClock()
+    memory = InMemoryDurableBackend(clock=clock)
+    redis_backend = RedisDurableBackend(fakeredis.aioredis.FakeRedis(), prefix="conformance", clock=clock)
+    memory_registry: NodeRegistry = memory.node_registry()
+    redis_registry: NodeRegistry = redis_backend.node_registry()
+    assert isinstance(memory_registry, InMemoryNodeRegistry)
+    assert isinstance(redis_registry, RedisNodeRegistry)
+    assert memory.node_registry() is memory_registry
+    assert redis_backend.node_registry() is redis_registry
+    assert redis_registry.keys.prefix == redis_backend.store.keys.prefix
+    assert isinstance(memory_registry, NodeRegistry)
+    await memory.close()
+    await redis_backend.close()

@@ -7,7 +7,7 @@ import os
 import uuid
 
 from pyworker.adapters.clock import ManualClock
-from pyworker.adapters.memory import InMemoryNodeRegistry
+from pyworker.adapters.memory import InMemoryDurableBackend, InMemoryNodeRegistry
 from pyworker.application.config import DurableConfig
 from pyworker.application.nodes import NodeHeartbeat, this_node
 from pyworker.domain import DEFAULT_NODE_TTL, BackendUnavailableError, DurableTask, NodeInfo
@@ -153,3 +153,14 @@ async def test_a_stop_during_the_first_beat_leaves_no_record(clock: ManualClock)
     registry.gate.set()
     await within(starting)
     assert await registry.list_nodes() == []
+
+
+async def test_a_durable_manager_beats_in_its_backends_registry_by_default(
+    make_durable: MakeDurable, backend: InMemoryDurableBackend
+) -> None:
+    tm = make_durable(durable_handlers=registry_for(Probe()), max_workers=3)
+    await tm.start()
+    [node] = await backend.node_registry().list_nodes()
+    assert (node.pid, node.concurrency, node.ttl) == (os.getpid(), 3, DEFAULT_NODE_TTL)
+    await within(tm.stop_graceful())
+    assert await backend.node_registry().list_nodes() == []
