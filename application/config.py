@@ -10,6 +10,7 @@ import attrs
 
 from pyworker.domain import (
     DEFAULT_LEASE,
+    DEFAULT_NODE_TTL,
     DEFAULT_QUEUE,
     ConfigurationError,
     Duration,
@@ -137,6 +138,9 @@ class DurableConfig:
             above the lease it becomes half the lease).
         connect_timeout: how long ``start()`` retries a backend that does not answer
             before it raises BackendUnavailableError (0: one try).
+        node_ttl: how long this node's record in the node registry outlives its last
+            heartbeat; it beats every third of it (0: no heartbeats; docs/nodes-section.md).
+        node_id: this node's id in the registry (None: ``host-pid-random``).
     """
 
     lease: float = attrs.field(default=DEFAULT_LEASE, converter=_lease)
@@ -146,6 +150,8 @@ class DurableConfig:
     prefetch: int = attrs.field(default=0, converter=_non_negative)
     renewal_interval: float = attrs.field(default=0.0, converter=_non_negative_seconds)
     connect_timeout: float = attrs.field(default=0.0, converter=_non_negative_seconds)
+    node_ttl: float = attrs.field(default=DEFAULT_NODE_TTL, converter=_non_negative_seconds)
+    node_id: str | None = attrs.field(default=None, converter=attrs.converters.optional(str))
 
     def batch_for(self, workers: int) -> int:
         """The batch size a node with ``workers`` workers asks for: ``batch_size``, or
@@ -174,6 +180,7 @@ DURABLE_OPTIONS = {
     "durable_prefetch": "prefetch",
     "durable_lease_renewal_interval": "renewal_interval",
     "durable_connect_timeout": "connect_timeout",
+    "durable_node_ttl": "node_ttl",
 }
 
 

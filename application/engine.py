@@ -17,7 +17,16 @@ from pyworker.application.hooks import TaskHooks
 from pyworker.application.ledger import TaskLedger
 from pyworker.application.listeners import HooksListener, MetricsListener, ResultsListener, RetentionListener
 from pyworker.application.local import LocalDispatcher
-from pyworker.application.ports import Clock, DurableCodec, DurableQueue, Meter, Tracer
+from pyworker.application.nodes import NodeHeartbeat, this_node
+from pyworker.application.ports import (
+    Clock,
+    DurableCodec,
+    DurableQueue,
+    Meter,
+    NodeRegistry,
+    NodeRegistryProvider,
+    Tracer,
+)
 from pyworker.application.registry import DurableHandlerSpec, TypedDurableRegistry
 from pyworker.application.results import ResultBroadcaster
 from pyworker.application.retention import RegistryPruner, RetentionSweeper
@@ -58,6 +67,7 @@ class Engine:
         durable_backend: DurableQueue | None,
         durable_handlers: Mapping[str, DurableHandlerSpec] | TypedDurableRegistry | None,
         durable_codec: DurableCodec | None,
+        node_registry: NodeRegistry | None = None,
     ) -> None:
         self.clock: Clock = clock if clock is not None else LoopClock()
         self.counters = MetricCounters()
@@ -96,6 +106,16 @@ class Engine:
                 self.executor,
                 self.listeners,
             )
+        self.heartbeat: NodeHeartbeat | None = None
+        provider: object = durable_backend  # any DurableQueue may also hold its nodes' registry
+        if node_registry is None and isinstance(provider, NodeRegistryProvider):
+            node_registry = provider.node_registry()  # docs/nodes-section.md
+        if self.durable is not None and node_registry is not None and durable_config.node_ttl > 0:
+            node = this_node(durable_config.node_id, durable_config.queues, config.max_workers, durable_config.node_ttl)
+            durable = self.durable
+            self.heartbeat = NodeHeartbeat(
+                node_registry, self.clock, node, lambda: len(self.executor.running), lambda: durable.workers
+            )
         self.set_tracer(tracer)
         self.accepting = True
         self.started = False
@@ -118,6 +138,8 @@ class Engine:
         self.start_workers()
         if not self.stopped:
             await self.dispatcher.start()
+            if self.heartbeat is not None and not self.stopped:
+                await self.heartbeat.start()  # the node is leasing: announce it
 
     async def stop_now(self) -> None:
         self.accepting = False
@@ -131,6 +153,8 @@ class Engine:
             self.executor.close()
             self.sweeper.stop()
         await self.dispatcher.join()
+        if self.heartbeat is not None:
+            await self.heartbeat.stop()  # after the last acks: the node is gone now
         if self.sweeper.task is not None:
             await asyncio.gather(self.sweeper.task, return_exceptions=True)
         self.executor.shutdown_threads()

@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pyworker.application.events import AttemptInfo
 from pyworker.application.inspector import DurableInspector
-from pyworker.domain import DurableLease, DurableTask, MetricsSnapshot
+from pyworker.domain import DurableLease, DurableTask, MetricsSnapshot, NodeInfo
 
 __all__ = [
     "Clock",
@@ -23,6 +23,8 @@ __all__ = [
     "DurableQueue",
     "Meter",
     "MeterFactory",
+    "NodeRegistry",
+    "NodeRegistryProvider",
     "TaskSpan",
     "TimerHandle",
     "Tracer",
@@ -243,3 +245,34 @@ class DurableBackend(DurableQueue, DurableInspector, Protocol):
     are). Workers depend on ``DurableQueue`` and operators on ``DurableInspector``;
     this combination types an adapter that serves both.
     """
+
+
+@runtime_checkable
+class NodeRegistry(Protocol):
+    """The live worker nodes of one durable store (docs/nodes-section.md).
+
+    A node's record lives ``ttl`` seconds after its last heartbeat (times from the
+    Clock port), so a node that dies disappears on its own; a node that stops
+    gracefully removes itself. Technology errors surface as ``BackendUnavailableError``.
+    """
+
+    async def heartbeat(self, node: NodeInfo) -> None:
+        """Store ``node`` (replacing its previous beat) for ``node.ttl`` seconds from ``node.last_seen``."""
+        ...
+
+    async def list_nodes(self) -> list[NodeInfo]:
+        """Every live node, sorted by node id; expired entries are pruned on the way."""
+        ...
+
+    async def remove(self, node_id: str) -> None:
+        """Forget a node at once (graceful stop). Unknown ids are ignored."""
+        ...
+
+
+@runtime_checkable
+class NodeRegistryProvider(Protocol):
+    """A durable backend that holds its nodes' registry too (the in-memory and Redis
+    backends): a durable TaskManager on it heartbeats there unless given another.
+    """
+
+    def node_registry(self) -> NodeRegistry: ...

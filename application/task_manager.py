@@ -12,7 +12,7 @@ from pyworker.application.durable.registration import DurableRegistrar
 from pyworker.application.engine import Engine
 from pyworker.application.hooks import TaskHooks
 from pyworker.application.observation import ManagerObservation
-from pyworker.application.ports import Clock, DurableCodec, DurableQueue, Meter, MeterFactory, Tracer
+from pyworker.application.ports import Clock, DurableCodec, DurableQueue, Meter, MeterFactory, NodeRegistry, Tracer
 from pyworker.application.registry import DurableHandlerSpec, TypedDurableRegistry
 from pyworker.application.schedules.facade import ScheduleMethods, new_schedule_service
 from pyworker.domain import (
@@ -36,7 +36,9 @@ class TaskManager(ManagerObservation, ScheduleMethods):
     documents each default). Ports: ``clock``, ``tracer``, ``meter``,
     ``meter_factory``; ``hooks``; ``retention``. Durable mode is on when
     ``durable_backend`` (a DurableQueue) is given, with ``durable_handlers`` and
-    ``durable_codec`` (default: protobuf binary, as go-worker).
+    ``durable_codec`` (default: protobuf binary, as go-worker). A durable node
+    heartbeats while started in ``node_registry``, by default its backend's
+    (docs/nodes-section.md).
     """
 
     def __init__(
@@ -69,6 +71,8 @@ class TaskManager(ManagerObservation, ScheduleMethods):
         durable_prefetch: int = UNSET,
         durable_lease_renewal_interval: Duration = UNSET,
         durable_connect_timeout: Duration = UNSET,
+        durable_node_ttl: Duration = UNSET,
+        node_registry: NodeRegistry | None = None,
     ) -> None:
         self.config, self.durable_config = build_configs(config, durable_config, locals())
         self._engine = Engine(
@@ -81,6 +85,7 @@ class TaskManager(ManagerObservation, ScheduleMethods):
             durable_backend=durable_backend,
             durable_handlers=durable_handlers,
             durable_codec=durable_codec,
+            node_registry=node_registry,
         )
         self._meter_factory = meter_factory
         self.schedules = new_schedule_service(self._engine, self.register_task)  # cron: docs/cluster.md

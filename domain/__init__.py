@@ -58,6 +58,7 @@ from pyworker.domain.errors import (
     WorkerError,
 )
 from pyworker.domain.metrics import MetricsSnapshot
+from pyworker.domain.nodes import DEFAULT_NODE_TTL, NodeInfo
 from pyworker.domain.retention import RetentionPolicy, prune_selection
 from pyworker.domain.scheduling import (
     DEFAULT_QUEUE,
@@ -71,6 +72,7 @@ from pyworker.domain.status import TERMINAL_STATUSES, TRANSITIONS, TaskStatus, c
 from pyworker.domain.task import MAX_PRIORITY, MIN_PRIORITY, DropPolicy, Result, Task, TaskContext, TaskFunction
 
 __all__ = [
+    "DEFAULT_NODE_TTL",
     "DEFAULT_IDEMPOTENCY_TTL",
     "DEFAULT_LEASE",
     "DEFAULT_PAGE_SIZE",
@@ -109,6 +111,7 @@ __all__ = [
     "InvalidTaskError",
     "InvalidTransitionError",
     "MetricsSnapshot",
+    "NodeInfo",
     "NotAcceptingTasksError",
     "QueueFullError",
     "QueueStats",

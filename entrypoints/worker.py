@@ -234,6 +234,9 @@ def banner(container: Application, handlers: Mapping[str, DurableHandlerSpec]) -
 @click.option("--timeout", type=DURATION, default="5m", show_default=True, help="Per-attempt timeout.")
 @click.option("--connect-timeout", type=DURATION, default="10s", show_default=True,
               help="How long to wait for Redis at start before giving up (exit 3; 0: one try).")
+@click.option("--node-ttl", type=DURATION, default="15s", show_default=True,
+              help="How long this node stays listed by `workerctl durable nodes` after its last heartbeat "
+                   "(it beats every third of it; 0: no heartbeats).")
 @click.option("--max-retries", type=click.IntRange(min=0), default=3, show_default=True)
 @click.option("--codec", type=click.Choice(["proto", "json"]), default="proto", show_default=True)
 @click.option(
@@ -262,6 +265,7 @@ def worker(
     poll: float,
     timeout: float,
     connect_timeout: float,
+    node_ttl: float,
     max_retries: int,
     codec: str,
     keep_finished: int,
@@ -292,6 +296,7 @@ def worker(
             "renewal_interval": renew,
             "poll_interval": poll,
             "connect_timeout": connect_timeout,
+            "node_ttl": node_ttl,
         },
         backend={"kind": backend, "redis_url": redis_url, "redis_prefix": redis_prefix, "codec": codec},
         durable_handlers=handlers,

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from pyworker.adapters.clock import SystemClock
+from pyworker.adapters.memory.nodes import InMemoryNodeRegistry
 from pyworker.adapters.memory.schedules import InMemoryScheduleStore
 from pyworker.application.ports import Clock
 from pyworker.domain.durable import (
@@ -105,12 +106,19 @@ class InMemoryDurableBackend:
         self._waiters: set[asyncio.Future[None]] = set()
         self._signalled = False
         self._schedule_store: InMemoryScheduleStore | None = None
+        self._node_registry: InMemoryNodeRegistry | None = None
 
     def schedule_store(self) -> InMemoryScheduleStore:
         """Durable schedules next to these tasks (one per backend; adapters/memory/schedules.py)."""
         if self._schedule_store is None:
             self._schedule_store = InMemoryScheduleStore(self, self._clock)
         return self._schedule_store
+
+    def node_registry(self) -> InMemoryNodeRegistry:
+        """The live worker nodes sharing this backend (one per backend; adapters/memory/nodes.py)."""
+        if self._node_registry is None:
+            self._node_registry = InMemoryNodeRegistry(self._clock)
+        return self._node_registry
 
     # -- writes ---------------------------------------------------------------------------
 

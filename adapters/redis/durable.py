@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from pyworker.adapters.redis.client import RedisClient
 from pyworker.adapters.redis.inspector import RedisDurableInspector
+from pyworker.adapters.redis.nodes import RedisNodeRegistry
 from pyworker.adapters.redis.queue import RedisDurableQueue
 from pyworker.adapters.redis.schedules import RedisScheduleStore
 from pyworker.adapters.redis.store import RedisDurableStore
@@ -52,9 +53,16 @@ class RedisDurableBackend(RedisDurableQueue, RedisDurableInspector):
         )
         RedisDurableInspector.__init__(self, store)
         self._schedule_store: RedisScheduleStore | None = None
+        self._node_registry: RedisNodeRegistry | None = None
 
     def schedule_store(self) -> RedisScheduleStore:
         """Durable schedules on this backend's Redis (one per backend; adapters/redis/schedules.py)."""
         if self._schedule_store is None:
             self._schedule_store = RedisScheduleStore(self.store)
         return self._schedule_store
+
+    def node_registry(self) -> RedisNodeRegistry:
+        """The live worker nodes on this backend's Redis and prefix (one per backend; adapters/redis/nodes.py)."""
+        if self._node_registry is None:
+            self._node_registry = RedisNodeRegistry(self.store.client, self.store.keys.prefix, self.store.clock)
+        return self._node_registry

@@ -15,6 +15,8 @@ The Lua scripts build per-queue and per-task names from the same prefix (see
     P:seq                 string  counter for FIFO ranks
     P:rr                  hash    weighted round robin state (cursor, per-queue quota)
     P:wake                list    wake-up tokens for idle workers (BLPOP)
+    P:nodes               zset    node registry index: score = expiry ms, member = node id
+    P:node:<id>           hash    one node's last heartbeat (PEXPIRE ttl; docs/nodes-section.md)
 """
 
 from __future__ import annotations
@@ -65,6 +67,13 @@ class RedisKeys:
     @property
     def wake(self) -> str:
         return f"{self.prefix}:wake"
+
+    @property
+    def nodes(self) -> str:
+        return f"{self.prefix}:nodes"
+
+    def node(self, node_id: str) -> str:
+        return f"{self.prefix}:node:{node_id}"
 
     def ready(self, queue: str) -> str:
         return f"{self.prefix}:ready:{queue}"

@@ -45,6 +45,14 @@ from tests.contract.test_durable_queue import (  # noqa: F401
     test_wait_for_work_is_woken_by_an_enqueue_from_another_client,
     test_weighted_round_robin_across_queues,
 )
+from tests.contract.test_node_registry import (  # noqa: F401
+    test_a_heartbeat_is_listed_exactly_and_replaced_by_the_next,
+    test_a_node_disappears_when_its_ttl_passes_without_a_beat,
+    test_a_redis_record_expires_on_its_own,
+    test_listing_pages_through_many_nodes,
+    test_nodes_are_seen_by_every_client_of_the_store_sorted_by_id,
+    test_remove_forgets_a_node_at_once_and_ignores_unknown_ids,
+)
 from tests.contract.test_schedule_store import (  # noqa: F401
     test_a_fired_tick_is_a_ready_task_stored_as_enqueue_stores_it,
     test_a_late_node_does_not_recreate_a_tick_whose_task_was_acked,

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 import redis
 
 from pyworker.adapters.clock import ManualClock
-from pyworker.adapters.redis import RedisDurableBackend, RedisKeys, new_redis_client
-from pyworker.domain import DurableTask
+from pyworker.adapters.redis import RedisDurableBackend, RedisKeys, RedisNodeRegistry, new_redis_client
+from pyworker.domain import DurableTask, NodeInfo
 from pyworker.domain.schedule import tick_task_id
 from pyworker.entrypoints.cli import main
 from pyworker.entrypoints.container import build_container
@@ -76,6 +76,23 @@ def seed_schedule(prefix: str, clock: ManualClock) -> None:
     asyncio.run(go())
 
 
+def seed_nodes(prefix: str, clock: ManualClock) -> None:
+    """Two worker nodes' heartbeats (the second serves only emails, two attempts running)."""
+
+    async def go() -> None:
+        client = new_redis_client(URL)
+        try:
+            registry = RedisNodeRegistry(client, prefix, clock)
+            for host, pid, queues, running in (("worker-1", 4242, (), 0), ("worker-2", 5151, ("emails",), 2)):
+                await registry.heartbeat(NodeInfo(f"{host}-{pid}-a1b2c3", host=host, pid=pid, version="0.1.0",
+                                                  queues=queues, concurrency=8, running=running,
+                                                  started_at=NOW - 3600, last_seen=NOW))  # fmt: skip
+        finally:
+            await client.aclose()
+
+    asyncio.run(go())
+
+
 class Session:
     """Runs workerctl commands in-process on one prefix with the fixed clock; returns console text."""
 
@@ -121,13 +138,13 @@ INTRO = """\
 
 `workerctl durable ...` reads and steers the durable queues a fleet of
 `workerctl worker` nodes shares on Redis: counts, single tasks, the dead-letter
-queue, pausing, moving tasks back, deleting, snapshots, and the shared state of
-durable schedules. Every command that
-changes Redis is a **dry run unless `--apply`**, and says exactly what it would
-change. The commands and flags are go-worker's (`workerctl durable ...`), with
-go-worker's broken `retry`, `requeue` and `dlq replay --apply` working as
-intended, real per-queue objects in `stats --json`, and a few additions
-(`dlq list`, `--delayed`, `--show-ids`, `--json` on the moving commands).
+queue, pausing, moving tasks back, deleting, snapshots, the shared state of
+durable schedules, and the live worker nodes. Every command that changes Redis
+is a **dry run unless `--apply`**, and says exactly what it would change. The
+commands and flags are go-worker's (`workerctl durable ...`), with go-worker's
+broken `retry`, `requeue` and `dlq replay --apply` working as intended, real
+per-queue objects in `stats --json`, and a few additions (`dlq list`,
+`--delayed`, `--show-ids`, `--json` on the moving commands).
 
 Every example below is real output: `tests/support/workerctl_docs.py` runs the
 commands against Redis and writes this file, and a test fails when they
@@ -223,6 +240,12 @@ def document() -> str:
                 "goes on. Running `workerctl worker` nodes stop leasing at their next dequeue.",
                 "durable pause", "durable pause --apply", "durable pause --queue reports --apply", "durable paused",
                 "durable resume --apply", "durable resume --queue reports --apply", "durable paused")
+        seed_nodes(prefix, clock)
+        section("nodes", "The live worker nodes: each `workerctl worker` (or embedded durable TaskManager) "
+                "heartbeats every third of its `--node-ttl` (default 15s) and is listed until that TTL passes "
+                "without a beat; a graceful stop removes it at once. `--json` prints one line per node with "
+                "every field it reports (docs/nodes-section.md).",
+                "durable nodes", "durable nodes --json")
         section("snapshot export, snapshot import", "JSON lines in go-worker's shape (`id`, `status`, `queue`, "
                 "`score`, `fields` = the stored task) plus `payload_b64`, the payload bytes exactly. Export pages "
                 "through Redis (`--out`, `--queue`, `--limit` per queue and state, 0 = all; `--ready`, `--delayed`, "

@@ -125,7 +125,9 @@ async def test_fetch_loop_backs_off_and_logs_once_each_way(
     make_durable: MakeDurable, flaky: FlakyBackend, clock: SleepingClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     probe = Probe()
-    tm = make_durable(durable_backend=flaky, durable_handlers=registry_for(probe), durable_poll_interval=0.1)
+    # No node heartbeats: their sleeps would mix with the backoff's in clock.sleeps.
+    tm = make_durable(durable_backend=flaky, durable_handlers=registry_for(probe), durable_poll_interval=0.1,
+                      durable_node_ttl=0)  # fmt: skip
     await within(tm.start())
     sleeps = clock.sleeps
     caplog.set_level(logging.WARNING, logger="pyworker.durable")
