@@ -139,7 +139,7 @@ class DurableConfig:
         connect_timeout: how long ``start()`` retries a backend that does not answer
             before it raises BackendUnavailableError (0: one try).
         node_ttl: how long this node's record in the node registry outlives its last
-            heartbeat; it beats every third of it (0: no heartbeats; docs/nodes-section.md).
+            heartbeat; it beats every third of it (0: no heartbeats; docs/cluster.md#nodes).
         node_id: this node's id in the registry (None: ``host-pid-random``).
     """
 

@@ -109,7 +109,7 @@ class Engine:
         self.heartbeat: NodeHeartbeat | None = None
         provider: object = durable_backend  # any DurableQueue may also hold its nodes' registry
         if node_registry is None and isinstance(provider, NodeRegistryProvider):
-            node_registry = provider.node_registry()  # docs/nodes-section.md
+            node_registry = provider.node_registry()  # docs/cluster.md#nodes
         if self.durable is not None and node_registry is not None and durable_config.node_ttl > 0:
             node = this_node(durable_config.node_id, durable_config.queues, config.max_workers, durable_config.node_ttl)
             durable = self.durable

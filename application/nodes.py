@@ -1,4 +1,4 @@
-"""The node heartbeat: a durable worker node announces itself in the NodeRegistry (docs/nodes-section.md)."""
+"""The node heartbeat: a durable worker node announces itself in the NodeRegistry (docs/cluster.md#nodes)."""
 
 from __future__ import annotations
 

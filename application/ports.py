@@ -249,7 +249,7 @@ class DurableBackend(DurableQueue, DurableInspector, Protocol):
 
 @runtime_checkable
 class NodeRegistry(Protocol):
-    """The live worker nodes of one durable store (docs/nodes-section.md).
+    """The live worker nodes of one durable store (docs/cluster.md#nodes).
 
     A node's record lives ``ttl`` seconds after its last heartbeat (times from the
     Clock port), so a node that dies disappears on its own; a node that stops

@@ -38,7 +38,7 @@ class TaskManager(ManagerObservation, ScheduleMethods):
     ``durable_backend`` (a DurableQueue) is given, with ``durable_handlers`` and
     ``durable_codec`` (default: protobuf binary, as go-worker). A durable node
     heartbeats while started in ``node_registry``, by default its backend's
-    (docs/nodes-section.md).
+    (docs/cluster.md#nodes).
     """
 
     def __init__(

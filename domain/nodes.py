@@ -1,4 +1,4 @@
-"""A worker node's heartbeat record: who it is, what it serves and how busy it is (docs/nodes-section.md)."""
+"""A worker node's heartbeat record: who it is, what it serves and how busy it is (docs/cluster.md#nodes)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ The Lua scripts build per-queue and per-task names from the same prefix (see
     P:rr                  hash    weighted round robin state (cursor, per-queue quota)
     P:wake                list    wake-up tokens for idle workers (BLPOP)
     P:nodes               zset    node registry index: score = expiry ms, member = node id
-    P:node:<id>           hash    one node's last heartbeat (PEXPIRE ttl; docs/nodes-section.md)
+    P:node:<id>           hash    one node's last heartbeat (PEXPIRE ttl; docs/cluster.md#nodes)
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""RedisNodeRegistry: the NodeRegistry port on Redis (standalone or Cluster; docs/nodes-section.md)."""
+"""RedisNodeRegistry: the NodeRegistry port on Redis (standalone or Cluster; docs/cluster.md#nodes)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`workerctl durable nodes`: the live worker nodes of a durable store (docs/nodes-section.md)."""
+"""`workerctl durable nodes`: the live worker nodes of a durable store (docs/cluster.md#nodes)."""
 
 from __future__ import annotations
 

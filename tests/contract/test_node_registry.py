@@ -1,4 +1,4 @@
-"""The NodeRegistry contract (docs/nodes-section.md) on memory, fakeredis and real Redis
+"""The NodeRegistry contract (docs/cluster.md#nodes) on memory, fakeredis and real Redis
 (tests/integration/test_redis_cluster.py runs it on a 3-node Redis Cluster too)."""
 
 from __future__ import annotations

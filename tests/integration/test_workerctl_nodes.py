@@ -1,4 +1,4 @@
-"""The node registry with real processes (docs/nodes-section.md): three `workerctl worker`
+"""The node registry with real processes (docs/cluster.md#nodes): three `workerctl worker`
 nodes are listed by `workerctl durable nodes --json`; one SIGKILLed disappears within its
 TTL while its lease is reclaimed by another node; graceful stops deregister at once."""
 

@@ -244,7 +244,7 @@ def document() -> str:
         section("nodes", "The live worker nodes: each `workerctl worker` (or embedded durable TaskManager) "
                 "heartbeats every third of its `--node-ttl` (default 15s) and is listed until that TTL passes "
                 "without a beat; a graceful stop removes it at once. `--json` prints one line per node with "
-                "every field it reports (docs/nodes-section.md).",
+                "every field it reports (docs/cluster.md#nodes).",
                 "durable nodes", "durable nodes --json")
         section("snapshot export, snapshot import", "JSON lines in go-worker's shape (`id`, `status`, `queue`, "
                 "`score`, `fields` = the stored task) plus `payload_b64`, the payload bytes exactly. Export pages "

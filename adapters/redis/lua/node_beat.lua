@@ -1,4 +1,4 @@
--- One node heartbeat (adapters/redis/nodes.py; layout in docs/nodes-section.md).
+-- One node heartbeat (adapters/redis/nodes.py; layout in docs/cluster.md#nodes).
 -- KEYS[1]=P:node:<id> (hash) KEYS[2]=P:nodes (zset: score = expiry ms, member = id)
 -- ARGV[1]=id ARGV[2]=ttl ms ARGV[3]=expiry ms ARGV[4]=now ms ARGV[5..]=field, value, ...
 -- The record is replaced whole and expires on its own (PEXPIRE); the index entry

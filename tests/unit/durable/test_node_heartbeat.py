@@ -1,4 +1,4 @@
-"""The node heartbeat of a durable TaskManager (docs/nodes-section.md), driven by the manual clock."""
+"""The node heartbeat of a durable TaskManager (docs/cluster.md#nodes), driven by the manual clock."""
 
 from __future__ import annotations
 
