@@ -32,6 +32,7 @@ pytestmark = [
 ]
 
 TTL = 2.0
+NODE_FLAGS = ("--node-ttl", "2s", "--renew", "250ms")
 #: The longest a wait below may take: the TTL plus a loaded machine's slack.
 BOUND = TTL + 8.0
 
@@ -74,11 +75,13 @@ def test_three_nodes_are_listed_and_a_killed_one_disappears_within_its_ttl(names
     client = redis.Redis.from_url(SHARED_URL)
     nodes: list[WorkerNode] = []
     try:
-        nodes.append(WorkerNode(SHARED_URL, prefix, probe, "--node-ttl", "2s"))
+        # --renew: the first node keeps its 1 s lease while it lives (renewal is off by
+        # default), so only the kill below lets another node take the task over.
+        nodes.append(WorkerNode(SHARED_URL, prefix, probe, *NODE_FLAGS))
         (task_id,) = enqueue(SHARED_URL, prefix, [{"hang_first": True}])
         started = client.blpop([f"{probe}:started"], timeout=30)
         assert started is not None  # the first node holds the task's lease and hangs in it
-        nodes += [WorkerNode(SHARED_URL, prefix, probe, "--node-ttl", "2s") for _ in range(2)]
+        nodes += [WorkerNode(SHARED_URL, prefix, probe, *NODE_FLAGS) for _ in range(2)]
         first, second, third = (node.process.pid for node in nodes)
         wait_for(prefix, lambda found: {n["pid"]: n["running"] for n in found} == {first: 1, second: 0, third: 0},
                  "three nodes, the first running its task")  # fmt: skip
