@@ -31,7 +31,7 @@ local function read_task()
   return f
 end
 
-local seq = redis.call('INCRBY', KEYS[2], count) - count
+local seq = redis.call('INCRBY', KEYS[2], ARGV[3]) - count
 local known = {}
 local results = {}
 local stored = 0
