@@ -97,6 +97,7 @@ local function wake(key, count)
   local room = WAKE_CAP - redis.call('LLEN', key)
   if count > room then count = room end
   if count <= 0 then return end
+  if count == 1 then redis.call('LPUSH', key, '1') return end
   local tokens = {}
   for i = 1, count do tokens[i] = '1' end
   redis.call('LPUSH', key, unpack(tokens))
