@@ -2,21 +2,45 @@
 -- KEYS[1]=P:queues
 -- ARGV[1]=P ARGV[2]=now_ms ARGV[3]=idempotency_ttl_ms, then id, token pairs (an id as its 16 bytes)
 -- Returns per lease: 1 acked, 0 lease gone or stale (nothing changed).
+-- The fencing check is per lease; for a batch the removals are not: one ZREM per queue and
+-- one DEL for all the hashes, once the checks are done (docs/durable.md#throughput).
 local ttl = tonumber(ARGV[3])
+local count = (#ARGV - 3) / 2
 local results = {}
+local done, tkeys, by_queue  -- a batch's acked ids, hashes and per-queue ids
+if count > 1 then done, tkeys, by_queue = {}, {}, {} end
+ids_ahead(count)
 for i = 4, #ARGV - 1, 2 do
   local id = id_text(ARGV[i], 1)
   local f = leased(id, ARGV[i + 1], 'queue', 'idempotency_key')
+  if f and done then
+    if done[id] then f = nil else done[id] = true end  -- the same lease twice acks once
+  end
   if f then
-    redis.call('ZREM', processing_key(queue_of(f[3])), id)
-    redis.call('DEL', task_key(id))
+    local q = queue_of(f[3])
+    if done then
+      local ids = by_queue[q]
+      if not ids then ids = {}; by_queue[q] = ids end
+      ids[#ids + 1] = id
+      tkeys[#tkeys + 1] = task_key(id)
+    else
+      redis.call('ZREM', processing_key(q), id)
+      redis.call('DEL', task_key(id))
+    end
     if f[4] and f[4] ~= '' then
       -- The key keeps deduplicating for ttl after the task is gone (0: forgotten now).
-      if ttl > 0 then redis.call('PEXPIRE', idem_key(f[4]), ttl) else redis.call('DEL', idem_key(f[4])) end
+      if ttl > 0 then redis.call('PEXPIRE', idem_key(f[4]), ARGV[3]) else redis.call('DEL', idem_key(f[4])) end
     end
     results[#results + 1] = 1
   else
     results[#results + 1] = 0
   end
+end
+if done then  -- in chunks of 1000: Lua's unpack() has a stack limit
+  for q, ids in pairs(by_queue) do
+    local pkey = processing_key(q)
+    for from = 1, #ids, 1000 do redis.call('ZREM', pkey, unpack(ids, from, math.min(from + 999, #ids))) end
+  end
+  for from = 1, #tkeys, 1000 do redis.call('DEL', unpack(tkeys, from, math.min(from + 999, #tkeys))) end
 end
 return results

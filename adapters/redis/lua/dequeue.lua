@@ -9,7 +9,6 @@
 local now = tonumber(ARGV[2])
 local expiry = now + tonumber(ARGV[3])
 local limit = tonumber(ARGV[4])
-local window = tonumber(ARGV[5])
 local only = tonumber(ARGV[8])
 local weights = {}
 for i = 9 + only, #ARGV - 1, 2 do weights[ARGV[i]] = tonumber(ARGV[i + 1]) end
@@ -33,7 +32,7 @@ local function to_ready(id, q)
   local tkey = task_key(id)
   local f = redis.call('HMGET', tkey, 'state', 'priority', 'weight', 'seq')
   if f[1] then
-    redis.call('ZADD', ready_key(q), f[2] or 0, stored_rank(id, f[3], f[4]))
+    redis.call('ZADD', ready_key(q), f[2] or '0', stored_rank(id, f[3], f[4]))
     redis.call('HSET', tkey, 'state', 'ready')
   end
 end
@@ -43,26 +42,37 @@ local next_due = -1
 local function note_due(score)
   if score and (next_due < 0 or score < next_due) then next_due = score end
 end
-local function head_score(key) return tonumber(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]) end
+local function head_score(key) return tonumber(redis.call('ZRANGE', key, '0', '0', 'WITHSCORES')[2]) end
 
 -- Bounded housekeeping per queue: promote due delayed tasks, reclaim expired leases
 -- (the old token is dropped, so the worker that lost the lease is fenced off). Each set's
 -- head is read first: when nothing is due (the usual case) that one read is all, and it
 -- is also the set's next due time.
+-- One EXISTS over the pause keys and every delayed set first: with nothing paused and
+-- nothing delayed (the usual case) that call stands for both pause reads and every
+-- delayed head read below.
+local quiet = false
+if #names <= 1000 then  -- unpack()'s stack bound
+  local probe = {KEYS[2], KEYS[3]}
+  for i, q in ipairs(names) do probe[i + 2] = delayed_key(q) end
+  quiet = redis.call('EXISTS', unpack(probe)) == 0
+end
 for _, q in ipairs(names) do
-  local dkey = delayed_key(q)
-  local first = head_score(dkey)
-  if first and first <= now then
-    local due = redis.call('ZRANGEBYSCORE', dkey, '-inf', now, 'LIMIT', 0, window)
-    redis.call('ZREM', dkey, unpack(due))
-    for _, id in ipairs(due) do to_ready(id, q) end
-    first = head_score(dkey)
+  if not quiet then
+    local dkey = delayed_key(q)
+    local first = head_score(dkey)
+    if first and first <= now then
+      local due = redis.call('ZRANGEBYSCORE', dkey, '-inf', ARGV[2], 'LIMIT', '0', ARGV[5])
+      redis.call('ZREM', dkey, unpack(due))
+      for _, id in ipairs(due) do to_ready(id, q) end
+      first = head_score(dkey)
+    end
+    note_due(first)
   end
-  note_due(first)
   local pkey = processing_key(q)
-  first = head_score(pkey)
+  local first = head_score(pkey)
   if first and first <= now then
-    local expired = redis.call('ZRANGEBYSCORE', pkey, '-inf', now, 'LIMIT', 0, window)
+    local expired = redis.call('ZRANGEBYSCORE', pkey, '-inf', ARGV[2], 'LIMIT', '0', ARGV[5])
     redis.call('ZREM', pkey, unpack(expired))
     for _, id in ipairs(expired) do
       redis.call('HDEL', task_key(id), 'lease_token', 'lease_at_ms')
@@ -74,72 +84,135 @@ for _, q in ipairs(names) do
 end
 
 local out = {-1}
-if redis.call('GET', KEYS[2]) ~= '1' then
+if quiet or redis.call('GET', KEYS[2]) ~= '1' then
   local paused = {}
-  for _, q in ipairs(redis.call('SMEMBERS', KEYS[3])) do paused[q] = true end
+  if not quiet then
+    for _, q in ipairs(redis.call('SMEMBERS', KEYS[3])) do paused[q] = true end
+  end
   local n = #names
   local cursor = 0
   local quota = {}
+  local saved = {}  -- P:rr as read: written back only when the round robin moved
   local rr = redis.call('HGETALL', KEYS[4])
   for i = 1, #rr, 2 do
+    saved[rr[i]] = rr[i + 1]
     if rr[i] == 'cursor' then cursor = tonumber(rr[i + 1]) else quota[string.sub(rr[i], 3)] = tonumber(rr[i + 1]) end
   end
-  local leased_count = 0
-  local picked = true
-  local ready_left = {}  -- ZCARD once per queue, then counted down: one call per lease less
-  for _, q in ipairs(names) do
-    if not paused[q] then ready_left[q] = redis.call('ZCARD', ready_key(q)) else ready_left[q] = 0 end
-  end
-  while leased_count < limit and picked do
-    -- go-worker's weighted round robin (docs/task-manager.md#priorities-weights-queues-the-exact-order), as domain.scheduling.WeightedRoundRobin.
-    picked = nil
-    cursor = cursor % n
-    for step = 0, n - 1 do
-      local idx = (cursor + step) % n
-      local q = names[idx + 1]
-      if ready_left[q] > 0 then
-        local left = quota[q] or 0
-        if left <= 0 then left = weights[q] or 1 end
-        left = left - 1
-        quota[q] = left
-        if left <= 0 then cursor = (idx + 1) % n else cursor = idx end
-        picked = q
-        break
-      end
-      quota[q] = 0
+  local start_cursor = cursor
+  local ready_left = {}  -- ZCARD once per queue, then counted down
+  if n > 1 then
+    for _, q in ipairs(names) do
+      if not paused[q] then ready_left[q] = redis.call('ZCARD', ready_key(q)) else ready_left[q] = 0 end
     end
-    if picked then
+  end
+  local expiry_text = int_text(expiry)
+  -- Where each task hash field goes among a lease's 14 reply values; others are not sent.
+  local SLOT = {handler = 4, payload = 5, priority = 6, weight = 8, retries = 9, retry_delay_ms = 10,
+    run_at_ms = 11, metadata = 12, idempotency_key = 13, name = 14}
+  local token_base = ARGV[6] .. ':'
+  local leased_count = 0
+  local granted = {}  -- queue -> ids leased from it, for one ZADD per queue
+  local open = true
+  -- Rounds: plan the next picks by the round robin, pop each queue's share with one
+  -- ZPOPMIN, lease in pick order. A member without its hash (an orphan) is dropped and
+  -- leaves a slot for the next round, as it would in a pick-by-pick loop.
+  while open and leased_count < limit do
+    local want = limit - leased_count
+    local popped, taken = {}, {}
+    if n == 1 then  -- one queue: pop first, and the reply says how many were ready (no ZCARD)
+      local q = names[1]
+      if paused[q] then ready_left[q] = 0 else
+        popped[q] = redis.call('ZPOPMIN', ready_key(q), int_text(want))
+        ready_left[q] = #popped[q] / 2
+      end
+    end
+    local picks, counts = {}, {}
+    for s = 1, want do
+      -- go-worker's weighted round robin (docs/task-manager.md#priorities-weights-queues-the-exact-order), as domain.scheduling.WeightedRoundRobin.
+      local picked = nil
+      cursor = cursor % n
+      for step = 0, n - 1 do
+        local idx = (cursor + step) % n
+        local q = names[idx + 1]
+        if ready_left[q] > 0 then
+          local left = quota[q] or 0
+          if left <= 0 then left = weights[q] or 1 end
+          left = left - 1
+          quota[q] = left
+          if left <= 0 then cursor = (idx + 1) % n else cursor = idx end
+          picked = q
+          break
+        end
+        quota[q] = 0
+      end
+      if not picked then open = false; break end
       ready_left[picked] = ready_left[picked] - 1
-      local member = redis.call('ZPOPMIN', ready_key(picked))[1]
+      picks[s] = picked
+      counts[picked] = (counts[picked] or 0) + 1
+    end
+    if n > 1 then
+      for q, c in pairs(counts) do popped[q] = redis.call('ZPOPMIN', ready_key(q), int_text(c)) end
+    end
+    ids_ahead(#picks)
+    for s = 1, #picks do
+      local q = picks[s]
+      local t = (taken[q] or 0) + 1
+      taken[q] = t
+      local member = popped[q][2 * t - 1]
       local id = rank_id(member)
       local tkey = task_key(id)
-      local f = redis.call('HMGET', tkey, 'handler', 'payload', 'priority', 'weight', 'retries',
-        'retry_delay_ms', 'run_at_ms', 'metadata', 'idempotency_key', 'name', 'attempts')
-      if f[1] then  -- a member without its hash is an orphan: dropped
+      -- HGETALL, not HMGET of the 11 fields: the hash holds only the fields not at their
+      -- default (5 for most tasks), and Redis finds none of them one by one.
+      local h = redis.call('HGETALL', tkey)
+      if h[1] then  -- a member without its hash is an orphan: dropped
         leased_count = leased_count + 1
-        local token = ARGV[6] .. ':' .. leased_count
-        local attempts = (tonumber(f[11]) or 0) + 1
-        redis.call('HSET', tkey, 'attempts', attempts, 'state', 'processing', 'lease_token', token,
-          'lease_at_ms', expiry, 'updated_at_ms', now)
-        redis.call('ZADD', processing_key(picked), expiry, id)
+        local token = token_base .. int_text(leased_count)
         local o = #out
         out[o + 1] = string.sub(member, RANK_ID_OFFSET)  -- the id's 16 bytes: the cheapest to parse
         out[o + 2] = token
+        -- out[o + 3] = attempts, below; a field the hash leaves out goes as nil (false)
+        out[o + 4], out[o + 5], out[o + 6], out[o + 7] = false, false, false, q
+        out[o + 8], out[o + 9], out[o + 10], out[o + 11] = false, false, false, false
+        out[o + 12], out[o + 13], out[o + 14] = false, false, false
+        local attempts = 1
+        for i = 1, #h, 2 do
+          local at = SLOT[h[i]]
+          if at then out[o + at] = h[i + 1] elseif h[i] == 'attempts' then attempts = tonumber(h[i + 1]) + 1 end
+        end
         out[o + 3] = attempts
-        out[o + 4] = f[1]
-        out[o + 5] = f[2]
-        out[o + 6] = f[3]
-        out[o + 7] = picked
-        for i = 4, 10 do out[o + 4 + i] = f[i] end
+        redis.call('HSET', tkey, 'attempts', int_text(attempts), 'state', 'processing', 'lease_token', token,
+          'lease_at_ms', expiry_text, 'updated_at_ms', ARGV[2])
+        local ids = granted[q]
+        if not ids then ids = {}; granted[q] = ids end
+        ids[#ids + 1] = id
       end
     end
   end
-  local state = {'cursor', cursor}
-  for _, q in ipairs(names) do
-    state[#state + 1] = 'q:' .. q
-    state[#state + 1] = quota[q] or 0
+  -- Every lease of this call expires at `expiry`: one ZADD per queue (in chunks: unpack's stack).
+  for q, ids in pairs(granted) do
+    local pkey = processing_key(q)
+    for from = 1, #ids, 1000 do
+      local args = {}
+      for i = from, math.min(from + 999, #ids) do
+        args[#args + 1] = expiry_text
+        args[#args + 1] = ids[i]
+      end
+      redis.call('ZADD', pkey, unpack(args))
+    end
   end
-  redis.call('HSET', KEYS[4], unpack(state))
+  -- P:rr as the round robin left it; an absent field reads as 0, so a 0 is not written
+  -- where nothing was stored, and nothing at all when no value moved.
+  local state = {}
+  if cursor ~= start_cursor then state[1] = 'cursor'; state[2] = int_text(cursor) end
+  for _, q in ipairs(names) do
+    local left = quota[q] or 0
+    local field = 'q:' .. q
+    if left ~= (tonumber(saved[field]) or 0) then
+      state[#state + 1] = field
+      state[#state + 1] = int_text(left)
+    end
+  end
+  if #state > 0 then redis.call('HSET', KEYS[4], unpack(state)) end
   if leased_count > 0 then note_due(expiry) end
 end
 

@@ -12,7 +12,7 @@ local now = tonumber(ARGV[2])
 local count = tonumber(ARGV[3])
 local blob = ARGV[4]
 local pos = 1
-local FIELDS = '>' .. string.rep('I4c0', 15)
+local FIELDS = '>I4c0I4c0I4c0I4c0I4c0I4c0I4c0I4c0I4c0I4c0I4c0I4c0I4c0I4c0I4c0'  -- 15 x I4c0
 -- One task's 15 values. Redis ships the struct library (one C call); Lua
 -- without it (fakeredis) reads the same format byte by byte.
 local function read_task()
@@ -31,8 +31,8 @@ local function read_task()
   return f
 end
 
-local seq = redis.call('INCRBY', KEYS[2], count) - count
-local known = {}
+local seq = redis.call('INCRBY', KEYS[2], ARGV[3]) - count
+local last_queue
 local results = {}
 local stored = 0
 for t = 1, count do
@@ -63,8 +63,8 @@ for t = 1, count do
       if idem ~= '' then h[n + 1] = 'idempotency_key'; h[n + 2] = idem; n = n + 2 end
       if f[15] ~= '' then h[n + 1] = 'name'; h[n + 2] = f[15]; n = n + 2 end
       redis.call('HSET', tkey, unpack(h, 1, n))
-      if not known[queue] then
-        known[queue] = true
+      if queue ~= last_queue then  -- once per run of one queue: no table to keep for one task
+        last_queue = queue
         redis.call('SADD', KEYS[1], queue)
       end
       if idem ~= '' then redis.call('SET', idem_key(idem), id) end

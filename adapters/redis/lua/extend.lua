@@ -3,6 +3,7 @@
 -- ARGV[1]=P ARGV[2]=now_ms ARGV[3]=expiry_ms, then id, token pairs (an id as its 16 bytes)
 -- Returns per lease: 1 extended, 0 lease gone or stale (nothing changed).
 local results = {}
+ids_ahead((#ARGV - 3) / 2)
 for i = 4, #ARGV - 1, 2 do
   local id = id_text(ARGV[i], 1)
   local f = leased(id, ARGV[i + 1], 'queue')

@@ -8,7 +8,7 @@ if not f then return 0 end
 local queue, tkey = queue_of(f[3]), task_key(id)
 redis.call('ZREM', processing_key(queue), id)
 local seq = redis.call('INCR', KEYS[2])
-local state = place(queue, id, f[4] or 0, stored_rank(id, f[5], seq), ready_at, now)
+local state = place(queue, id, f[4] or '0', stored_rank(id, f[5], seq), ready_at, now)
 redis.call('HSET', tkey, 'state', state, 'seq', string.format('%d', seq), 'ready_at_ms', ARGV[5], 'updated_at_ms', ARGV[2])
 redis.call('HDEL', tkey, 'lease_token', 'lease_at_ms')
 -- A delayed retry wakes too: the woken worker's dequeue learns the new due time.
