@@ -1,4 +1,4 @@
-"""Redis server instructions per task for the durable scripts (docs/adr/0022-lua-script-server-cost.md).
+"""Redis server instructions per task for the durable scripts (docs/adr/0023-lua-script-server-cost.md).
 
 Starts a private ``redis-server`` under ``valgrind --tool=callgrind`` on a free
 127.0.0.1 port (never the shared server), drives it through ``RedisDurableQueue``
