@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
-import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -19,6 +14,7 @@ import redis
 from pyworker.adapters.redis import RedisDurableBackend, new_redis_client
 from pyworker.domain.schedule import FireOutcome, FireRecord, tick_task_id
 from tests.support.redis_servers import redis_available
+from tests.support.worker_process import ROOT, WorkerProcess
 
 pytestmark = [
     pytest.mark.redis,
@@ -26,58 +22,24 @@ pytestmark = [
     pytest.mark.skipif(not redis_available(), reason="needs redis-server"),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
-WORKERCTL = Path(sys.executable).with_name("workerctl")
 URL = "redis://127.0.0.1:6379/0"
 APP = "tests.support.schedule_app"
 NAME = "every-second"
 
 
-class Node:
+class Node(WorkerProcess):
     """A `workerctl worker` process running the schedule app; started once it printed its banner."""
 
     def __init__(self, prefix: str, key: str) -> None:
         env = {**os.environ, "SCHED_REDIS_URL": URL, "SCHED_KEY": key, "PYTHONPATH": str(ROOT)}
-        self.process = subprocess.Popen(
+        super().__init__(
             [
-                str(WORKERCTL), "worker", "--app", f"{APP}:registry", "--schedules", f"{APP}:schedules",
+                "--app", f"{APP}:registry", "--schedules", f"{APP}:schedules",
                 "--codec", "json", "--redis-url", URL, "--redis-prefix", prefix, "--lease", "2s",
                 "--poll", "100ms", "--concurrency", "4",
             ],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env,
         )  # fmt: skip
-        self.log: list[str] = []
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.log.append(line)
-            if line.startswith("worker ready"):
-                break
-        else:
-            raise AssertionError(f"worker exited before it was ready: {''.join(self.log)}")
-        self._drain = threading.Thread(target=self._read_rest, daemon=True)
-        self._drain.start()
-
-    def _read_rest(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.log.append(line)
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self._close()
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=30)
-        self._close()
-        return code
-
-    def _close(self) -> None:
-        self._drain.join(timeout=5)
-        if self.process.stderr is not None:
-            self.process.stderr.close()
 
 
 @pytest.fixture

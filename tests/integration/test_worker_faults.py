@@ -5,10 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import subprocess
-import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +16,7 @@ from pyworker.adapters.redis import RedisDurableBackend, new_redis_client
 from pyworker.application import DurableAdmin
 from pyworker.domain import DurableState, DurableTask
 from tests.support.redis_servers import redis_available, start_redis_server
+from tests.support.worker_process import ROOT, WorkerProcess
 
 pytestmark = [
     pytest.mark.redis,
@@ -27,57 +24,22 @@ pytestmark = [
     pytest.mark.skipif(not redis_available(), reason="needs redis-server"),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
-WORKERCTL = Path(sys.executable).with_name("workerctl")
 SHARED_URL = "redis://127.0.0.1:6379/0"
 
 
-class WorkerNode:
+class WorkerNode(WorkerProcess):
     """A `workerctl worker` process running tests.support.fault_app."""
 
     def __init__(self, redis_url: str, prefix: str, probe: str, *extra: str) -> None:
         env = {**os.environ, "FAULT_REDIS_URL": redis_url, "FAULT_KEY": probe, "PYTHONPATH": str(ROOT)}
-        self.process = subprocess.Popen(
+        super().__init__(
             [
-                str(WORKERCTL), "worker", "--app", "tests.support.fault_app:registry", "--codec", "json",
+                "--app", "tests.support.fault_app:registry", "--codec", "json",
                 "--redis-url", redis_url, "--redis-prefix", prefix, "--lease", "1s", "--poll", "50ms",
                 "--concurrency", "8", "--batch", "8", *extra,
             ],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env,
         )  # fmt: skip
-        self.log: list[str] = []
-        assert self.process.stderr is not None
-        for line in self.process.stderr:  # synchronise on the readiness banner
-            self.log.append(line)
-            if line.startswith("worker ready"):
-                break
-        else:
-            raise AssertionError(f"worker exited before it was ready: {''.join(self.log)}")
-        # Keep draining stderr so a chatty worker never blocks on a full pipe.
-        self._drain = threading.Thread(target=self._read_rest, daemon=True)
-        self._drain.start()
-
-    def _read_rest(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.log.append(line)
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self._close()
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=30)
-        self._close()
-        return code
-
-    def _close(self) -> None:
-        self._drain.join(timeout=5)
-        if self.process.stderr is not None:
-            self.process.stderr.close()
 
 
 @pytest.fixture

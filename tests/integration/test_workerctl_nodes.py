@@ -15,15 +15,14 @@ import redis
 
 from pyworker.adapters.redis import RedisNodeRegistry, new_redis_client
 from tests.integration.test_worker_faults import (  # the fault tests' node and fixture
-    ROOT,
     SHARED_URL,
-    WORKERCTL,
     WorkerNode,
     enqueue,
     names,  # noqa: F401
     text,
 )
 from tests.support.redis_servers import redis_available
+from tests.support.worker_process import ROOT, WORKERCTL
 
 pytestmark = [
     pytest.mark.redis,
