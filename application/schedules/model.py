@@ -8,8 +8,9 @@ from typing import Any
 
 import attrs
 
+from pyworker.application.schedules.spec import ScheduleSpec
 from pyworker.domain import Task
-from pyworker.domain.schedule import FireRecord, MisfirePolicy, ScheduleSpec
+from pyworker.domain.schedule import FireRecord, MisfirePolicy
 from pyworker.domain.status import TERMINAL_STATUSES
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from pyworker.application.ports import Clock
 from pyworker.application.schedules.fire import TickFirer
 from pyworker.application.schedules.model import Factory, Schedule, ScheduleInfo
+from pyworker.application.schedules.spec import ScheduleSpec
 from pyworker.application.schedules.store import ScheduleStore
 from pyworker.domain import DurableModeError, DurableTask, Task, WorkerError
 from pyworker.domain.schedule import (
@@ -24,7 +25,6 @@ from pyworker.domain.schedule import (
     MisfirePolicy,
     ScheduleExistsError,
     ScheduleNotFoundError,
-    ScheduleSpec,
     check_name,
 )
 

@@ -1,7 +1,7 @@
 """Layer import rules, checked by an AST walk over every module (docs/architecture.md, "The layers").
 
-domain/       stdlib, attrs and cronsim (domain/schedule.py) only; no asyncio or network I/O; never reads the clock.
-application/  stdlib, attrs, typing_extensions, domain, application.
+domain/       stdlib and attrs only; no asyncio or network I/O; never reads the clock.
+application/  stdlib, attrs, typing_extensions, cronsim (application/schedules/spec.py), domain, application.
 adapters/     anything but entrypoints; grpc/protos only in adapters/grpc*;
               google.protobuf only in adapters/grpc* and adapters/codec.
 entrypoints/  the composition root: the only importer of dependency_injector.
@@ -28,8 +28,11 @@ STDLIB = frozenset(sys.stdlib_module_names)
 DOMAIN_FORBIDDEN_STDLIB = frozenset(
     {"asyncio", "socket", "selectors", "ssl", "subprocess", "multiprocessing", "http", "urllib"}
 )
-DOMAIN_ALLOWED = frozenset({"__future__", "attrs", "attr", "cronsim", "domain"})
-APPLICATION_ALLOWED = frozenset({"__future__", "attrs", "attr", "typing_extensions", "domain", "application"})
+DOMAIN_ALLOWED = frozenset({"__future__", "attrs", "attr", "domain"})
+#: cronsim: the cron evaluator of application/schedules/spec.py (pure computation, no I/O).
+APPLICATION_ALLOWED = frozenset(
+    {"__future__", "attrs", "attr", "typing_extensions", "cronsim", "domain", "application"}
+)
 APPLICATION_FORBIDDEN = (
     "adapters",
     "entrypoints",

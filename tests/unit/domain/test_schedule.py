@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pyworker.application.schedules.spec import ScheduleSpec
 from pyworker.domain.schedule import (
     InvalidMisfirePolicyError,
     InvalidScheduleNameError,
@@ -17,7 +18,6 @@ from pyworker.domain.schedule import (
     InvalidTimezoneError,
     Misfire,
     MisfirePolicy,
-    ScheduleSpec,
     check_name,
     tick_task_id,
 )
