@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import ipaddress
 import os
+import signal
 import ssl
-from collections.abc import AsyncIterator, Callable
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -111,6 +113,10 @@ class AdminServer:
                 if self.started:
                     announce()
 
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:  # AdminServer.run handles them (exit 0, not -15)
+                yield
+
             async def shutdown(self, sockets: Any = None) -> None:
                 close_streams(app)  # the SSE streams end now instead of holding the shutdown
                 await super().shutdown(sockets)
@@ -135,7 +141,17 @@ class AdminServer:
     async def run(self, ready: Callable[[str], None] | None = None) -> None:
         """Serve until stopped; ``ready(url)`` is called once the socket listens."""
         self._ready = ready
-        await self._server.serve()
+        loop = asyncio.get_running_loop()
+        on_main = threading.current_thread() is threading.main_thread()
+        if on_main:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.stop)
+        try:
+            await self._server.serve()
+        finally:
+            if on_main:
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(sig)
         if not self._server.started:
             raise CliError(f"cannot listen on {self.listen.url()}", EXIT_ERROR)
 
