@@ -71,6 +71,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_tls(cert: str, key: str) -> None:
+    """Load the pair once before anything connects: a bad file is a one-line usage error. Raises CliError."""
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        raise CliError(f"cannot load --tls-cert/--tls-key: {exc}", EXIT_USAGE) from exc
+
+
 @contextlib.asynccontextmanager
 async def open_admin_data(container: Application, redis_url: str, redis_prefix: str) -> AsyncIterator[AdminPageData]:
     """The page's data over the container's Redis backend, checked with a PING; closed on exit.
@@ -226,6 +234,8 @@ def admin(
     host, port = parse_listen(listen)
     if bool(tls_cert) != bool(tls_key):
         raise CliError("--tls-cert and --tls-key go together", EXIT_USAGE)
+    if tls_cert and tls_key:
+        check_tls(tls_cert, tls_key)
     if not (password or "").strip() and not (token or "").strip():
         raise CliError("set --password or --token (or $PYWORKER_ADMIN_PASSWORD / $PYWORKER_ADMIN_TOKEN)", EXIT_USAGE)
     if not is_loopback(host) and not tls_cert:

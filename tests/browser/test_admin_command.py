@@ -40,7 +40,10 @@ def probe() -> Iterator[redis.Redis]:
 def ran(probe: redis.Redis, key: str, seconds: float) -> str | None:
     """The next ``task_id:attempt:pid`` the fault app's handler recorded, or None within ``seconds``."""
     popped = probe.blpop([f"{key}:progress"], timeout=seconds)
-    return None if popped is None else bytes(popped[1]).decode()
+    if popped is None:
+        return None
+    value = popped[1]
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def test_pause_resume_and_replay_with_a_running_worker_node(page: Page, store: Store, probe: redis.Redis) -> None:
@@ -101,7 +104,7 @@ def test_read_only_hides_and_refuses_every_action(page: Page, store: Store) -> N
 
         token = page.locator("form[action='/logout'] input[name=csrf]").input_value()
         for path in ("/dlq/apply", "/dlq/confirm", "/pause", "/resume"):
-            form = {"csrf": token, "action": "replay", "id": dead_id}
+            form: dict[str, str | float | bool] = {"csrf": token, "action": "replay", "id": dead_id}
             refused = page.request.post(f"{admin.url}{path}", form=form, max_redirects=0)
             assert refused.status == 403, path
         assert store.state(dead_id) is DurableState.DEAD
