@@ -13,12 +13,13 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from pyworker.adapters.web import actions, views
+from pyworker.adapters.web.actions import dlq_apply, dlq_confirm, pause, resume
 from pyworker.adapters.web.config import AdminWebConfig
 from pyworker.adapters.web.data import AdminPageData
 from pyworker.adapters.web.events import events
 from pyworker.adapters.web.render import render, templates
 from pyworker.adapters.web.security import SESSION_COOKIE, SecurityHeaders, action, page, public_form
+from pyworker.adapters.web.views import login, login_page, logout, nodes, overview, search, task, tasks
 from pyworker.domain import (
     BackendUnavailableError,
     ConfigurationError,
@@ -57,19 +58,19 @@ async def worker_error(request: Request, exc: Exception) -> Response:
 def routes() -> list[Route | Mount]:
     """Every route and its guard: ``page`` needs a session, ``action`` a session, the CSRF token and write access."""
     return [
-        Route("/login", views.login_page, methods=["GET"]),
-        Route("/login", public_form(views.login), methods=["POST"]),
-        Route("/logout", action(views.logout, changes_state=False), methods=["POST"]),
-        Route("/", page(views.overview), methods=["GET"]),
-        Route("/tasks/{state}", page(views.tasks), methods=["GET"]),
-        Route("/task", page(views.search), methods=["GET"]),
-        Route("/task/{task_id}", page(views.task), methods=["GET"]),
-        Route("/nodes", page(views.nodes), methods=["GET"]),
+        Route("/login", login_page, methods=["GET"]),
+        Route("/login", public_form(login), methods=["POST"]),
+        Route("/logout", action(logout, changes_state=False), methods=["POST"]),
+        Route("/", page(overview), methods=["GET"]),
+        Route("/tasks/{state}", page(tasks), methods=["GET"]),
+        Route("/task", page(search), methods=["GET"]),
+        Route("/task/{task_id}", page(task), methods=["GET"]),
+        Route("/nodes", page(nodes), methods=["GET"]),
         Route("/events", page(events), methods=["GET"]),
-        Route("/dlq/confirm", action(actions.dlq_confirm), methods=["POST"]),
-        Route("/dlq/apply", action(actions.dlq_apply), methods=["POST"]),
-        Route("/pause", action(actions.pause), methods=["POST"]),
-        Route("/resume", action(actions.resume), methods=["POST"]),
+        Route("/dlq/confirm", action(dlq_confirm), methods=["POST"]),
+        Route("/dlq/apply", action(dlq_apply), methods=["POST"]),
+        Route("/pause", action(pause), methods=["POST"]),
+        Route("/resume", action(resume), methods=["POST"]),
         Route("/healthz", lambda _request: PlainTextResponse("ok"), methods=["GET"]),
         Mount("/static", StaticFiles(packages=[("pyworker.adapters.web", "static")]), name="static"),
     ]
