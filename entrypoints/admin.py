@@ -17,6 +17,7 @@ import click
 
 from pyworker.application.admin import DurableAdmin
 from pyworker.application.ports import NodeRegistryProvider
+from pyworker.application.schedules import ScheduleAdmin, ScheduleStoreProvider
 from pyworker.domain import ConfigurationError
 from pyworker.entrypoints.container import Application, configure, shutdown
 from pyworker.entrypoints.durations import DURATION
@@ -95,7 +96,8 @@ async def open_admin_data(container: Application, redis_url: str, redis_prefix: 
         backend = await container.backends.durable_backend()
         await backend.ping()
         nodes = backend.node_registry() if isinstance(backend, NodeRegistryProvider) else None
-        yield AdminPageData(DurableAdmin(backend), nodes)
+        schedules = ScheduleAdmin(backend.schedule_store()) if isinstance(backend, ScheduleStoreProvider) else None
+        yield AdminPageData(DurableAdmin(backend), nodes, schedules)
     finally:
         await shutdown(container)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.parse
+
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -57,3 +59,20 @@ async def resume(request: Request, form: FormData) -> Response:
     await data_of(request).resume(queue or None)
     flash(request, f"Dequeue resumed for {'queue ' + queue if queue else 'every queue'}.")
     return RedirectResponse("/", status_code=303)
+
+
+async def schedule_pause(request: Request, form: FormData) -> Response:
+    return await _schedule_switch(request, form, paused=True)
+
+
+async def schedule_resume(request: Request, form: FormData) -> Response:
+    return await _schedule_switch(request, form, paused=False)
+
+
+async def _schedule_switch(request: Request, form: FormData, *, paused: bool) -> Response:
+    name = str(form.get("name") or "").strip()
+    data = data_of(request)
+    await (data.pause_schedule(name or None) if paused else data.resume_schedule(name or None))
+    what = f"schedule {name}" if name else "every schedule"
+    flash(request, f"{'Paused' if paused else 'Resumed'} {what} on every node.")
+    return RedirectResponse("/schedules" + (f"?name={urllib.parse.quote(name)}" if name else ""), status_code=303)

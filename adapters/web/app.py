@@ -13,13 +13,23 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from pyworker.adapters.web.actions import dlq_apply, dlq_confirm, pause, resume
+from pyworker.adapters.web.actions import dlq_apply, dlq_confirm, pause, resume, schedule_pause, schedule_resume
 from pyworker.adapters.web.config import AdminWebConfig
 from pyworker.adapters.web.data import AdminPageData
 from pyworker.adapters.web.events import events
 from pyworker.adapters.web.render import render, templates
 from pyworker.adapters.web.security import SESSION_COOKIE, SecurityHeaders, action, page, public_form
-from pyworker.adapters.web.views import login, login_page, logout, nodes, overview, search, task, tasks
+from pyworker.adapters.web.views import (
+    login,
+    login_page,
+    logout,
+    nodes,
+    overview,
+    schedules,
+    search,
+    task,
+    tasks,
+)
 from pyworker.domain import (
     BackendUnavailableError,
     ConfigurationError,
@@ -27,12 +37,14 @@ from pyworker.domain import (
     TaskNotFoundError,
     WorkerError,
 )
+from pyworker.domain.schedule import InvalidScheduleNameError
 
 logger = logging.getLogger("pyworker.admin")
 
 #: Most specific first: a WorkerError that matches no other row is a 500 (and is logged).
 ERROR_STATUS: tuple[tuple[type[WorkerError], int], ...] = (
     (InvalidTaskError, 400),
+    (InvalidScheduleNameError, 400),
     (ConfigurationError, 400),
     (TaskNotFoundError, 404),
     (BackendUnavailableError, 503),
@@ -66,6 +78,9 @@ def routes() -> list[Route | Mount]:
         Route("/task", page(search), methods=["GET"]),
         Route("/task/{task_id}", page(task), methods=["GET"]),
         Route("/nodes", page(nodes), methods=["GET"]),
+        Route("/schedules", page(schedules), methods=["GET"]),
+        Route("/schedules/pause", action(schedule_pause), methods=["POST"]),
+        Route("/schedules/resume", action(schedule_resume), methods=["POST"]),
         Route("/events", page(events), methods=["GET"]),
         Route("/dlq/confirm", action(dlq_confirm), methods=["POST"]),
         Route("/dlq/apply", action(dlq_apply), methods=["POST"]),

@@ -14,6 +14,7 @@ import attrs
 
 from pyworker.application.admin import DurableAdmin, parse_task_id
 from pyworker.application.ports import NodeRegistry
+from pyworker.application.schedules import ScheduleAdmin
 from pyworker.domain import (
     DurableState,
     DurableStats,
@@ -22,6 +23,10 @@ from pyworker.domain import (
     NodeInfo,
     TaskNotFoundError,
 )
+from pyworker.domain.schedule import FireRecord
+
+#: Entries of a schedule's history the schedules page shows.
+HISTORY_LIMIT = 50
 
 
 @attrs.frozen
@@ -30,6 +35,16 @@ class Overview:
 
     stats: DurableStats
     nodes: tuple[NodeInfo, ...]
+
+
+@attrs.frozen
+class ScheduleState:
+    """The shared pause state of the durable schedules, and one schedule's latest fires (newest first)."""
+
+    every_paused: bool
+    paused: tuple[str, ...]
+    name: str = ""
+    history: tuple[FireRecord, ...] = ()
 
 
 @attrs.frozen
@@ -47,14 +62,18 @@ class AdminPageData:
     Args:
         admin: the operator service (counts, listings, moves, pause).
         nodes: the node registry (None: the store keeps no heartbeats; the page lists none).
+        schedules: the durable schedules' shared state (None: the page shows none).
 
     Errors are the application's WorkerErrors (InvalidTaskError, TaskNotFoundError,
     BackendUnavailableError); the HTTP layer maps them to statuses in one table.
     """
 
-    def __init__(self, admin: DurableAdmin, nodes: NodeRegistry | None = None) -> None:
+    def __init__(
+        self, admin: DurableAdmin, nodes: NodeRegistry | None = None, schedules: ScheduleAdmin | None = None
+    ) -> None:
         self._admin = admin
         self._nodes = nodes
+        self._schedules = schedules
 
     async def overview(self) -> Overview:
         return Overview(await self._admin.stats(), tuple(await self.nodes()))
@@ -110,3 +129,20 @@ class AdminPageData:
 
     async def resume(self, queue: str | None) -> None:
         await self._admin.resume(queue or None)
+
+    async def schedules(self, name: str = "") -> ScheduleState | None:
+        """The pause flags, and ``name``'s history when one is given (InvalidScheduleNameError for a bad one)."""
+        if self._schedules is None:
+            return None
+        every, paused = await self._schedules.paused()
+        history = await self._schedules.history(name, HISTORY_LIMIT) if name else []
+        return ScheduleState(every, tuple(paused), name, tuple(history))
+
+    async def pause_schedule(self, name: str | None) -> None:
+        """Pause one schedule, or every schedule (None), for every node."""
+        if self._schedules is not None:
+            await self._schedules.pause(name or None)
+
+    async def resume_schedule(self, name: str | None) -> None:
+        if self._schedules is not None:
+            await self._schedules.resume(name or None)

@@ -76,3 +76,10 @@ async def task(request: Request) -> Response:
 
 async def nodes(request: Request) -> Response:
     return render(request, "nodes.html", {"nodes": await data_of(request).nodes(), "active": "nodes"})
+
+
+async def schedules(request: Request) -> Response:
+    """The schedules' pause state; ``?name=`` shows that schedule's latest fires."""
+    name = request.query_params.get("name", "").strip()
+    state = await data_of(request).schedules(name)
+    return render(request, "schedules.html", {"schedules": state, "name": name, "active": "schedules"})

@@ -7,6 +7,8 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
+from pyworker.adapters.redis import RedisDurableBackend
+from pyworker.application.schedules import ScheduleAdmin
 from pyworker.domain import DurableState, DurableTask
 from tests.browser.admin_support import EXPECT_MS, Store, ThreadedAdmin, row_ids, shot, sign_in
 
@@ -133,3 +135,34 @@ def test_replaying_a_dead_task_from_the_dlq_page(page: Page, admin: ThreadedAdmi
     assert row_ids(page) == [other]
     assert store.state(task_id) is DurableState.READY
     assert store.state(other) is DurableState.DEAD
+
+
+def test_schedules_pause_resume_and_history(page: Page, admin: ThreadedAdmin, store: Store) -> None:
+    fired = DurableTask(handler="record", payload=b"{}", id=uuid.uuid4(), queue="default")
+
+    async def fire(backend: RedisDurableBackend) -> None:
+        await backend.schedule_store().fire("nightly", 1_767_268_800.0, fired, skip_if_running=False, history=10)
+
+    store.backend(fire)
+    sign_in(page, admin.url)
+    page.goto(f"{admin.url}/schedules")
+    page.fill("form[action='/schedules/pause'] input[name=name]", "nightly")
+    page.click("form[action='/schedules/pause'] button")
+    expect(page.get_by_role("status")).to_have_text("Paused schedule nightly on every node.")
+    expect(page.locator("[data-field=paused-names]")).to_have_text("nightly")
+    paused = store.backend(lambda backend: ScheduleAdmin(backend.schedule_store()).paused())
+    assert paused == (False, ["nightly"])
+    rows = page.locator("#history tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.locator("td").nth(2)).to_have_text("fired")
+    expect(rows.locator("td a")).to_have_text(str(fired.id))
+    shot(page, "schedules")
+
+    page.click("form[action='/schedules/pause'] button")  # empty name: every schedule
+    expect(page.locator("[data-field=every-paused]")).to_be_visible()
+    page.fill("form[action='/schedules/resume'] input[name=name]", "nightly")
+    page.click("form[action='/schedules/resume'] button")
+    expect(page.locator("[data-field=paused-names]")).to_have_text("none")
+    page.click("form[action='/schedules/resume'] button")
+    expect(page.locator("[data-field=every-paused]")).to_be_hidden()
+    assert store.backend(lambda backend: ScheduleAdmin(backend.schedule_store()).paused()) == (False, [])
