@@ -87,21 +87,21 @@ class Store:
 class ThreadedAdmin:
     """The real `workerctl admin` wiring (container, Redis backend, uvicorn) on 127.0.0.1:0 in a thread."""
 
-    def __init__(self, store: Store, **settings: object) -> None:
+    def __init__(self, store: Store, url: str = URL, **settings: object) -> None:
         self.url = ""
         self._ready = threading.Event()
         self._server: AdminServer | None = None
         self._error: BaseException | None = None
         config = AdminWebConfig(password=PASSWORD, events_interval=0.2, **settings)  # type: ignore[arg-type]
-        self._thread = threading.Thread(target=self._run, args=(store.prefix, config), daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(url, store.prefix, config), daemon=True)
         self._thread.start()
         assert self._ready.wait(BOUND), "the admin server did not start"
         if self._error is not None:
             raise self._error
 
-    def _run(self, prefix: str, config: AdminWebConfig) -> None:
+    def _run(self, url: str, prefix: str, config: AdminWebConfig) -> None:
         async def go() -> None:
-            async with open_admin_data(build_container(), URL, prefix) as data:
+            async with open_admin_data(build_container(), url, prefix) as data:
                 self._server = AdminServer(data, config, Listen("127.0.0.1", 0))
                 await self._server.run(self._started)
 
