@@ -25,6 +25,7 @@ logger = logging.getLogger("pyworker.cli")
 #: command is looked up (it runs, or --help / completion lists it), so `workerctl worker`
 #: never pays for gRPC, OpenTelemetry or rich (docs/adr/0017-lazy-workerctl-commands.md).
 COMMANDS = {
+    "admin": "pyworker.entrypoints.admin:admin",
     "completion": "pyworker.entrypoints.durable_cli.shell:completion",
     "demo": "pyworker.entrypoints.demo:demo",
     "durable": "pyworker.entrypoints.durable_cli:durable",

@@ -163,6 +163,11 @@ def test_the_wheel_has_one_top_level_package_and_its_data_files(install: Install
     assert "pyworker/protos/worker/v1/worker.proto" in names
     assert "pyworker/protos/worker/v1/worker_pb2.pyi" in names
     assert "pyworker/py.typed" in names
+    # The admin page's templates and static files (no third-party front-end asset among them).
+    for pattern in ("adapters/web/templates/*.html", "adapters/web/static/*"):
+        for path in ROOT.glob(pattern):
+            assert f"pyworker/{path.relative_to(ROOT)}" in names
+    assert "pyworker/adapters/web/templates/overview.html" in names
     # Every Lua script and proto of the source tree ships.
     for pattern in ("adapters/redis/lua/*.lua", "protos/worker/v1/*.proto"):
         for path in ROOT.glob(pattern):

@@ -1,0 +1,77 @@
+"""The admin page's live updates: an SSE stream of the overview, one event every ``events_interval`` seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from pyworker.adapters.web.data import Overview
+from pyworker.adapters.web.security import config_of
+from pyworker.adapters.web.views import data_of
+from pyworker.domain import WorkerError
+
+logger = logging.getLogger("pyworker.admin")
+
+#: Milliseconds a browser waits before it reconnects a dropped stream.
+RETRY_MS = 2000
+
+
+def overview_json(overview: Overview) -> dict[str, Any]:
+    """The overview as the page's script reads it (the script sets text, never HTML)."""
+    stats = overview.stats
+    return {
+        "paused": stats.paused,
+        "dead": stats.dead,
+        "ready": stats.total_ready,
+        "delayed": stats.total_delayed,
+        "processing": stats.total_processing,
+        "queues": [
+            {"queue": q.queue, "ready": q.ready, "delayed": q.delayed, "processing": q.processing, "paused": q.paused}
+            for q in stats.queues
+        ],
+        "nodes": [
+            {
+                "node_id": n.node_id,
+                "queues": list(n.queues),
+                "running": n.running,
+                "concurrency": n.concurrency,
+                "version": n.version,
+            }
+            for n in overview.nodes
+        ],
+    }
+
+
+def frame(event_id: int, event: str, data: dict[str, Any]) -> str:
+    return f"id: {event_id}\nevent: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+async def events(request: Request) -> Response:
+    """``overview`` events (an ``error`` event in its place while the store does not answer)."""
+    data, interval = data_of(request), config_of(request).events_interval
+    closing: asyncio.Event = request.app.state.closing
+
+    async def stream() -> AsyncIterator[str]:
+        yield f"retry: {RETRY_MS}\n\n"
+        event_id = 0
+        while True:
+            event_id += 1
+            try:
+                yield frame(event_id, "overview", overview_json(await data.overview()))
+            except WorkerError as exc:
+                logger.warning("admin events: %s", exc)
+                yield frame(event_id, "error", {"message": str(exc)})
+            try:  # the server is stopping: end the stream, so the browser's connection closes at once
+                await asyncio.wait_for(closing.wait(), interval)
+                return
+            except TimeoutError:
+                pass
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)

@@ -1,0 +1,259 @@
+"""workerctl admin: the web admin page over a durable store on Redis (docs/admin.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import os
+import signal
+import ssl
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import click
+
+from pyworker.application.admin import DurableAdmin
+from pyworker.application.ports import NodeRegistryProvider
+from pyworker.application.schedules import ScheduleAdmin, ScheduleStoreProvider
+from pyworker.domain import ConfigurationError
+from pyworker.entrypoints.container import Application, configure, shutdown
+from pyworker.entrypoints.durations import DURATION
+from pyworker.entrypoints.errors import EXIT_ERROR, EXIT_USAGE, CliError
+from pyworker.entrypoints.redis_url import DEFAULT_REDIS_URL, REDIS_URL, redact_url
+from pyworker.entrypoints.settings import DEFAULT_REDIS_PREFIX
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from pyworker.adapters.web import AdminPageData, AdminWebConfig
+
+DEFAULT_LISTEN = "127.0.0.1:8080"
+#: Seconds the server waits for requests still running when it stops (SSE streams end at once).
+GRACE = 3
+FILE = click.Path(exists=True, dir_okay=False)
+
+
+@attrs.frozen
+class Listen:
+    """Where the page listens, and its TLS files (both or neither)."""
+
+    host: str
+    port: int
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"
+
+    def url(self, port: int | None = None) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port if port is None else port}"
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port`` (port 0: any free port). Raises CliError (exit 2)."""
+    host, sep, port = value.strip().rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise CliError(f"--listen must be host:port, got {value!r}", EXIT_USAGE)
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_tls(cert: str, key: str) -> None:
+    """Load the pair once before anything connects: a bad file is a one-line usage error. Raises CliError."""
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        raise CliError(f"cannot load --tls-cert/--tls-key: {exc}", EXIT_USAGE) from exc
+
+
+@contextlib.asynccontextmanager
+async def open_admin_data(container: Application, redis_url: str, redis_prefix: str) -> AsyncIterator[AdminPageData]:
+    """The page's data over the container's Redis backend, checked with a PING; closed on exit.
+
+    Only an inspector is built: this process never leases a task.
+
+    Raises:
+        BackendUnavailableError: Redis does not answer.
+    """
+    from pyworker.adapters.web import AdminPageData
+
+    configure(container, backend={"kind": "redis", "redis_url": redis_url, "redis_prefix": redis_prefix})
+    try:
+        backend = await container.backends.durable_backend()
+        await backend.ping()
+        nodes = backend.node_registry() if isinstance(backend, NodeRegistryProvider) else None
+        schedules = ScheduleAdmin(backend.schedule_store()) if isinstance(backend, ScheduleStoreProvider) else None
+        yield AdminPageData(DurableAdmin(backend), nodes, schedules)
+    finally:
+        await shutdown(container)
+
+
+class AdminServer:
+    """The admin page on uvicorn, on the caller's event loop, until ``stop()`` (or SIGTERM/SIGINT
+    when it runs on the main thread). ``stop`` may be called from any thread."""
+
+    def __init__(self, data: AdminPageData, settings: AdminWebConfig, listen: Listen) -> None:
+        import uvicorn
+
+        from pyworker.adapters.web import close_streams, create_app
+
+        self.listen = listen
+        self.app = create_app(settings, data)
+        app = self.app
+
+        announce = self._announce
+
+        class Server(uvicorn.Server):
+            async def startup(self, sockets: Any = None) -> None:
+                await super().startup(sockets)
+                if self.started:
+                    announce()
+
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:  # AdminServer.run handles them (exit 0, not -15)
+                yield
+
+            async def shutdown(self, sockets: Any = None) -> None:
+                close_streams(app)  # the SSE streams end now instead of holding the shutdown
+                await super().shutdown(sockets)
+
+        config = uvicorn.Config(
+            self.app, host=listen.host, port=listen.port, ssl_certfile=listen.tls_cert, ssl_keyfile=listen.tls_key,
+            log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=GRACE,
+            server_header=False,
+        )  # fmt: skip
+        try:
+            config.load()  # the TLS files are read here: a bad one is a usage error, not a traceback
+        except (ssl.SSLError, OSError) as exc:
+            raise CliError(f"cannot load --tls-cert/--tls-key: {exc}", EXIT_USAGE) from exc
+        self._server: uvicorn.Server = Server(config)
+        self._ready: Callable[[str], None] | None = None
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (the one the OS chose for port 0), once started."""
+        return int(self._server.servers[0].sockets[0].getsockname()[1])
+
+    async def run(self, ready: Callable[[str], None] | None = None) -> None:
+        """Serve until stopped; ``ready(url)`` is called once the socket listens."""
+        self._ready = ready
+        loop = asyncio.get_running_loop()
+        on_main = threading.current_thread() is threading.main_thread()
+        if on_main:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.stop)
+        try:
+            await self._server.serve()
+        finally:
+            if on_main:
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(sig)
+        if not self._server.started:
+            raise CliError(f"cannot listen on {self.listen.url()}", EXIT_ERROR)
+
+    def _announce(self) -> None:
+        if self._ready is not None:
+            self._ready(self.listen.url(self.port))
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+
+
+async def serve_admin(
+    container: Application, redis_url: str, redis_prefix: str, settings: AdminWebConfig, listen: Listen
+) -> None:
+    async with open_admin_data(container, redis_url, redis_prefix) as data:
+        server = AdminServer(data, settings, listen)
+
+        def ready(url: str) -> None:
+            mode = " read-only" if settings.read_only else ""
+            store = f"{redact_url(redis_url)} prefix={redis_prefix}"
+            click.echo(f"admin ready on {url}{mode} (store {store}, pid {os.getpid()})", err=True)
+
+        await server.run(ready)
+    click.echo("admin: stopped", err=True)
+
+
+def web_settings(**fields: Any) -> AdminWebConfig:
+    """AdminWebConfig from the flags; a missing extra or a refused value is a one-line error."""
+    try:
+        from pyworker.adapters.web import AdminWebConfig
+    except ImportError as exc:
+        raise CliError(f"the admin page needs the admin extra (pip install 'pyworker[admin]'): {exc}") from exc
+    try:
+        return AdminWebConfig(**fields)
+    except ConfigurationError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+
+
+@click.command()
+@click.option("--redis-url", type=REDIS_URL, default=DEFAULT_REDIS_URL, show_default=True, envvar="PYWORKER_REDIS_URL")
+@click.option("--redis-prefix", default=DEFAULT_REDIS_PREFIX, show_default=True, envvar="PYWORKER_REDIS_PREFIX")
+@click.option("--listen", default=DEFAULT_LISTEN, show_default=True, envvar="PYWORKER_ADMIN_LISTEN",
+              metavar="HOST:PORT", help="Address to serve on (port 0: any free port).")
+@click.option("--password", default=None, envvar="PYWORKER_ADMIN_PASSWORD", metavar="TEXT",
+              help="Password for the sign-in form (better in $PYWORKER_ADMIN_PASSWORD).")
+@click.option("--token", default=None, envvar="PYWORKER_ADMIN_TOKEN", metavar="TEXT",
+              help="Token for the sign-in form and for `Authorization: Bearer` (better in $PYWORKER_ADMIN_TOKEN).")
+@click.option("--tls-cert", type=FILE, default=None, envvar="PYWORKER_ADMIN_TLS_CERT",
+              help="PEM certificate: serve HTTPS (with --tls-key); the session cookie becomes Secure.")
+@click.option("--tls-key", type=FILE, default=None, envvar="PYWORKER_ADMIN_TLS_KEY",
+              help="PEM private key of --tls-cert.")
+@click.option("--read-only", is_flag=True, help="Show everything, change nothing (every action is refused).")
+@click.option("--refresh", type=DURATION, default="2s", show_default=True,
+              help="How often the overview's live figures update.")
+@click.option("--allow-plain-http", is_flag=True,
+              help="Listen on a non-loopback address without TLS (behind a TLS-terminating proxy only).")
+@click.pass_obj
+def admin(
+    container: Application,
+    redis_url: str,
+    redis_prefix: str,
+    listen: str,
+    password: str | None,
+    token: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+    read_only: bool,
+    refresh: float,
+    allow_plain_http: bool,
+) -> None:
+    """Serve the web admin page: queues, tasks, the DLQ, nodes (docs/admin.md)."""
+    host, port = parse_listen(listen)
+    if bool(tls_cert) != bool(tls_key):
+        raise CliError("--tls-cert and --tls-key go together", EXIT_USAGE)
+    if tls_cert and tls_key:
+        check_tls(tls_cert, tls_key)
+    if not (password or "").strip() and not (token or "").strip():
+        raise CliError("set --password or --token (or $PYWORKER_ADMIN_PASSWORD / $PYWORKER_ADMIN_TOKEN)", EXIT_USAGE)
+    if not is_loopback(host) and not tls_cert:
+        if not allow_plain_http:
+            raise CliError(
+                f"--listen {listen} is not a loopback address: serve TLS (--tls-cert, --tls-key) "
+                "or pass --allow-plain-http behind a TLS proxy",
+                EXIT_USAGE,
+            )
+        click.echo(f"admin: warning: serving plain HTTP on {listen}; passwords and cookies cross the network", err=True)
+    if refresh <= 0:
+        raise CliError("--refresh must be positive", EXIT_USAGE)
+    settings = web_settings(
+        password=(password or "").strip(), token=(token or "").strip(), read_only=read_only,
+        secure_cookies=bool(tls_cert), events_interval=refresh,
+    )  # fmt: skip
+    where = Listen(host, port, tls_cert, tls_key)
+    asyncio.run(serve_admin(container, redis_url, redis_prefix, settings, where))
+
