@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,7 +23,13 @@ from pyworker.entrypoints.container import build_container
 T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "images" / "admin"
+#: Where each test's screenshot goes: the docs' images when PYWORKER_SCREENSHOTS=docs (how
+#: docs/admin.md's pictures are refreshed), else .cache/screenshots/ (every run, never committed).
+SCREENSHOTS = (
+    ROOT / "docs" / "images" / "admin"
+    if os.environ.get("PYWORKER_SCREENSHOTS") == "docs"
+    else ROOT / ".cache" / "screenshots" / "admin"
+)
 URL = "redis://127.0.0.1:6379/0"
 PASSWORD = "correct horse battery staple"
 #: Milliseconds any one browser expectation may take (a regression fails in seconds).
@@ -132,7 +139,7 @@ def sign_in(page: Page, base: str, password: str = PASSWORD) -> None:
 
 
 def shot(page: Page, name: str) -> None:
-    """Save what the browser shows as docs/images/admin/<name>.png (docs/admin.md shows them)."""
+    """Save what the browser shows as SCREENSHOTS/<name>.png (docs/admin.md shows the docs' copies)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
