@@ -11,7 +11,19 @@ from typing import Any, NoReturn, TypeVar
 import grpc
 
 from pyworker.adapters.clock import SystemClock
-from pyworker.adapters.grpc import admin_mapping as m
+from pyworker.adapters.grpc.admin_mapping import (
+    admin_status,
+    audit_message,
+    dlq_detail,
+    dlq_entry,
+    fields,
+    overview_message,
+    queue_message,
+    request_context,
+    sat32,
+    schedule_entry,
+    schedule_event,
+)
 from pyworker.adapters.grpc.auth import AuthFunction
 from pyworker.adapters.grpc.status import RpcError
 from pyworker.application.admin import JOBS_UNSUPPORTED, AdminService, RequestContext
@@ -51,7 +63,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         self, context: Context, method: str, request: Any, call: Callable[[RequestContext], Awaitable[T]],
         audit: Audit | None = None,
     ) -> T:  # fmt: skip
-        ctx = m.request_context(context.invocation_metadata())
+        ctx = request_context(context.invocation_metadata())
         if self._auth is not None:
             try:
                 outcome = self._auth(context, _SERVICE + method, request)
@@ -66,7 +78,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         try:
             return await call(ctx)
         except Exception as exc:
-            code, message = m.admin_status(exc)
+            code, message = admin_status(exc)
             await context.abort(code, message)
             raise AssertionError("abort returns only by raising") from exc  # pragma: no cover
 
@@ -90,19 +102,19 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
 
     async def GetOverview(self, request: pb.GetOverviewRequest, context: Context) -> pb.GetOverviewResponse:  # noqa: N802
         async def call(_: RequestContext) -> pb.GetOverviewResponse:
-            return m.overview_message(await self._admin.overview())
+            return overview_message(await self._admin.overview())
 
         return await self._serve(context, "GetOverview", request, call)
 
     async def ListQueues(self, request: pb.ListQueuesRequest, context: Context) -> pb.ListQueuesResponse:  # noqa: N802
         async def call(_: RequestContext) -> pb.ListQueuesResponse:
-            return pb.ListQueuesResponse(queues=[m.queue_message(q) for q in await self._admin.list_queues()])
+            return pb.ListQueuesResponse(queues=[queue_message(q) for q in await self._admin.list_queues()])
 
         return await self._serve(context, "ListQueues", request, call)
 
     async def GetQueue(self, request: pb.GetQueueRequest, context: Context) -> pb.GetQueueResponse:  # noqa: N802
         async def call(_: RequestContext) -> pb.GetQueueResponse:
-            return pb.GetQueueResponse(queue=m.queue_message(await self._admin.get_queue(request.name)))
+            return pb.GetQueueResponse(queue=queue_message(await self._admin.get_queue(request.name)))
 
         return await self._serve(context, "GetQueue", request, call)
 
@@ -111,9 +123,9 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     ) -> pb.UpdateQueueWeightResponse:
         async def call(ctx: RequestContext) -> pb.UpdateQueueWeightResponse:
             summary = await self._admin.update_queue_weight(ctx, request.name, request.weight)
-            return pb.UpdateQueueWeightResponse(queue=m.queue_message(summary))
+            return pb.UpdateQueueWeightResponse(queue=queue_message(summary))
 
-        audit = ("queue.update_weight", request.name, m.fields(request))
+        audit = ("queue.update_weight", request.name, fields(request))
         return await self._serve(context, "UpdateQueueWeight", request, call, audit)
 
     async def ResetQueueWeight(  # noqa: N802
@@ -121,17 +133,17 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     ) -> pb.ResetQueueWeightResponse:
         async def call(ctx: RequestContext) -> pb.ResetQueueWeightResponse:
             summary = await self._admin.reset_queue_weight(ctx, request.name)
-            return pb.ResetQueueWeightResponse(queue=m.queue_message(summary))
+            return pb.ResetQueueWeightResponse(queue=queue_message(summary))
 
-        audit = ("queue.reset_weight", request.name, m.fields(request))
+        audit = ("queue.reset_weight", request.name, fields(request))
         return await self._serve(context, "ResetQueueWeight", request, call, audit)
 
     async def PauseQueue(self, request: pb.PauseQueueRequest, context: Context) -> pb.PauseQueueResponse:  # noqa: N802
         async def call(ctx: RequestContext) -> pb.PauseQueueResponse:
             summary = await self._admin.pause_queue(ctx, request.name, request.paused)
-            return pb.PauseQueueResponse(queue=m.queue_message(summary))
+            return pb.PauseQueueResponse(queue=queue_message(summary))
 
-        audit = ("queue.pause", request.name, m.fields(request))
+        audit = ("queue.pause", request.name, fields(request))
         return await self._serve(context, "PauseQueue", request, call, audit)
 
     # -- container jobs: not supported --------------------------------------------------------
@@ -155,13 +167,13 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         await self._no_jobs(context, "GetJob", request)
 
     async def UpsertJob(self, request: pb.UpsertJobRequest, context: Context) -> pb.UpsertJobResponse:  # noqa: N802
-        await self._no_jobs(context, "UpsertJob", request, ("job.upsert", request.spec.name, m.fields(request)))
+        await self._no_jobs(context, "UpsertJob", request, ("job.upsert", request.spec.name, fields(request)))
 
     async def DeleteJob(self, request: pb.DeleteJobRequest, context: Context) -> pb.DeleteJobResponse:  # noqa: N802
-        await self._no_jobs(context, "DeleteJob", request, ("job.delete", request.name, m.fields(request)))
+        await self._no_jobs(context, "DeleteJob", request, ("job.delete", request.name, fields(request)))
 
     async def RunJob(self, request: pb.RunJobRequest, context: Context) -> pb.RunJobResponse:  # noqa: N802
-        await self._no_jobs(context, "RunJob", request, ("job.run", request.name, m.fields(request)))
+        await self._no_jobs(context, "RunJob", request, ("job.run", request.name, fields(request)))
 
     # -- audit ------------------------------------------------------------------------------
 
@@ -170,7 +182,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     ) -> pb.ListAuditEventsResponse:
         async def call(_: RequestContext) -> pb.ListAuditEventsResponse:
             events = await self._admin.audit_events(action=request.action, target=request.target, limit=request.limit)
-            return pb.ListAuditEventsResponse(events=[m.audit_message(e) for e in events])
+            return pb.ListAuditEventsResponse(events=[audit_message(e) for e in events])
 
         return await self._serve(context, "ListAuditEvents", request, call)
 
@@ -190,14 +202,14 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     ) -> pb.ListScheduleEventsResponse:
         async def call(_: RequestContext) -> pb.ListScheduleEventsResponse:
             events = await self._admin.schedule_events(request.name, request.limit)
-            return pb.ListScheduleEventsResponse(events=[m.schedule_event(e) for e in events])
+            return pb.ListScheduleEventsResponse(events=[schedule_event(e) for e in events])
 
         return await self._serve(context, "ListScheduleEvents", request, call)
 
     async def ListSchedules(self, request: pb.ListSchedulesRequest, context: Context) -> pb.ListSchedulesResponse:  # noqa: N802
         async def call(_: RequestContext) -> pb.ListSchedulesResponse:
             entries = await self._admin.list_schedules()
-            return pb.ListSchedulesResponse(schedules=[m.schedule_entry(e) for e in entries])
+            return pb.ListSchedulesResponse(schedules=[schedule_entry(e) for e in entries])
 
         return await self._serve(context, "ListSchedules", request, call)
 
@@ -206,9 +218,9 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     ) -> pb.CreateScheduleResponse:
         async def call(ctx: RequestContext) -> pb.CreateScheduleResponse:
             entry = await self._admin.create_schedule(ctx, request.name, request.spec, request.durable)
-            return pb.CreateScheduleResponse(schedule=m.schedule_entry(entry))
+            return pb.CreateScheduleResponse(schedule=schedule_entry(entry))
 
-        audit = ("schedule.create", request.name, m.fields(request))
+        audit = ("schedule.create", request.name, fields(request))
         return await self._serve(context, "CreateSchedule", request, call, audit)
 
     async def DeleteSchedule(  # noqa: N802
@@ -217,15 +229,15 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         async def call(ctx: RequestContext) -> pb.DeleteScheduleResponse:
             return pb.DeleteScheduleResponse(deleted=await self._admin.delete_schedule(ctx, request.name))
 
-        audit = ("schedule.delete", request.name, m.fields(request))
+        audit = ("schedule.delete", request.name, fields(request))
         return await self._serve(context, "DeleteSchedule", request, call, audit)
 
     async def PauseSchedule(self, request: pb.PauseScheduleRequest, context: Context) -> pb.PauseScheduleResponse:  # noqa: N802
         async def call(ctx: RequestContext) -> pb.PauseScheduleResponse:
             entry = await self._admin.pause_schedule(ctx, request.name, request.paused)
-            return pb.PauseScheduleResponse(schedule=m.schedule_entry(entry))
+            return pb.PauseScheduleResponse(schedule=schedule_entry(entry))
 
-        audit = ("schedule.pause", request.name, m.fields(request))
+        audit = ("schedule.pause", request.name, fields(request))
         return await self._serve(context, "PauseSchedule", request, call, audit)
 
     async def RunSchedule(self, request: pb.RunScheduleRequest, context: Context) -> pb.RunScheduleResponse:  # noqa: N802
@@ -235,7 +247,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
                 raise AdminError(reason=f"schedule {request.name.strip()}: its factory failed (see the log)")
             return pb.RunScheduleResponse(task_id=str(task_id))
 
-        audit = ("schedule.run", request.name, m.fields(request))
+        audit = ("schedule.run", request.name, fields(request))
         return await self._serve(context, "RunSchedule", request, call, audit)
 
     async def PauseSchedules(  # noqa: N802
@@ -243,9 +255,9 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     ) -> pb.PauseSchedulesResponse:
         async def call(ctx: RequestContext) -> pb.PauseSchedulesResponse:
             updated = await self._admin.pause_schedules(ctx, request.paused)
-            return pb.PauseSchedulesResponse(updated=m.sat32(updated), paused=request.paused)
+            return pb.PauseSchedulesResponse(updated=sat32(updated), paused=request.paused)
 
-        audit = ("schedule.pause_all", "*", m.fields(request))
+        audit = ("schedule.pause_all", "*", fields(request))
         return await self._serve(context, "PauseSchedules", request, call, audit)
 
     # -- the DLQ and dequeue ----------------------------------------------------------------
@@ -255,14 +267,14 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             page = await self._admin.list_dlq(limit=request.limit, offset=request.offset, queue=request.queue,
                                               handler=request.handler, query=request.query)  # fmt: skip
             now = self._clock.now()
-            return pb.ListDLQResponse(entries=[m.dlq_entry(r, now) for r in page.entries], total=page.total)
+            return pb.ListDLQResponse(entries=[dlq_entry(r, now) for r in page.entries], total=page.total)
 
         return await self._serve(context, "ListDLQ", request, call)
 
     async def GetDLQEntry(self, request: pb.GetDLQEntryRequest, context: Context) -> pb.GetDLQEntryResponse:  # noqa: N802
         async def call(_: RequestContext) -> pb.GetDLQEntryResponse:
             record = await self._admin.get_dlq_entry(request.id)
-            return pb.GetDLQEntryResponse(entry=m.dlq_detail(record, self._clock.now()))
+            return pb.GetDLQEntryResponse(entry=dlq_detail(record, self._clock.now()))
 
         return await self._serve(context, "GetDLQEntry", request, call)
 
@@ -280,12 +292,12 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
 
     async def ReplayDLQ(self, request: pb.ReplayDLQRequest, context: Context) -> pb.ReplayDLQResponse:  # noqa: N802
         async def call(ctx: RequestContext) -> pb.ReplayDLQResponse:
-            return pb.ReplayDLQResponse(moved=m.sat32(await self._admin.replay_dlq(ctx, request.limit)))
+            return pb.ReplayDLQResponse(moved=sat32(await self._admin.replay_dlq(ctx, request.limit)))
 
-        return await self._serve(context, "ReplayDLQ", request, call, ("dlq.replay", "*", m.fields(request)))
+        return await self._serve(context, "ReplayDLQ", request, call, ("dlq.replay", "*", fields(request)))
 
     async def ReplayDLQByID(self, request: pb.ReplayDLQByIDRequest, context: Context) -> pb.ReplayDLQByIDResponse:  # noqa: N802
         async def call(ctx: RequestContext) -> pb.ReplayDLQByIDResponse:
-            return pb.ReplayDLQByIDResponse(moved=m.sat32(await self._admin.replay_dlq_ids(ctx, list(request.ids))))
+            return pb.ReplayDLQByIDResponse(moved=sat32(await self._admin.replay_dlq_ids(ctx, list(request.ids))))
 
-        return await self._serve(context, "ReplayDLQByID", request, call, ("dlq.replay_ids", "*", m.fields(request)))
+        return await self._serve(context, "ReplayDLQByID", request, call, ("dlq.replay_ids", "*", fields(request)))

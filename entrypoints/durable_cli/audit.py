@@ -16,6 +16,7 @@ from pyworker.domain.admin import AuditEvent
 from pyworker.domain.duration import to_ms
 from pyworker.entrypoints.container import Application
 from pyworker.entrypoints.durable_cli.connection import Connection, connection_options, run_backend
+from pyworker.entrypoints.durable_cli.render import rfc3339 as seconds
 from pyworker.entrypoints.errors import EXIT_USAGE, CliError
 
 #: Events an export reads by default (the Redis log's default capacity).
@@ -90,8 +91,7 @@ def list_events(container: Application, connection: Connection, action: str, tar
         return
     click.echo(f"audit events: {len(found)}")
     for e in found:
-        line = event_json(e)
-        click.echo(f"{line['at']}  {e.actor}  {e.action} {e.target}  {e.status}  {e.detail}")
+        click.echo(f"{seconds(e.at)}  {e.actor}  {e.action} {e.target}  {e.status}  {e.detail}")
 
 
 @audit.command("export")
