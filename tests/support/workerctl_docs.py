@@ -29,8 +29,8 @@ from pyworker.adapters.redis import (
 )
 from pyworker.adapters.redis.admin import RedisAuditLog
 from pyworker.application.admin import payload_hash
-from pyworker.domain.admin import AuditEvent
 from pyworker.domain import DurableTask, NodeInfo
+from pyworker.domain.admin import AuditEvent
 from pyworker.domain.schedule import tick_task_id
 from pyworker.entrypoints.cli import main
 from pyworker.entrypoints.container import build_container
