@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import grpc
@@ -15,12 +16,13 @@ from pyworker.application.admin import (
     ScheduleEvent,
     error_code,
 )
-from pyworker.domain import DurableTaskRecord
+from pyworker.domain import DurableTaskRecord, WorkerError
 from pyworker.domain.admin import AuditEvent, QueueSummary
 from pyworker.domain.duration import to_ms
 from pyworker.protos.worker.v1 import admin_pb2
 
 INT32_MAX = 2**31 - 1
+_log = logging.getLogger("pyworker.grpc")
 #: The admin error kinds (pyworker.application.admin.error_code) -> status codes (docs/grpc.md).
 ADMIN_STATUS: dict[str, grpc.StatusCode] = {
     "invalid_argument": grpc.StatusCode.INVALID_ARGUMENT,
@@ -35,10 +37,14 @@ ADMIN_STATUS: dict[str, grpc.StatusCode] = {
 
 
 def admin_status(exc: BaseException) -> tuple[grpc.StatusCode, str]:
-    """The status of an admin failure; the message is the error's own text."""
+    """The status of an admin failure; the message is the error's own text. An error that is
+    not a WorkerError is a bug: logged with its traceback, answered without its text."""
     code = ADMIN_STATUS[error_code(exc)]
+    if not isinstance(exc, WorkerError):
+        _log.error("unexpected error serving an admin RPC", exc_info=exc)
+        return code, f"internal error ({type(exc).__name__})"
     if code is grpc.StatusCode.INTERNAL:
-        return code, f"internal error: {exc}" if str(exc) else f"internal error ({type(exc).__name__})"
+        return code, f"internal error: {exc}"
     return code, str(exc)
 
 

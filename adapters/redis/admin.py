@@ -100,6 +100,8 @@ class RedisAuditLog:
     async def events(self, *, action: str = "", target: str = "", limit: int = DEFAULT_AUDIT_LIMIT) -> list[AuditEvent]:
         cutoff = float("-inf") if self.retention is None else self.store.clock.now() - self.retention
         found: list[AuditEvent] = []
+        if limit < 1:
+            return found
         key = self.store.keys.audit_events
         for start in range(0, self.capacity, AUDIT_READ_CHUNK):
             stop = min(start + AUDIT_READ_CHUNK, self.capacity) - 1
@@ -108,10 +110,12 @@ class RedisAuditLog:
                 event = audit_event(raw)
                 if event is None:
                     continue
-                if event.at < cutoff or len(found) >= limit:
-                    return found
+                if event.at < cutoff:
+                    return found  # newest first: every later entry is older still
                 if action in ("", event.action) and target in ("", event.target):
                     found.append(event)
+                    if len(found) >= limit:
+                        return found
             if len(chunk) < stop - start + 1:
                 break
         return found
