@@ -1,4 +1,4 @@
-"""workerctl serve: the gRPC WorkerService over the container's manager (docs/grpc.md)."""
+"""workerctl serve: the gRPC WorkerService (and AdminService) over the container's manager (docs/grpc.md)."""
 
 from __future__ import annotations
 
@@ -22,13 +22,17 @@ from pyworker.adapters.grpc import (
     WorkerGrpcServer,
     bearer_token_auth,
     new_grpc_server,
+    with_admin_service,
     with_config,
     with_grpc_auth,
     with_idempotency_store,
     with_inspector,
 )
-from pyworker.application import DurableHandlerSpec, HandlerSpec, TaskManager, TypedHandlerRegistry
+from pyworker.application import DurableHandlerSpec, DurableInspector, HandlerSpec, TaskManager, TypedHandlerRegistry
+from pyworker.application.admin import AdminGuardrails, AdminService, AdminStoreProvider
+from pyworker.application.ports import NodeRegistryProvider
 from pyworker.domain import RetentionPolicy, TaskContext
+from pyworker.entrypoints.admin_settings import guardrails_from_env
 from pyworker.entrypoints.container import Application, configure, task_manager_scope
 from pyworker.entrypoints.durations import DURATION
 from pyworker.entrypoints.errors import EXIT_USAGE, CliError
@@ -76,18 +80,34 @@ def load_grpc_handlers(spec: str) -> dict[str, HandlerSpec]:
     raise CliError(f"{spec} is not a TypedHandlerRegistry or a mapping of HandlerSpec", EXIT_USAGE)
 
 
+def admin_service(backend: Any, manager: TaskManager, guardrails: AdminGuardrails) -> AdminService:
+    """go-worker's AdminService over the durable backend and the manager's schedules."""
+    if not isinstance(backend, AdminStoreProvider) or not isinstance(backend, DurableInspector):
+        raise CliError("the durable backend keeps no admin state (queue weights, audit log)", EXIT_USAGE)
+    nodes = backend.node_registry() if isinstance(backend, NodeRegistryProvider) else None
+    return AdminService(backend, backend.queue_weights(), backend.audit_log(), schedules=manager.schedules,
+                        nodes=nodes, guardrails=guardrails)  # fmt: skip
+
+
 async def serve_until_signalled(
-    container: Application, handlers: Mapping[str, HandlerSpec], options: list[GrpcServerOption], grace: float
+    container: Application,
+    handlers: Mapping[str, HandlerSpec],
+    options: list[GrpcServerOption],
+    grace: float,
+    guardrails: AdminGuardrails | None = None,
 ) -> int:
     """Run the manager and the server until SIGTERM/SIGINT: the first drains for
     ``grace`` seconds (health NOT_SERVING, no new calls, in-flight RPCs and tasks
-    finish), a second stops at once."""
+    finish), a second stops at once. A durable backend gets the AdminService too."""
+    guardrails = guardrails if guardrails is not None else AdminGuardrails()
     async with task_manager_scope(container) as manager:
         manager.set_retention_policy(RetentionPolicy(max_entries=10_000))
         await start(manager, container)
         settings = container.backends.settings()
         if settings.kind != "none":
-            options = [*options, with_inspector(await container.backends.durable_backend())]
+            backend = await container.backends.durable_backend()
+            admin = admin_service(backend, manager, guardrails)
+            options = [*options, with_inspector(backend), with_admin_service(admin)]
         if settings.kind == "redis":  # every node dedupes against every other
             client = await _resolved(container.backends.redis_client())
             options = [*options, with_idempotency_store(RedisIdempotencyStore(client, settings.redis_prefix))]
@@ -194,7 +214,8 @@ def serve(
     traces: str | None,
     metrics_exporter: str | None,
 ) -> None:
-    """Serve the gRPC WorkerService (worker.v1), with health and reflection."""
+    """Serve the gRPC WorkerService (worker.v1), with health and reflection; with a durable
+    backend, go-worker's AdminService too (guardrails from PYWORKER_ADMIN_*, docs/grpc.md)."""
     handlers = load_grpc_handlers(app) if app else example_handlers().handlers()
     if bool(tls_cert) != bool(tls_key) or (tls_client_ca and not tls_cert):
         raise CliError("--tls-cert and --tls-key go together (and --tls-client-ca needs them)", EXIT_USAGE)
@@ -223,5 +244,5 @@ def serve(
             metrics_exporter=metrics_exporter,
         ),
     )
-    code = asyncio.run(serve_until_signalled(container, handlers, options, grace))
+    code = asyncio.run(serve_until_signalled(container, handlers, options, grace, guardrails_from_env()))
     click.get_current_context().exit(code)

@@ -10,15 +10,18 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from pyworker.adapters.grpc.admin_servicer import AdminServicer
 from pyworker.adapters.grpc.auth import AuthFunction
 from pyworker.adapters.grpc.idempotency import IdempotencyStore
 from pyworker.adapters.grpc.results import ResultsSource
 from pyworker.adapters.grpc.servicer import WorkerServicer
 from pyworker.application import DurableInspector, HandlerSpec, Service, TypedHandlerRegistry
+from pyworker.application.admin import AdminService
 from pyworker.domain import ConfigurationError
-from pyworker.protos.worker.v1 import worker_pb2, worker_pb2_grpc
+from pyworker.protos.worker.v1 import admin_pb2, admin_pb2_grpc, worker_pb2, worker_pb2_grpc
 
 SERVICE_NAME: str = worker_pb2.DESCRIPTOR.services_by_name["WorkerService"].full_name
+ADMIN_SERVICE_NAME: str = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
 DEFAULT_MAX_MESSAGE = 4 * 1024 * 1024
 
 
@@ -60,6 +63,7 @@ class _Parts:
     idempotency: IdempotencyStore | None = None
     results: ResultsSource | None = None
     inspector: DurableInspector | None = None
+    admin: AdminService | None = None
 
 
 #: An option of ``new_grpc_server`` (go-worker's ``With...`` functions).
@@ -86,6 +90,11 @@ def with_inspector(inspector: DurableInspector) -> GrpcServerOption:
     return lambda parts: setattr(parts, "inspector", inspector)
 
 
+def with_admin_service(admin: AdminService) -> GrpcServerOption:
+    """Serve go-worker's AdminService too, over ``admin`` (behind the same auth; docs/grpc.md)."""
+    return lambda parts: setattr(parts, "admin", admin)
+
+
 def with_tls(tls: TlsFiles) -> GrpcServerOption:
     """Serve TLS (mutual TLS when ``tls.client_ca`` is set)."""
     return lambda parts: setattr(parts, "config", attrs.evolve(parts.config, tls=tls))
@@ -97,14 +106,19 @@ def with_config(config: GrpcServerConfig) -> GrpcServerOption:
 
 
 class WorkerGrpcServer:
-    """A grpc.aio server serving WorkerService, the health service and reflection.
+    """A grpc.aio server serving WorkerService (and AdminService when given one), the health
+    service and reflection.
 
     Health reports SERVING between ``start()`` and the beginning of ``stop()``.
     """
 
-    def __init__(self, servicer: WorkerServicer, config: GrpcServerConfig) -> None:
+    def __init__(
+        self, servicer: WorkerServicer, config: GrpcServerConfig, admin: AdminServicer | None = None
+    ) -> None:
         self.config = config
         self.servicer = servicer
+        self.admin = admin
+        self._services = (SERVICE_NAME,) if admin is None else (SERVICE_NAME, ADMIN_SERVICE_NAME)
         self.port = 0
         self._health = health.aio.HealthServicer()
         options = [
@@ -114,9 +128,12 @@ class WorkerGrpcServer:
         ]
         self._server = grpc.aio.server(options=options)
         worker_pb2_grpc.add_WorkerServiceServicer_to_server(servicer, self._server)  # type: ignore[no-untyped-call]
+        if admin is not None:
+            admin_pb2_grpc.add_AdminServiceServicer_to_server(admin, self._server)  # type: ignore[no-untyped-call]
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         if config.reflection:
-            names = (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME)
+            health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+            names = (*self._services, health_name, reflection.SERVICE_NAME)
             reflection.enable_server_reflection(names, self._server)
 
     async def start(self) -> int:
@@ -140,9 +157,9 @@ class WorkerGrpcServer:
         return self.port
 
     async def set_serving(self, serving: bool) -> None:
-        """Report SERVING or NOT_SERVING for the whole server and for WorkerService."""
+        """Report SERVING or NOT_SERVING for the whole server and for each of its services."""
         status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
-        for name in ("", SERVICE_NAME):
+        for name in ("", *self._services):
             await self._health.set(name, status)
 
     async def stop(self, grace: float | None) -> None:
@@ -172,5 +189,6 @@ def new_grpc_server(
         inspector=parts.inspector,
         stream_buffer=parts.config.stream_buffer,
     )
-    return WorkerGrpcServer(servicer, parts.config)
+    admin = None if parts.admin is None else AdminServicer(parts.admin, auth=parts.auth)
+    return WorkerGrpcServer(servicer, parts.config, admin)
 

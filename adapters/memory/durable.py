@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from pyworker.adapters.clock import SystemClock
+from pyworker.adapters.memory.admin import InMemoryAuditLog, InMemoryQueueWeights
 from pyworker.adapters.memory.nodes import InMemoryNodeRegistry
 from pyworker.adapters.memory.schedules import InMemoryScheduleStore
 from pyworker.application.ports import Clock
@@ -85,7 +86,9 @@ class InMemoryDurableBackend:
     ) -> None:
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._default_queue = normalize_queue(default_queue)
-        self._rr = WeightedRoundRobin(normalize_queue_weights(queue_weights))
+        self._configured_weights = normalize_queue_weights(queue_weights)
+        self._stored_weights: dict[str, int] = {}  # the admin plane's, over the configured ones
+        self._rr = WeightedRoundRobin(dict(self._configured_weights))
         self._rr.add(self._default_queue)
         self._only: set[str] | None = None  # queues this node serves; None: all
         self._known: set[str] = set()
@@ -107,6 +110,8 @@ class InMemoryDurableBackend:
         self._signalled = False
         self._schedule_store: InMemoryScheduleStore | None = None
         self._node_registry: InMemoryNodeRegistry | None = None
+        self._queue_weights: InMemoryQueueWeights | None = None
+        self._audit_log: InMemoryAuditLog | None = None
 
     def schedule_store(self) -> InMemoryScheduleStore:
         """Durable schedules next to these tasks (one per backend; adapters/memory/schedules.py)."""
@@ -119,6 +124,25 @@ class InMemoryDurableBackend:
         if self._node_registry is None:
             self._node_registry = InMemoryNodeRegistry(self._clock)
         return self._node_registry
+
+    def queue_weights(self) -> InMemoryQueueWeights:
+        """Weights the admin plane stores; this backend's dequeue uses them (adapters/memory/admin.py)."""
+        if self._queue_weights is None:
+            self._queue_weights = InMemoryQueueWeights(self._use_stored_weights)
+        return self._queue_weights
+
+    def audit_log(self) -> InMemoryAuditLog:
+        """The admin plane's audit log next to these tasks (one per backend)."""
+        if self._audit_log is None:
+            self._audit_log = InMemoryAuditLog(clock=self._clock)
+        return self._audit_log
+
+    def _use_stored_weights(self, queue: str, stored: dict[str, int]) -> None:
+        self._stored_weights = stored
+        self._rr.weights = {**self._configured_weights, **stored}
+        if queue not in self._known:
+            self._known.add(queue)
+            self._rr.add(queue)
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -224,7 +248,8 @@ class InMemoryDurableBackend:
         self, default_queue: str, weights: Mapping[str, int], queues: Sequence[str] | None = None
     ) -> None:
         self._default_queue = normalize_queue(default_queue)
-        self._rr.weights = normalize_queue_weights(weights)
+        self._configured_weights = normalize_queue_weights(weights)
+        self._rr.weights = {**self._configured_weights, **self._stored_weights}
         self._rr.add(self._default_queue)
         self._only = {normalize_queue(q, self._default_queue) for q in queues} if queues else None
 

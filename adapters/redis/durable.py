@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from pyworker.adapters.redis.admin import RedisAuditLog, RedisQueueWeights
 from pyworker.adapters.redis.client import RedisClient
 from pyworker.adapters.redis.inspector import RedisDurableInspector
 from pyworker.adapters.redis.nodes import RedisNodeRegistry
@@ -54,6 +55,8 @@ class RedisDurableBackend(RedisDurableQueue, RedisDurableInspector):
         RedisDurableInspector.__init__(self, store)
         self._schedule_store: RedisScheduleStore | None = None
         self._node_registry: RedisNodeRegistry | None = None
+        self._queue_weights: RedisQueueWeights | None = None
+        self._audit_log: RedisAuditLog | None = None
 
     def schedule_store(self) -> RedisScheduleStore:
         """Durable schedules on this backend's Redis (one per backend; adapters/redis/schedules.py)."""
@@ -66,3 +69,15 @@ class RedisDurableBackend(RedisDurableQueue, RedisDurableInspector):
         if self._node_registry is None:
             self._node_registry = RedisNodeRegistry(self.store.client, self.store.keys.prefix, self.store.clock)
         return self._node_registry
+
+    def queue_weights(self) -> RedisQueueWeights:
+        """Dequeue weights the admin plane stores, read by every node's dequeue (adapters/redis/admin.py)."""
+        if self._queue_weights is None:
+            self._queue_weights = RedisQueueWeights(self.store)
+        return self._queue_weights
+
+    def audit_log(self) -> RedisAuditLog:
+        """The admin plane's audit log on this backend's Redis and prefix (adapters/redis/admin.py)."""
+        if self._audit_log is None:
+            self._audit_log = RedisAuditLog(self.store)
+        return self._audit_log

@@ -17,6 +17,8 @@ The Lua scripts build per-queue and per-task names from the same prefix (see
     P:wake                list    wake-up tokens for idle workers (BLPOP)
     P:nodes               zset    node registry index: score = expiry ms, member = node id
     P:node:<id>           hash    one node's last heartbeat (PEXPIRE ttl; docs/cluster.md#nodes)
+    P:weights             hash    queue -> dequeue weight stored by the admin plane (every node's dequeue)
+    P:admin:audit_events  list    admin audit events as JSON, newest first, capped (docs/grpc.md)
 """
 
 from __future__ import annotations
@@ -71,6 +73,14 @@ class RedisKeys:
     @property
     def nodes(self) -> str:
         return f"{self.prefix}:nodes"
+
+    @property
+    def weights(self) -> str:
+        return f"{self.prefix}:weights"
+
+    @property
+    def audit_events(self) -> str:
+        return f"{self.prefix}:admin:audit_events"
 
     def node(self, node_id: str) -> str:
         return f"{self.prefix}:node:{node_id}"

@@ -143,6 +143,10 @@ class ScheduleService:
             for s in sorted(self._schedules.values(), key=lambda s: s.name)
         ]  # fmt: skip
 
+    def registration(self, name: str) -> Schedule:
+        """The registration of ``name``: its factory and options. Raises ScheduleNotFoundError."""
+        return self._get(name)
+
     def _get(self, name: str) -> Schedule:
         schedule = self._schedules.get(name.strip())
         if schedule is None:

@@ -14,6 +14,7 @@ from pyworker.adapters.redis import (
     RedisDurableStore,
 )
 from pyworker.adapters.redis.schedules import RedisScheduleStore
+from pyworker.application.admin import AdminStoreProvider, AuditLog, QueueWeightStore
 from pyworker.application.ports import DurableBackend, DurableInspector, DurableQueue
 from pyworker.application.schedules import ScheduleStore, ScheduleStoreProvider
 
@@ -70,6 +71,24 @@ async def test_both_backends_provide_one_schedule_store_each() -> None:
     # One store per backend: every manager on a backend shares its schedules' state.
     assert memory.schedule_store() is memory_store
     assert redis_backend.schedule_store() is redis_store
+    await memory.close()
+    await redis_backend.close()
+    await client.aclose()
+
+
+async def test_both_backends_provide_the_admin_ports() -> None:
+    memory = InMemoryDurableBackend()
+    client = fakeredis.aioredis.FakeRedis()
+    redis_backend = RedisDurableBackend(client, prefix="conformance")
+    for provider in (memory, redis_backend):
+        assert isinstance(provider, AdminStoreProvider)
+    memory_weights: QueueWeightStore = memory.queue_weights()
+    memory_audit: AuditLog = memory.audit_log()
+    redis_weights: QueueWeightStore = redis_backend.queue_weights()
+    redis_audit: AuditLog = redis_backend.audit_log()
+    for port, kind in ((memory_weights, QueueWeightStore), (redis_weights, QueueWeightStore),
+                       (memory_audit, AuditLog), (redis_audit, AuditLog)):  # fmt: skip
+        assert isinstance(port, kind)
     await memory.close()
     await redis_backend.close()
     await client.aclose()

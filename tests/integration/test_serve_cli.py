@@ -13,7 +13,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from pyworker.entrypoints.cli import main
 from pyworker.entrypoints.errors import EXIT_USAGE
-from pyworker.protos.worker.v1 import payload_pb2, worker_pb2, worker_pb2_grpc
+from pyworker.protos.worker.v1 import admin_pb2, admin_pb2_grpc, payload_pb2, worker_pb2, worker_pb2_grpc
 from tests.support.serve_process import BOUND, ServeProcess, workerctl_serve
 
 pytestmark = pytest.mark.slow
@@ -142,3 +142,20 @@ def iter_lines(served: ServeProcess) -> list[str]:
         if line is not None:
             lines.append(line)
     return lines
+
+
+def test_serve_answers_the_admin_service_with_guardrails_from_the_environment() -> None:
+    env = {"WORKER_ADMIN_REQUIRE_APPROVAL": "1", "PYWORKER_ADMIN_APPROVAL_TOKEN": "let-me"}
+    with workerctl_serve("--backend", "durable-memory", env=env) as served, \
+            grpc.insecure_channel(served.target) as channel:
+        admin: Any = admin_pb2_grpc.AdminServiceStub(channel)  # type: ignore[no-untyped-call]
+        queues = admin.ListQueues(admin_pb2.ListQueuesRequest(), timeout=BOUND).queues
+        assert [q.name for q in queues] == ["default"]
+        with pytest.raises(grpc.RpcError) as caught:
+            admin.ReplayDLQ(admin_pb2.ReplayDLQRequest(limit=1), timeout=BOUND)
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        approved = admin.ReplayDLQ(admin_pb2.ReplayDLQRequest(limit=1), metadata=(("x-admin-approval", "let-me"),),
+                                   timeout=BOUND)  # fmt: skip
+        assert approved.moved == 0
+        events = admin.ListAuditEvents(admin_pb2.ListAuditEventsRequest(), timeout=BOUND).events
+        assert [(e.action, e.status) for e in events] == [("dlq.replay", "ok"), ("dlq.replay", "error")]

@@ -20,8 +20,17 @@ from collections.abc import Iterator
 import redis
 
 from pyworker.adapters.clock import ManualClock
-from pyworker.adapters.redis import RedisDurableBackend, RedisKeys, RedisNodeRegistry, new_redis_client
+from pyworker.adapters.redis import (
+    RedisDurableBackend,
+    RedisDurableStore,
+    RedisKeys,
+    RedisNodeRegistry,
+    new_redis_client,
+)
+from pyworker.adapters.redis.admin import RedisAuditLog
+from pyworker.application.admin import payload_hash
 from pyworker.domain import DurableTask, NodeInfo
+from pyworker.domain.admin import AuditEvent
 from pyworker.domain.schedule import tick_task_id
 from pyworker.entrypoints.cli import main
 from pyworker.entrypoints.container import build_container
@@ -93,6 +102,26 @@ def seed_nodes(prefix: str, clock: ManualClock) -> None:
     asyncio.run(go())
 
 
+def seed_audit(prefix: str) -> None:
+    """Three admin actions in the audit log: a weight change, a refused replay, a pause."""
+
+    async def go() -> None:
+        client = new_redis_client(URL)
+        try:
+            log = RedisAuditLog(RedisDurableStore(client, prefix))
+            for at, actor, action, target, status, detail, code in (
+                (NOW - 120, "alice", "queue.update_weight", "emails", "ok", "ok", ""),
+                (NOW - 60, "bob", "dlq.replay", "*", "error", "admin approval token is required", "permission_denied"),
+                (NOW, "alice", "queue.pause", "reports", "ok", "ok", ""),
+            ):
+                await log.record(AuditEvent(at, actor, f"req-{int(at) % 1000}", action, target, status,
+                                            payload_hash({"name": target}), detail, {"code": code} if code else {}))
+        finally:
+            await client.aclose()
+
+    asyncio.run(go())
+
+
 class Session:
     """Runs workerctl commands in-process on one prefix with the fixed clock; returns console text."""
 
@@ -139,12 +168,12 @@ INTRO = """\
 `workerctl durable ...` reads and steers the durable queues a fleet of
 `workerctl worker` nodes shares on Redis: counts, single tasks, the dead-letter
 queue, pausing, moving tasks back, deleting, snapshots, the shared state of
-durable schedules, and the live worker nodes. Every command that changes Redis
-is a **dry run unless `--apply`**, and says exactly what it would change. The
-commands and flags are go-worker's (`workerctl durable ...`), with go-worker's
-broken `retry`, `requeue` and `dlq replay --apply` working as intended, real
-per-queue objects in `stats --json`, and a few additions (`dlq list`,
-`--delayed`, `--show-ids`, `--json` on the moving commands).
+durable schedules, the live worker nodes and the admin audit log. Every command
+that changes Redis is a **dry run unless `--apply`**, and says exactly what it
+would change. The commands and flags are go-worker's (`workerctl durable ...`),
+with go-worker's broken `retry`, `requeue` and `dlq replay --apply` working as
+intended, real per-queue objects in `stats --json`, and a few additions (`dlq
+list`, `--delayed`, `--show-ids`, `--json` on the moving commands).
 
 Every example below is real output: `tests/support/workerctl_docs.py` runs the
 commands against Redis and writes this file, and a test fails when they
@@ -246,6 +275,13 @@ def document() -> str:
                 "without a beat; a graceful stop removes it at once. `--json` prints one line per node with "
                 "every field it reports (docs/cluster.md#nodes).",
                 "durable nodes", "durable nodes --json")
+        seed_audit(prefix)
+        section("audit list, audit export", "The admin audit log (docs/grpc.md, \"The audit log\"): every "
+                "AdminService action, with its actor, request id, target, outcome and the SHA-256 of its request, "
+                "newest first. `list` filters by exact `--action` and `--target` (`--limit`, `--json` for lines); "
+                "`export` writes every kept event as JSON lines or CSV (`--format`, `--output FILE`).",
+                "durable audit list", "durable audit list --json --action dlq.replay",
+                "durable audit export --format csv")
         section("snapshot export, snapshot import", "JSON lines in go-worker's shape (`id`, `status`, `queue`, "
                 "`score`, `fields` = the stored task) plus `payload_b64`, the payload bytes exactly. Export pages "
                 "through Redis (`--out`, `--queue`, `--limit` per queue and state, 0 = all; `--ready`, `--delayed`, "

@@ -184,7 +184,7 @@ def test_grpcio_and_grpcio_tools_are_the_same_version() -> None:
 def test_committed_stubs_match_the_protos(tmp_path: Path) -> None:
     """Regenerate exactly as ``make protos`` does, into a temp dir, and compare byte for byte."""
     protos = sorted(f"pyworker/{path.relative_to(REPO_ROOT)}" for path in PROTO_DIR.glob("*.proto"))
-    assert protos == ["pyworker/protos/worker/v1/payload.proto", "pyworker/protos/worker/v1/worker.proto"]
+    assert protos == [f"pyworker/protos/worker/v1/{name}.proto" for name in ("admin", "payload", "worker")]
     result = subprocess.run(
         [
             sys.executable,

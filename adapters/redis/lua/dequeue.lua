@@ -12,6 +12,9 @@ local limit = tonumber(ARGV[4])
 local only = tonumber(ARGV[8])
 local weights = {}
 for i = 9 + only, #ARGV - 1, 2 do weights[ARGV[i]] = tonumber(ARGV[i + 1]) end
+-- Weights the admin plane stored (P:weights, adapters/redis/admin.py) override this node's.
+local stored = redis.call('HGETALL', P .. ':weights')
+for i = 1, #stored, 2 do weights[stored[i]] = tonumber(stored[i + 1]) end
 
 local names
 if only > 0 then
