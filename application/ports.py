@@ -13,9 +13,10 @@ from typing import Any, Protocol, runtime_checkable
 
 from pyworker.application.events import AttemptInfo
 from pyworker.application.inspector import DurableInspector
-from pyworker.domain import DurableLease, DurableTask, MetricsSnapshot, NodeInfo
+from pyworker.domain import CancelOutcome, DurableLease, DurableTask, MetricsSnapshot, NodeInfo, TaskStatus
 
 __all__ = [
+    "CancelSubscription",
     "Clock",
     "DurableBackend",
     "DurableCodec",
@@ -115,6 +116,15 @@ class DurableCodec(Protocol):
 
 
 @runtime_checkable
+class CancelSubscription(Protocol):
+    """A node's subscription to cancel requests (``DurableQueue.subscribe_cancellations``)."""
+
+    async def close(self) -> None:
+        """Stop listening. Idempotent."""
+        ...
+
+
+@runtime_checkable
 class DurableQueue(Protocol):
     """What a worker node needs from a durable, at-least-once task store shared by
     many nodes: put tasks in, lease them, settle the leases.
@@ -180,14 +190,43 @@ class DurableQueue(Protocol):
         """Retry the task after ``delay`` seconds. Raises DurableLeaseNotFoundError."""
         ...
 
-    async def fail(self, lease: DurableLease, error: str | BaseException) -> None:
+    async def fail(
+        self, lease: DurableLease, error: str | BaseException, *, status: TaskStatus = TaskStatus.FAILED
+    ) -> None:
         """Move the task to the dead-letter queue with the error text and the time.
 
         An exception is stored as its text (``domain.durable.failure_text``). The
-        token is checked before anything else.
+        token is checked before anything else. ``status`` CANCELLED marks the dead
+        task cancelled (its record's ``cancelled_at``; docs/cluster.md#cancellation).
 
         Raises:
             DurableLeaseNotFoundError: the lease is gone or stale.
+        """
+        ...
+
+    async def cancel(self, task_id: uuid.UUID, reason: str) -> CancelOutcome:
+        """Cancel a stored task from any node (docs/cluster.md#cancellation), atomically.
+
+        Ready or delayed: it leaves its set and is dead-lettered as cancelled
+        (``last_error`` ``cancel_text(reason)``), WITHDRAWN. Leased: it is flagged
+        with ``reason`` and every subscriber (``subscribe_cancellations``) hears of it
+        at once, FLAGGED; a nack of the flagged lease, or the reclaim of its expired
+        lease, dead-letters it as cancelled instead of running it again. Dead or
+        deleted: ALREADY_DONE. Cancelling twice is safe (a flagged task is told again).
+
+        Raises:
+            TaskNotFoundError: no task with this id is stored (never stored, or acked
+                and forgotten).
+        """
+        ...
+
+    async def subscribe_cancellations(self, callback: Callable[[uuid.UUID, str], None]) -> CancelSubscription:
+        """Call ``callback(task_id, reason)`` on this event loop for every FLAGGED
+        cancellation, from any node, until the subscription is closed.
+
+        Returns once subscribed; while the store is away it keeps trying in the
+        background and never raises (a request missed then is still honoured by
+        nack, extend and reclaim).
         """
         ...
 
@@ -204,8 +243,9 @@ class DurableQueue(Protocol):
         self, leases: Sequence[DurableLease], duration: float
     ) -> list[DurableLease | BaseException]:
         """``extend`` for several leases in one round trip; per lease, the renewed
-        lease or its error (DurableLeaseNotFoundError). Raises BackendUnavailableError
-        when the round trip itself fails.
+        lease or its error: DurableLeaseNotFoundError, or DurableCancelRequestedError
+        when the task is flagged cancelled (renewed anyway, so its holder can fail it).
+        Raises BackendUnavailableError when the round trip itself fails.
         """
         ...
 

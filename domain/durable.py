@@ -169,6 +169,33 @@ class DurableTaskRecord:
     metadata: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_metadata)
     idempotency_key: str = ""
     payload: bytes = b""
+    cancel_requested: str = ""
+    cancelled_at: float | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        """Dead-lettered by a cancellation (docs/cluster.md#cancellation), not by a failure."""
+        return self.state is DurableState.DEAD and self.cancelled_at is not None
+
+
+class CancelOutcome(enum.Enum):
+    """What ``DurableQueue.cancel`` did to a stored task (docs/cluster.md#cancellation)."""
+
+    #: It was waiting (ready or delayed): taken out and dead-lettered as cancelled.
+    WITHDRAWN = "withdrawn"
+    #: It is leased: flagged, and its holding node told; that node finishes it Cancelled.
+    FLAGGED = "flagged"
+    #: It was already over (dead-lettered, or deleted by an operator): nothing changed.
+    ALREADY_DONE = "already_done"
+
+
+#: The reason a cancellation records when the caller gives none.
+DEFAULT_CANCEL_REASON = "cancelled by operator"
+
+
+def cancel_text(reason: str) -> str:
+    """The ``last_error`` of a cancelled durable task (the Lua scripts spell it alike)."""
+    return f"task cancelled: {reason or DEFAULT_CANCEL_REASON}"
 
 
 @attrs.frozen

@@ -17,6 +17,8 @@ The Lua scripts build per-queue and per-task names from the same prefix (see
     P:wake                list    wake-up tokens for idle workers (BLPOP)
     P:nodes               zset    node registry index: score = expiry ms, member = node id
     P:node:<id>           hash    one node's last heartbeat (PEXPIRE ttl; docs/cluster.md#nodes)
+    P:cancel              channel pub/sub: "<id> <reason>" for each leased task cancelled
+                                  (docs/cluster.md#cancellation)
 """
 
 from __future__ import annotations
@@ -67,6 +69,11 @@ class RedisKeys:
     @property
     def wake(self) -> str:
         return f"{self.prefix}:wake"
+
+    @property
+    def cancel(self) -> str:
+        """The pub/sub channel cancel requests of leased tasks go out on."""
+        return f"{self.prefix}:cancel"
 
     @property
     def nodes(self) -> str:
