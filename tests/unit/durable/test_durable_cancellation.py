@@ -39,6 +39,7 @@ async def test_cancel_all_cancels_a_prefetched_task_not_started_yet(
     statuses = {result.task.id: result.task.status for result in results}
     assert statuses == {running: TaskStatus.CANCELLED, prefetched: TaskStatus.CANCELLED}
     dead = {record.id: record.last_error for record in (await backend.list_tasks(DurableState.DEAD)).records}
-    assert dead == {running: "task cancelled", prefetched: "task cancelled"}
+    text = "task cancelled: cancelled by operator"  # the default reason
+    assert dead == {running: text, prefetched: text}
     assert [message.to for message in probe.messages] == ["running"]  # the prefetched one never ran
     await within(tm.wait())
