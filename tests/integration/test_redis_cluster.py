@@ -14,6 +14,13 @@ from tests.contract.conftest import DurableEnv, open_redis_env
 from tests.contract.durable_support import make_task
 
 # The contracts' own test functions, collected here again with this module's ``env``.
+from tests.contract.test_durable_cancel import (  # noqa: F401
+    test_a_leased_task_is_flagged_and_every_subscriber_hears_it,
+    test_a_nack_of_a_flagged_lease_dead_letters_it_instead_of_a_retry,
+    test_a_ready_task_is_withdrawn_into_the_dlq_and_never_dequeued,
+    test_an_expired_flagged_lease_is_not_delivered_again,
+    test_lease_renewal_reports_the_flag_and_still_renews,
+)
 from tests.contract.test_durable_inspector import (  # noqa: F401
     test_dlq_pages_newest_first_whole_or_by_queue,
     test_list_pages_through_more_than_one_default_page,
