@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -39,7 +40,9 @@ from pyworker.application.telemetry import (
     with_trace_context,
 )
 from pyworker.domain import (
+    DEFAULT_CANCEL_REASON,
     TERMINAL_STATUSES,
+    CancelOutcome,
     DurableModeError,
     InvalidTaskError,
     NotAcceptingTasksError,
@@ -212,13 +215,25 @@ class Engine:
             task.run_at = previous
             raise
 
-    async def cancel_task(self, task: Task) -> None:
-        if self.durable is not None:
-            withdrawal = self.durable.withdraw(task)
+    async def cancel_task(self, task: Task, reason: str = DEFAULT_CANCEL_REASON) -> None:
+        durable = self.durable
+        if durable is not None:
+            withdrawal = durable.withdraw(task, reason)
             if withdrawal is not None:
                 await withdrawal
                 return
         self.cancel(task)
+
+    async def cancel_stored(self, task_id: uuid.UUID, reason: str) -> CancelOutcome:
+        """Cancel a durable task this node does not know, through the store (any node may
+        hold it; docs/cluster.md#cancellation).
+
+        Raises:
+            DurableModeError: not a durable manager; TaskNotFoundError: the store does not know it.
+        """
+        if self.durable is None:
+            raise DurableModeError(reason="durable backend not configured")
+        return await self.durable.queue.cancel(task_id, reason)
 
     def cancel(self, task: Task) -> None:
         if not self.dispatcher.cancel(task) and task.status is TaskStatus.RUNNING:

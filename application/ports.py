@@ -7,15 +7,16 @@ conformance where the container binds them, and the contract suites in
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
+from pyworker.application.durable_queue import CancelSubscription, DurableQueue
 from pyworker.application.events import AttemptInfo
 from pyworker.application.inspector import DurableInspector
-from pyworker.domain import DurableLease, DurableTask, MetricsSnapshot, NodeInfo
+from pyworker.domain import MetricsSnapshot, NodeInfo
 
 __all__ = [
+    "CancelSubscription",
     "Clock",
     "DurableBackend",
     "DurableCodec",
@@ -111,131 +112,6 @@ class DurableCodec(Protocol):
 
         Raises CodecError when the bytes are not a valid message of that type.
         """
-        ...
-
-
-@runtime_checkable
-class DurableQueue(Protocol):
-    """What a worker node needs from a durable, at-least-once task store shared by
-    many nodes: put tasks in, lease them, settle the leases.
-
-    Every state change is atomic. Leases are fenced: each dequeue issues a fresh
-    token, and ack / nack / fail / extend with a token that is not the current
-    one raise ``DurableLeaseNotFoundError`` and change nothing. An expired
-    lease is reclaimed by a later dequeue and the task delivered again (its
-    attempt count keeps the crashed attempt). Technology errors (unreachable
-    store, protocol errors, refused commands) surface as
-    ``BackendUnavailableError``; nothing is half-written.
-
-    Ordering within a queue is exact: lower priority number first, then higher
-    weight, then FIFO by enqueue order. Between queues, weighted round robin.
-    """
-
-    async def enqueue(self, task: DurableTask) -> uuid.UUID:
-        """Store a task (``task.id`` and ``task.payload`` are set by the caller).
-
-        A task whose ``run_at`` is in the future waits until then. When
-        ``idempotency_key`` is set and already used, nothing is stored and the
-        existing task's id is returned.
-
-        Raises:
-            DurableTaskExistsError: the id is already stored.
-            InvalidTaskError, DurablePayloadError: no id, handler or payload.
-        """
-        ...
-
-    async def enqueue_many(self, tasks: Sequence[DurableTask]) -> list[uuid.UUID | BaseException]:
-        """Enqueue several tasks in one round trip; per task, its id or its error."""
-        ...
-
-    async def dequeue(self, limit: int, lease: float) -> list[DurableLease]:
-        """Lease up to ``limit`` due tasks for ``lease`` seconds (<= 0: DEFAULT_LEASE),
-        queue weights honoured. Returns [] when nothing is due or dequeue is paused.
-        """
-        ...
-
-    async def wait_and_dequeue(self, limit: int, lease: float, max_wait: float) -> list[DurableLease]:
-        """``wait_for_work(max_wait)`` then ``dequeue(limit, lease)``, in one round
-        trip where the backend can (an idle node's pickup path). Returns [] when
-        nothing came. A lease granted this way may be up to ``max_wait`` shorter.
-        """
-        ...
-
-    async def wait_for_work(self, max_wait: float) -> None:
-        """Return when work may be available: an enqueue (from any node), a
-        delayed task coming due, or ``max_wait`` seconds elapsed. May return early;
-        never raises.
-        """
-        ...
-
-    async def ack(self, lease: DurableLease) -> None:
-        """The task succeeded: forget it. Raises DurableLeaseNotFoundError."""
-        ...
-
-    async def ack_many(self, leases: Sequence[DurableLease]) -> list[BaseException | None]:
-        """Ack several leases in one round trip; per lease, None or its error."""
-        ...
-
-    async def nack(self, lease: DurableLease, delay: float) -> None:
-        """Retry the task after ``delay`` seconds. Raises DurableLeaseNotFoundError."""
-        ...
-
-    async def fail(self, lease: DurableLease, error: str | BaseException) -> None:
-        """Move the task to the dead-letter queue with the error text and the time.
-
-        An exception is stored as its text (``domain.durable.failure_text``). The
-        token is checked before anything else.
-
-        Raises:
-            DurableLeaseNotFoundError: the lease is gone or stale.
-        """
-        ...
-
-    async def extend(self, lease: DurableLease, duration: float) -> DurableLease:
-        """Push the lease's expiry to now + ``duration`` (<= 0: DEFAULT_LEASE);
-        returns the renewed lease.
-
-        Raises:
-            DurableLeaseNotFoundError: the lease is gone or stale.
-        """
-        ...
-
-    async def extend_many(
-        self, leases: Sequence[DurableLease], duration: float
-    ) -> list[DurableLease | BaseException]:
-        """``extend`` for several leases in one round trip; per lease, the renewed
-        lease or its error (DurableLeaseNotFoundError). Raises BackendUnavailableError
-        when the round trip itself fails.
-        """
-        ...
-
-    async def release(self, leases: Sequence[DurableLease]) -> None:
-        """Hand back leases whose task never started (graceful stop): they are
-        ready again at once and the unstarted attempt is not counted. Stale
-        leases are skipped silently.
-        """
-        ...
-
-    async def configure_queues(
-        self, default_queue: str, weights: Mapping[str, int], queues: Sequence[str] | None = None
-    ) -> None:
-        """Set the default queue and the inter-queue weights used by dequeue, and,
-        when ``queues`` is given, limit this backend's dequeue to those queues
-        (a worker node that serves only some queues). Enqueue is not limited.
-        """
-        ...
-
-    async def ping(self) -> None:
-        """Check that the store answers (a readiness probe).
-
-        Raises:
-            BackendUnavailableError: it cannot be reached, or what answers is not
-                the store (a protocol error).
-        """
-        ...
-
-    async def close(self) -> None:
-        """Release what this queue opened (its own connections). Idempotent."""
         ...
 
 

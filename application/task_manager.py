@@ -16,12 +16,14 @@ from pyworker.application.ports import Clock, DurableCodec, DurableQueue, Meter,
 from pyworker.application.registry import DurableHandlerSpec, TypedDurableRegistry
 from pyworker.application.schedules.facade import ScheduleMethods, new_schedule_service
 from pyworker.domain import (
+    DEFAULT_CANCEL_REASON,
     DurableModeError,
     DurableTask,
     Duration,
     Instant,
     RetentionPolicy,
     Task,
+    TaskNotFoundError,
     to_epoch,
     to_seconds,
 )
@@ -266,17 +268,30 @@ class TaskManager(ManagerObservation, ScheduleMethods):
         seconds = to_seconds(timeout) if timeout is not None else 0.0
         return await local.execute(self._engine.ledger.lookup(task_id), seconds if seconds > 0 else None)
 
-    async def cancel_task(self, task_id: uuid.UUID | str) -> None:
+    async def cancel_task(self, task_id: uuid.UUID | str, *, reason: str = DEFAULT_CANCEL_REASON) -> None:
         """Cancel a waiting, delayed, backing-off, running or (durable) leased task.
 
         Waiting ones finish Cancelled at once; a running coroutine is cancelled and a
         running sync function sees ``ctx.cancelled``; a durable task leased here but not
-        started is dead-lettered and finishes Cancelled. Terminal: no-op.
+        started is dead-lettered and finishes Cancelled. Terminal: no-op. A durable task
+        this node does not know is cancelled through the store, whichever node holds it
+        (docs/cluster.md#cancellation): withdrawn if it waits, else its holder is told
+        and finishes it Cancelled. A cancelled durable task is dead-lettered with
+        ``last_error`` "task cancelled: <reason>" (go-worker's "task cancelled" without
+        a reason), never retried.
 
         Raises:
-            TaskNotFoundError: unknown id.
+            TaskNotFoundError: unknown id (in durable mode: unknown to the store too).
         """
-        await self._engine.cancel_task(self._engine.ledger.lookup(task_id))
+        engine = self._engine
+        try:
+            task = engine.ledger.lookup(task_id)
+        except TaskNotFoundError:
+            if engine.durable is None:
+                raise
+            await engine.cancel_stored(task_id if isinstance(task_id, uuid.UUID) else uuid.UUID(task_id), reason)
+            return
+        await engine.cancel_task(task, reason)
 
     def cancel_all(self) -> None:
         """Cancel every registered task, as ``cancel_task`` does for each (a durable

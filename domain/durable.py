@@ -169,6 +169,38 @@ class DurableTaskRecord:
     metadata: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_metadata)
     idempotency_key: str = ""
     payload: bytes = b""
+    cancel_requested: str = ""
+    cancelled_at: float | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        """Dead-lettered by a cancellation (docs/cluster.md#cancellation), not by a failure."""
+        return self.state is DurableState.DEAD and self.cancelled_at is not None
+
+
+class CancelOutcome(enum.Enum):
+    """What ``DurableQueue.cancel`` did to a stored task (docs/cluster.md#cancellation)."""
+
+    #: It was waiting (ready or delayed): taken out and dead-lettered as cancelled.
+    WITHDRAWN = "withdrawn"
+    #: It is leased: flagged, and its holding node told; that node finishes it Cancelled.
+    FLAGGED = "flagged"
+    #: It was already over (dead-lettered, or deleted by an operator): nothing changed.
+    ALREADY_DONE = "already_done"
+
+
+#: The reason a cancellation records when the caller gives none.
+DEFAULT_CANCEL_REASON = "cancelled by operator"
+
+
+def cancel_text(reason: str) -> str:
+    """The ``last_error`` of a cancelled durable task: go-worker's ``task cancelled`` (its
+    ErrTaskCancelled, what a cancel without a reason always wrote) for the default reason,
+    ``task cancelled: <reason>`` for any other (adapters/redis/lua/cancel_text.lua spells it alike).
+    """
+    if not reason or reason == DEFAULT_CANCEL_REASON:
+        return "task cancelled"
+    return f"task cancelled: {reason}"
 
 
 @attrs.frozen

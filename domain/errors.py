@@ -150,6 +150,17 @@ class DurableLeaseNotFoundError(WorkerError):
 
 
 @attrs.define(auto_exc=True, eq=False)
+class DurableCancelRequestedError(WorkerError):
+    """A lease renewal found the task's cancellation requested (docs/cluster.md#cancellation):
+    the lease was still renewed, and its holder should cancel the attempt and fail it.
+    """
+
+    template = "durable task {task_id} cancel requested: {reason}"
+    task_id: uuid.UUID | str
+    reason: str = ""
+
+
+@attrs.define(auto_exc=True, eq=False)
 class DurableTaskExistsError(WorkerError):
     """A durable task with this id is already stored."""
 

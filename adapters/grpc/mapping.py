@@ -274,6 +274,7 @@ def record_message(record: DurableTaskRecord) -> worker_pb2.GetTaskResponse:
     return worker_pb2.GetTaskResponse(
         id=str(record.id),
         name=record.handler,
-        status=_DURABLE_STATUS[record.state].wire_name,
+        # A task dead-lettered by a cancellation reads Cancelled, not Failed (docs/cluster.md#cancellation).
+        status=(TaskStatus.CANCELLED if record.cancelled else _DURABLE_STATUS[record.state]).wire_name,
         error=record.last_error,
     )

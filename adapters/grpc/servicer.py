@@ -229,7 +229,9 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
             except TaskNotFoundError:
                 if self._inspector is None:
                     raise
-                await self._inspector.get(task_id)  # a durable task of another node: no effect here
+                # A durable TaskManager has asked the store already (docs/cluster.md#cancellation);
+                # a stored id that reaches this is answered OK, unknown ones NOT_FOUND.
+                await self._inspector.get(task_id)
         except Exception as exc:
             await _abort(context, exc, "cancel task")
         return worker_pb2.CancelTaskResponse()

@@ -8,7 +8,7 @@ import heapq
 import itertools
 import secrets
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
@@ -18,8 +18,10 @@ from pyworker.adapters.memory.nodes import InMemoryNodeRegistry
 from pyworker.adapters.memory.schedules import InMemoryScheduleStore
 from pyworker.application.ports import Clock
 from pyworker.domain.durable import (
+    DEFAULT_CANCEL_REASON,
     DEFAULT_IDEMPOTENCY_TTL,
     DEFAULT_PAGE_SIZE,
+    CancelOutcome,
     DurableLease,
     DurableState,
     DurableStats,
@@ -27,6 +29,7 @@ from pyworker.domain.durable import (
     DurableTaskPage,
     DurableTaskRecord,
     QueueStats,
+    cancel_text,
     cursor_at,
     durable_weight,
     effective_lease,
@@ -38,6 +41,7 @@ from pyworker.domain.durable import (
 )
 from pyworker.domain.duration import to_ms
 from pyworker.domain.errors import (
+    DurableCancelRequestedError,
     DurableLeaseNotFoundError,
     DurablePayloadError,
     DurableTaskExistsError,
@@ -50,6 +54,7 @@ from pyworker.domain.scheduling import (
     normalize_queue,
     normalize_queue_weights,
 )
+from pyworker.domain.status import TaskStatus
 
 
 @attrs.define(eq=False)
@@ -64,6 +69,21 @@ class _Entry:
     lease_ms: int = 0
     last_error: str = ""
     failed_at_ms: int | None = None
+    cancel_requested: str = ""  # set while leased by cancel(): docs/cluster.md#cancellation
+    cancelled_at_ms: int | None = None
+
+
+class _CancelSubscription:
+    """One ``subscribe_cancellations`` callback, until closed."""
+
+    def __init__(self, callbacks: list[Callable[[uuid.UUID, str], None]], callback: Callable[[uuid.UUID, str], None]):
+        self._callbacks = callbacks
+        self._callback = callback
+        callbacks.append(callback)
+
+    async def close(self) -> None:
+        if self._callback in self._callbacks:
+            self._callbacks.remove(self._callback)
 
 
 class InMemoryDurableBackend:
@@ -112,6 +132,7 @@ class InMemoryDurableBackend:
         self._node_registry: InMemoryNodeRegistry | None = None
         self._queue_weights: InMemoryQueueWeights | None = None
         self._audit_log: InMemoryAuditLog | None = None
+        self._cancel_callbacks: list[Callable[[uuid.UUID, str], None]] = []
 
     def schedule_store(self) -> InMemoryScheduleStore:
         """Durable schedules next to these tasks (one per backend; adapters/memory/schedules.py)."""
@@ -204,21 +225,48 @@ class InMemoryDurableBackend:
         entry = self._leased(lease)
         now_ms = self._now_ms()
         self._end_lease(entry)
+        if entry.cancel_requested:  # a retry of a task whose cancellation was requested: it ends here
+            self._dead_letter(entry, cancel_text(entry.cancel_requested), now_ms, cancelled=True)
+            return
         entry.seq = next(self._seq)  # a retry queues behind tasks already waiting at its priority
         entry.updated_at_ms = now_ms
         self._make_waiting(entry, now_ms + max(to_ms(delay), 0), now_ms)
 
-    async def fail(self, lease: DurableLease, error: str | BaseException) -> None:
+    async def fail(
+        self, lease: DurableLease, error: str | BaseException, *, status: TaskStatus = TaskStatus.FAILED
+    ) -> None:
         entry = self._leased(lease)
         now_ms = self._now_ms()
         self._end_lease(entry)
-        entry.state = DurableState.DEAD
-        entry.last_error = failure_text(error)
-        entry.failed_at_ms = entry.updated_at_ms = now_ms
-        self._dead.appendleft(self._id(entry))
+        self._dead_letter(entry, failure_text(error), now_ms, cancelled=status is TaskStatus.CANCELLED)
+
+    async def cancel(self, task_id: uuid.UUID, reason: str) -> CancelOutcome:
+        entry = self._tasks.get(task_id)
+        if entry is None:
+            raise TaskNotFoundError(task_id=task_id)
+        reason = reason or DEFAULT_CANCEL_REASON
+        now_ms = self._now_ms()
+        if entry.state in (DurableState.READY, DurableState.DELAYED):
+            self._detach(entry)
+            entry.cancel_requested = reason
+            self._dead_letter(entry, cancel_text(reason), now_ms, cancelled=True)
+            return CancelOutcome.WITHDRAWN
+        if entry.state is not DurableState.PROCESSING:
+            return CancelOutcome.ALREADY_DONE
+        entry.cancel_requested = reason
+        entry.updated_at_ms = now_ms
+        loop = asyncio.get_running_loop()
+        for callback in list(self._cancel_callbacks):  # as a published message: soon, not inside this call
+            loop.call_soon(callback, task_id, reason)
+        return CancelOutcome.FLAGGED
+
+    async def subscribe_cancellations(self, callback: Callable[[uuid.UUID, str], None]) -> _CancelSubscription:
+        return _CancelSubscription(self._cancel_callbacks, callback)
 
     async def extend(self, lease: DurableLease, duration: float) -> DurableLease:
-        return self._extend(lease, self._now_ms(), to_ms(effective_lease(duration)))
+        renewed = self._extend(lease, self._now_ms(), to_ms(effective_lease(duration)))
+        self._check_cancel(lease)
+        return renewed
 
     async def extend_many(
         self, leases: Sequence[DurableLease], duration: float
@@ -227,8 +275,10 @@ class InMemoryDurableBackend:
         results: list[DurableLease | BaseException] = []
         for lease in leases:
             try:
-                results.append(self._extend(lease, now_ms, duration_ms))
-            except DurableLeaseNotFoundError as exc:
+                renewed = self._extend(lease, now_ms, duration_ms)
+                self._check_cancel(lease)
+                results.append(renewed)
+            except (DurableLeaseNotFoundError, DurableCancelRequestedError) as exc:
                 results.append(exc)
         return results
 
@@ -407,7 +457,9 @@ class InMemoryDurableBackend:
             entry = _Entry(task, next(self._seq), DurableState.UNKNOWN, to_ms(record.ready_at or 0) or now_ms,
                            to_ms(record.updated_at or 0) or now_ms, attempts=record.attempts,
                            last_error=record.last_error,
-                           failed_at_ms=None if record.failed_at is None else to_ms(record.failed_at))
+                           failed_at_ms=None if record.failed_at is None else to_ms(record.failed_at),
+                           cancel_requested=record.cancel_requested,
+                           cancelled_at_ms=None if record.cancelled_at is None else to_ms(record.cancelled_at))
             self._tasks[record.id] = entry
             if queue not in self._known:
                 self._known.add(queue)
@@ -456,6 +508,7 @@ class InMemoryDurableBackend:
                 self._rr.add(target)
         entry.seq = next(self._seq)
         entry.updated_at_ms = now_ms
+        entry.cancel_requested, entry.cancelled_at_ms = "", None  # waiting again: no cancellation holds
         self._make_waiting(entry, ready_at_ms, now_ms)
 
     # -- internals ------------------------------------------------------------------------
@@ -521,6 +574,9 @@ class InMemoryDurableBackend:
             if entry is None or entry.token != token or entry.lease_ms != expiry:
                 continue  # acked, failed, extended or already re-leased: a stale row
             self._end_lease(entry)
+            if entry.cancel_requested:  # its holder never finished the cancellation: it ends here
+                self._dead_letter(entry, cancel_text(entry.cancel_requested), now_ms, cancelled=True)
+                continue
             entry.state = DurableState.READY
             task = entry.task
             heapq.heappush(self._ready[queue], (task.priority, -task.weight, entry.seq, task_id))
@@ -538,6 +594,20 @@ class InMemoryDurableBackend:
         entry.updated_at_ms = now_ms
         heapq.heappush(self._expiries[entry.task.queue], (entry.lease_ms, entry.token, self._id(entry)))
         return attrs.evolve(lease, expires_at=entry.lease_ms / 1000)
+
+    def _check_cancel(self, lease: DurableLease) -> None:
+        entry = self._tasks[lease.task_id]
+        if entry.cancel_requested:
+            raise DurableCancelRequestedError(task_id=lease.task_id, reason=entry.cancel_requested)
+
+    def _dead_letter(self, entry: _Entry, error: str, now_ms: int, *, cancelled: bool) -> None:
+        """Into the DLQ (newest first) with its error; ``cancelled``: as a cancellation."""
+        entry.state = DurableState.DEAD
+        entry.last_error = error
+        entry.failed_at_ms = entry.updated_at_ms = now_ms
+        if cancelled:
+            entry.cancelled_at_ms = now_ms
+        self._dead.appendleft(self._id(entry))
 
     def _leased(self, lease: DurableLease) -> _Entry:
         entry = self._tasks.get(lease.task_id)
@@ -601,6 +671,8 @@ class InMemoryDurableBackend:
             metadata=task.metadata,
             idempotency_key=task.idempotency_key,
             payload=task.payload or b"",
+            cancel_requested=entry.cancel_requested,
+            cancelled_at=entry.cancelled_at_ms / 1000 if entry.cancelled_at_ms is not None else None,
         )
 
     def _notify(self) -> None:

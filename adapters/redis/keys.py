@@ -19,6 +19,8 @@ The Lua scripts build per-queue and per-task names from the same prefix (see
     P:node:<id>           hash    one node's last heartbeat (PEXPIRE ttl; docs/cluster.md#nodes)
     P:weights             hash    queue -> dequeue weight stored by the admin plane (every node's dequeue)
     P:admin:audit_events  list    admin audit events as JSON, newest first, capped (docs/grpc.md)
+    P:cancel              channel pub/sub: "<id> <reason>" for each leased task cancelled
+                                  (docs/cluster.md#cancellation)
 """
 
 from __future__ import annotations
@@ -69,6 +71,11 @@ class RedisKeys:
     @property
     def wake(self) -> str:
         return f"{self.prefix}:wake"
+
+    @property
+    def cancel(self) -> str:
+        """The pub/sub channel cancel requests of leased tasks go out on."""
+        return f"{self.prefix}:cancel"
 
     @property
     def nodes(self) -> str:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
+from pyworker.adapters.redis.cancels import RedisCancelSubscription
 from pyworker.adapters.redis.keys import RedisKeys
 from pyworker.adapters.redis.records import encode_task, leases_from_reply
 from pyworker.adapters.redis.store import RedisDurableStore
 from pyworker.adapters.redis.wake import RedisWakeListener
 from pyworker.domain.durable import (
+    DEFAULT_CANCEL_REASON,
     DEFAULT_IDEMPOTENCY_TTL,
+    CancelOutcome,
     DurableLease,
     DurableTask,
     effective_lease,
@@ -22,12 +25,18 @@ from pyworker.domain.durable import (
 )
 from pyworker.domain.duration import to_ms
 from pyworker.domain.errors import (
+    DurableCancelRequestedError,
     DurableLeaseNotFoundError,
     DurablePayloadError,
     DurableTaskExistsError,
     InvalidTaskError,
+    TaskNotFoundError,
 )
 from pyworker.domain.scheduling import normalize_queue, normalize_queue_weights
+from pyworker.domain.status import TaskStatus
+
+#: cancel.lua's replies.
+_CANCEL_OUTCOMES = {1: CancelOutcome.WITHDRAWN, 2: CancelOutcome.FLAGGED, 3: CancelOutcome.ALREADY_DONE}
 
 
 class RedisDurableQueue:
@@ -67,6 +76,7 @@ class RedisDurableQueue:
         self._idempotency_ttl_ms = to_ms(max(idempotency_ttl, 0.0))
         self._chunk = max(1, enqueue_chunk)
         self._wake = RedisWakeListener(store.client, store.keys.wake, fallback_poll)
+        self._fallback_poll = fallback_poll
         self._close_client = close_client
         self._next_due_ms: int | None = None
         self._closed = False
@@ -182,11 +192,33 @@ class RedisDurableQueue:
             raise _lost(lease)
         self._note_due(ready_at_ms, now_ms)
 
-    async def fail(self, lease: DurableLease, error: str | BaseException) -> None:
+    async def fail(
+        self, lease: DurableLease, error: str | BaseException, *, status: TaskStatus = TaskStatus.FAILED
+    ) -> None:
         store = self.store
         args = [store.prefix, store.now_ms(), str(lease.task_id), lease.token, failure_text(error)]
+        if status is TaskStatus.CANCELLED:
+            args.append("cancelled")
         if not await store.run(store.scripts.fail, [store.keys.queues, store.keys.dead], args):
             raise _lost(lease)
+
+    async def cancel(self, task_id: uuid.UUID, reason: str) -> CancelOutcome:
+        """One script (lua/cancel.lua): withdraw a waiting task, or flag a leased one and
+        PUBLISH it on ``P:cancel``.
+        """
+        store = self.store
+        args = [store.prefix, store.now_ms(), str(task_id), reason or DEFAULT_CANCEL_REASON]
+        reply = await store.run(store.scripts.cancel, [store.keys.queues, store.keys.dead], args)
+        outcome = _CANCEL_OUTCOMES.get(int(reply))
+        if outcome is None:
+            raise TaskNotFoundError(task_id=task_id)
+        return outcome
+
+    async def subscribe_cancellations(self, callback: Callable[[uuid.UUID, str], None]) -> RedisCancelSubscription:
+        """SUBSCRIBE ``P:cancel`` on a connection of its own (adapters/redis/cancels.py)."""
+        subscription = RedisCancelSubscription(self.store.client, self.store.keys.cancel, callback, self._fallback_poll)
+        await subscription.start()
+        return subscription
 
     async def extend(self, lease: DurableLease, duration: float) -> DurableLease:
         (result,) = await self.extend_many([lease], duration)
@@ -207,7 +239,9 @@ class RedisDurableQueue:
         reply = await store.run(store.scripts.extend, self._queues_key, args)
         expires_at = expires_at_ms / 1000
         return [
-            attrs.evolve(lease, expires_at=expires_at) if ok else _lost(lease)
+            (attrs.evolve(lease, expires_at=expires_at) if ok == 1 else _cancel_requested(lease, ok))
+            if ok
+            else _lost(lease)
             for lease, ok in zip(leases, reply, strict=True)
         ]
 
@@ -284,6 +318,10 @@ def _pairs(leases: Sequence[DurableLease]) -> list[bytes | str]:
     costs the worker, on the path of every ack.
     """
     return [value for lease in leases for value in (lease.task_id.bytes, lease.token)]
+
+
+def _cancel_requested(lease: DurableLease, reason: bytes) -> DurableCancelRequestedError:
+    return DurableCancelRequestedError(task_id=lease.task_id, reason=reason.decode(errors="replace"))
 
 
 def _lost(lease: DurableLease) -> DurableLeaseNotFoundError:

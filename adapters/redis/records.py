@@ -158,6 +158,8 @@ def record_from_hash(task_id: uuid.UUID, fields: Mapping[bytes, bytes]) -> Durab
         metadata=json.loads(metadata) if metadata else None,
         idempotency_key=text(b"idempotency_key"),
         payload=fields.get(b"payload", b""),
+        cancel_requested=text(b"cancel_requested"),
+        cancelled_at=instant(b"cancelled_at_ms"),
     )
 
 
@@ -187,6 +189,8 @@ def hash_fields(record: DurableTaskRecord, default_queue: str) -> list[bytes]:
         b"failed_at_ms": ms(record.failed_at),
         b"metadata": json.dumps(dict(record.metadata), separators=(",", ":")).encode() if record.metadata else b"",
         b"idempotency_key": record.idempotency_key.encode(),
+        b"cancel_requested": record.cancel_requested.encode(),
+        b"cancelled_at_ms": ms(record.cancelled_at),
     }
     # The payload is kept even when empty: a task hash always has handler and payload.
     return [item for field, value in pairs.items() if value or field == b"payload" for item in (field, value)]

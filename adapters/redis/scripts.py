@@ -10,14 +10,14 @@ from redis.commands.core import AsyncScript
 
 _NAMES = (
     "enqueue", "dequeue", "ack", "nack", "fail", "extend", "release", "pause", "stats", "list",
-    "requeue", "delete", "replay", "restore",
+    "requeue", "delete", "replay", "restore", "cancel",
 )  # fmt: skip
 #: Shared helpers a script needs besides the prelude (lua/<name>.lua, prepended in order); each
 #: helper defined costs every run of the script that includes it, so a script takes only its own.
 _INCLUDES = {
-    "dequeue": ("ranks",), "nack": ("ranks",), "release": ("ranks",), "list": ("ranks",),
-    "requeue": ("ranks", "move"), "delete": ("ranks", "move"), "replay": ("ranks", "move"),
-    "restore": ("ranks", "move"),
+    "dequeue": ("ranks", "cancel_text"), "nack": ("ranks", "cancel_text"), "release": ("ranks",),
+    "list": ("ranks",), "requeue": ("ranks", "move"), "delete": ("ranks", "move"), "replay": ("ranks", "move"),
+    "restore": ("ranks", "move"), "cancel": ("ranks", "cancel_text"),
 }  # fmt: skip
 
 
@@ -50,6 +50,7 @@ class RedisScripts:
     delete: AsyncScript
     replay: AsyncScript
     restore: AsyncScript
+    cancel: AsyncScript
 
     @classmethod
     def register(cls, client: Any) -> RedisScripts:

@@ -9,6 +9,7 @@ from typing import Any
 
 from pyworker.application.config import DurableConfig, ManagerConfig
 from pyworker.application.durable.acks import AckFlusher
+from pyworker.application.durable.cancels import DurableCancels
 from pyworker.application.durable.fetcher import LeaseFetcher
 from pyworker.application.durable.handlers import DurableHandlers
 from pyworker.application.durable.leases import HeldLeases, LeaseRenewer
@@ -20,13 +21,7 @@ from pyworker.application.executor import AttemptExecutor
 from pyworker.application.ledger import TaskLedger
 from pyworker.application.ports import Clock, DurableQueue
 from pyworker.application.settle import Retry, settle
-from pyworker.domain import (
-    DurableLease,
-    Task,
-    TaskCancelledError,
-    TaskStatus,
-    retry_delay,
-)
+from pyworker.domain import DurableLease, Task, TaskStatus, retry_delay
 
 logger = logging.getLogger("pyworker.durable")
 
@@ -41,7 +36,8 @@ class DurableDispatcher:
     and backs off while the backend is away. Durable workers run each lease through
     the shared attempt executor; the shared settle step decides ack, nack (retry) or
     fail (dead letter). Acks are batched by the AckFlusher; running leases are renewed
-    by the LeaseRenewer in one round trip per interval.
+    by the LeaseRenewer in one round trip per interval. DurableCancels withdraws or
+    interrupts held tasks, on a request of this node or of any other.
     """
 
     def __init__(
@@ -72,7 +68,7 @@ class DurableDispatcher:
         self._idle = IdleWorkers(self._held.ready)
         self._loops: list[asyncio.Task[None]] = []
         self._worker_tasks: dict[int, asyncio.Task[None]] = {}
-        self._withdrawals: set[asyncio.Task[None]] = set()
+        self.cancels = DurableCancels(queue, self._held, ledger, executor, self._finish)
         self._fetching = False
         self._closed = False
 
@@ -88,6 +84,7 @@ class DurableDispatcher:
             return
         await connect(self.queue, self._clock, self.config.connect_timeout, self.config.poll_interval)
         await self.queue.configure_queues(self._manager.default_queue, self._manager.queue_weights, self.config.queues)
+        await self.cancels.subscribe()  # before the first lease: no request for it can be missed
         self._fetching = True
         self._fetcher = LeaseFetcher(
             self.queue, self.config, self.handlers, self._held, self._ledger, self._clock, self._idle.wake
@@ -102,6 +99,7 @@ class DurableDispatcher:
             renewer = LeaseRenewer(
                 self.queue, self._held, self._clock, config.lease, config.renew_every, unstarted=config.prefetch > 0
             )
+            renewer.on_cancel = self.cancels.cancel
             self._loops.append(loop.create_task(renewer.run(), name="pyworker-durable-renew"))
         self.resize(self.workers)
 
@@ -131,7 +129,7 @@ class DurableDispatcher:
         """Nothing to start before ``start()``: durable workers need the backend."""
 
     def cancel(self, task: Task) -> bool:
-        return self.withdraw_soon(task)
+        return self.cancels.withdraw_soon(task)
 
     def stop(self) -> None:
         """A hard stop: interrupted attempts are handed back, not retried."""
@@ -162,40 +160,22 @@ class DurableDispatcher:
         await self.stop_taking()
         # Workers exit once nothing is ready; running attempts were already
         # interrupted by the manager, and their ack / nack / fail must still go out.
-        await asyncio.gather(*self._worker_tasks.values(), *self._withdrawals, return_exceptions=True)
+        await asyncio.gather(*self._worker_tasks.values(), *self.cancels.withdrawals, return_exceptions=True)
         if self._acks is not None:
             self._acks.closing = True
             await self._acks.flush()
+        await self.cancels.close()
         for loop_task in self._loops:
             loop_task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
 
     # -- cancellation ------------------------------------------------------------
 
-    def withdraw(self, task: Task) -> Awaitable[None] | None:
-        """Cancel a task this node leased but has not started: it leaves the ready line
-        now, is dead-lettered, then finishes Cancelled. None when ``task`` is not such a task.
-        """
-        if task.status is not TaskStatus.UNKNOWN:
-            return None
-        lease = self._held.take_unstarted(task)
-        if lease is None:
-            return None
-        return self._withdraw(task, lease)
-
-    def withdraw_soon(self, task: Task) -> bool:
-        """``withdraw`` without waiting (cancel_all is synchronous); close() awaits it."""
-        withdrawal = self.withdraw(task)
-        if withdrawal is None:
-            return False
-        job = asyncio.ensure_future(withdrawal)
-        self._withdrawals.add(job)
-        job.add_done_callback(self._withdrawals.discard)
-        return True
-
-    async def _withdraw(self, task: Task, lease: DurableLease) -> None:
-        await backend_call("fail", self.queue.fail(lease, "task cancelled"))
-        self._finish(task, TaskStatus.CANCELLED, None, TaskCancelledError(task_id=task.id), settling=False)
+    def withdraw(self, task: Task, reason: str) -> Awaitable[None] | None:
+        """Cancel a task this node leased but has not started (``DurableCancels.withdraw``)."""
+        if task in self._held.leases:
+            self.cancels.reasons.setdefault(task, reason)
+        return self.cancels.withdraw(task)
 
     # -- running ---------------------------------------------------------------
 
@@ -231,6 +211,12 @@ class DurableDispatcher:
             await backend_call("fail", self.queue.fail(lease, "task already started"))
             self._forget(task)
             return
+        cancels = self.cancels
+        if cancels.unheld and task.id.int in cancels.unheld and await cancels.confirm(task, lease, self.config.lease):
+            held.settling += 1  # cancelled before it was held here: it never starts
+            self._slot_freed()
+            await cancels.dead_letter(task, held.leases.get(task, lease), settling=True)
+            return
         outcome = await self._executor.run(task, None, owner)
         lease = held.leases.get(task, lease)  # renewed while it ran
         # The attempt is over: its worker is free, so the fetcher may lease for it now
@@ -250,13 +236,14 @@ class DurableDispatcher:
             await backend_call("nack", self.queue.nack(lease, delay))
             self._forget(task)
             return
-        if decision.status is TaskStatus.CANCELLED and self.stopped:
+        cancelled = decision.status is TaskStatus.CANCELLED
+        if cancelled and self.stopped and task not in cancels.reasons:
             # Interrupted by a hard stop, not by the task: another node runs it now.
             await backend_call("nack", self.queue.nack(lease, 0.0))
             self._finish(task, TaskStatus.CANCELLED, None, decision.error)
             return
-        reason = "task cancelled" if decision.status is TaskStatus.CANCELLED else _error_text(decision.error)
-        await backend_call("fail", self.queue.fail(lease, reason))
+        reason = cancels.text(task) if cancelled else _error_text(decision.error)
+        await backend_call("fail", self.queue.fail(lease, reason, status=decision.status))
         self._finish(task, *decision)
 
     def _completed(self, task: Task, lease: DurableLease, result: Any) -> None:
@@ -279,6 +266,7 @@ class DurableDispatcher:
         held = self._held
         if held.leases.pop(task, None) is None:
             return False
+        self.cancels.reasons.pop(task, None)
         if settling:
             held.settling -= 1
         else:

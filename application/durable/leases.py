@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 
 from pyworker.application.ports import Clock, DurableQueue
-from pyworker.domain import DurableLease, DurableLeaseNotFoundError, Task, TaskStatus
+from pyworker.domain import DurableCancelRequestedError, DurableLease, DurableLeaseNotFoundError, Task, TaskStatus
 
 logger = logging.getLogger("pyworker.durable")
 
@@ -61,7 +62,9 @@ class LeaseRenewer:
     """Extends the leases of running attempts every ``interval`` seconds, all of them in
     one ``extend_many`` round trip. A lease that is gone or stale is not renewed again.
     With ``unstarted`` (a node that prefetches), leases still waiting for a worker are
-    renewed too, so a prefetched lease does not expire while it waits.
+    renewed too, so a prefetched lease does not expire while it waits. A renewal that
+    finds a task's cancellation requested (a pub/sub message this node missed) hands
+    it to ``on_cancel(task, reason)``.
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class LeaseRenewer:
         self._clock = clock
         self._lease = lease
         self.interval = interval
+        self.on_cancel: Callable[[Task, str], object] | None = None
 
     async def run(self) -> None:
         while True:
@@ -93,6 +97,10 @@ class LeaseRenewer:
         for (task, lease), outcome in zip(running, renewed, strict=True):
             if isinstance(outcome, DurableLeaseNotFoundError):
                 continue  # lost: renewal stops for this lease
+            if isinstance(outcome, DurableCancelRequestedError):
+                if self.on_cancel is not None:  # renewed all the same: the lease is still ours to fail
+                    self.on_cancel(task, outcome.reason)
+                continue
             if isinstance(outcome, BaseException):
                 logger.warning("lease renewal for %s failed: %s", task.id, outcome)
                 continue

@@ -36,7 +36,17 @@ def dlq() -> None:
 
 
 def _register() -> None:
-    from pyworker.entrypoints.durable_cli import audit, control, enqueue, moves, nodes, read, schedules, snapshot
+    from pyworker.entrypoints.durable_cli import (
+        audit,
+        cancel,
+        control,
+        enqueue,
+        moves,
+        nodes,
+        read,
+        schedules,
+        snapshot,
+    )
 
     for command in (read.inspect, read.queues, read.stats, read.get, read.dump, read.paused,
                     enqueue.enqueue, moves.retry, moves.requeue, moves.delete, moves.purge,
@@ -48,6 +58,7 @@ def _register() -> None:
     durable.add_command(schedules.schedules)
     durable.add_command(nodes.nodes)
     durable.add_command(audit.audit)
+    durable.add_command(cancel.cancel)
 
 
 _register()

@@ -31,6 +31,8 @@ def record_json(record: DurableTaskRecord, *, include_metadata: bool = False) ->
         "last_error": record.last_error,
         "failed_at": rfc3339(record.failed_at),
         "idempotency_key": record.idempotency_key,
+        "cancel_requested": record.cancel_requested,
+        "cancelled_at": rfc3339(record.cancelled_at),
     }
     if include_metadata:
         fields["metadata"] = dict(record.metadata)

@@ -47,6 +47,8 @@ def to_line(record: DurableTaskRecord) -> dict[str, Any]:
         "failed_at_ms": _ms(record.failed_at),
         "metadata": json.dumps(dict(record.metadata), separators=(",", ":"), sort_keys=True) if record.metadata else "",
         "idempotency_key": record.idempotency_key,
+        "cancel_requested": record.cancel_requested,
+        "cancelled_at_ms": _ms(record.cancelled_at),
     }
     with contextlib.suppress(UnicodeDecodeError):
         fields["payload"] = record.payload.decode()
@@ -127,4 +129,6 @@ def from_line(text: str) -> DurableTaskRecord:
         metadata={str(k): str(v) for k, v in dict(metadata).items()},
         idempotency_key=str(fields.get("idempotency_key", "")),
         payload=payload,
+        cancel_requested=str(fields.get("cancel_requested", "")),
+        cancelled_at=_instant(fields, "cancelled_at_ms"),
     )

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 import redis.asyncio
 from redis.asyncio.cluster import RedisCluster
 
-from pyworker.adapters.redis import RedisKeys
+from pyworker.adapters.codec import JsonDurableCodec
+from pyworker.adapters.redis import RedisDurableBackend, RedisKeys
+from pyworker.application import TaskManager, TypedDurableRegistry
+from pyworker.domain import DurableTask, TaskContext, TaskStatus
 from tests.contract.conftest import DurableEnv, open_redis_env
 from tests.contract.durable_support import make_task
 
 # The contracts' own test functions, collected here again with this module's ``env``.
+from tests.contract.test_durable_cancel import (  # noqa: F401
+    test_a_leased_task_is_flagged_and_every_subscriber_hears_it,
+    test_a_nack_of_a_flagged_lease_dead_letters_it_instead_of_a_retry,
+    test_a_ready_task_is_withdrawn_into_the_dlq_and_never_dequeued,
+    test_an_expired_flagged_lease_is_not_delivered_again,
+    test_lease_renewal_reports_the_flag_and_still_renews,
+)
 from tests.contract.test_durable_inspector import (  # noqa: F401
     test_dlq_pages_newest_first_whole_or_by_queue,
     test_list_pages_through_more_than_one_default_page,
@@ -62,6 +75,7 @@ from tests.contract.test_schedule_store import (  # noqa: F401
     test_two_nodes_firing_the_same_tick_create_one_task,
 )
 from tests.support.redis_servers import HOST, RedisServer, redis_available, redis_cluster
+from tests.support.waits import next_result, within
 
 pytestmark = pytest.mark.cluster
 
@@ -108,3 +122,54 @@ async def test_every_key_of_a_prefix_lives_in_one_slot(env: DurableEnv, cluster_
         finally:
             await node.aclose()
     assert len(slots) == 1
+
+
+async def test_a_task_running_on_one_node_is_cancelled_from_another(cluster_nodes: list[RedisServer]) -> None:
+    """docs/cluster.md#cancellation on the Cluster: the cancel script runs on the prefix's slot and its PUBLISH
+    reaches the holder's subscription at once (B polls every 5 s)."""
+    prefix = f"cluster-cancel-{uuid.uuid4().hex}"
+    started = asyncio.Event()
+
+    async def hang(ctx: TaskContext, message: dict[str, Any]) -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    registry = TypedDurableRegistry()
+    registry.add("hang", dict, hang)
+    backends = [RedisDurableBackend(RedisCluster(host=HOST, port=server.port), prefix=prefix, close_client=True)
+                for server in cluster_nodes[:2]]  # fmt: skip
+    b, a = (
+        TaskManager(durable_backend=backend, durable_handlers=registry, durable_codec=JsonDurableCodec(),
+                    durable_poll_interval=5.0, durable_queues=queues, tasks_per_second=0)
+        for backend, queues in zip(backends, (None, ["elsewhere"]), strict=True)
+    )  # fmt: skip
+    try:
+        await b.start()
+        await a.start()
+        results = b.subscribe_results()
+        task_id = await a.register_durable_task(DurableTask(handler="hang", message={}, retries=2))
+        await within(started.wait())
+
+        await a.cancel_task(task_id, reason="cluster")
+
+        result = await next_result(results, 2.0)
+        assert (result.task.id, result.task.status) == (task_id, TaskStatus.CANCELLED)
+        record = await backends[1].get(task_id)
+        assert (record.cancelled, record.last_error, record.attempts) == (True, "task cancelled: cluster", 1)
+    finally:
+        for manager in (b, a):
+            await within(manager.stop_now())
+        for backend in backends:
+            await backend.close()
+        await _delete_prefix(cluster_nodes, prefix)
+
+
+async def _delete_prefix(cluster_nodes: list[RedisServer], prefix: str) -> None:
+    for server in cluster_nodes:
+        node = redis.asyncio.Redis(host=HOST, port=server.port)
+        try:
+            found = [key async for key in node.scan_iter(match=RedisKeys(prefix).pattern)]
+            if found:
+                await node.delete(*found)
+        finally:
+            await node.aclose()

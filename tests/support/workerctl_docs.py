@@ -38,6 +38,7 @@ from pyworker.entrypoints.container import build_container
 URL = "redis://127.0.0.1:6379/0"
 NOW = 1_767_268_800.0  # 2026-01-01T12:00:00Z
 A, B, C, D, E, F = (f"00000000-0000-4000-8000-00000000000{n}" for n in range(1, 7))
+G, H = "00000000-0000-4000-8000-000000000008", "00000000-0000-4000-8000-000000000009"  # for cancel
 
 
 def seed(prefix: str, clock: ManualClock) -> None:
@@ -122,6 +123,24 @@ def seed_audit(prefix: str) -> None:
     asyncio.run(go())
 
 
+def seed_cancel(prefix: str, clock: ManualClock) -> None:
+    """Queue exports: ...0008 leased by a worker, ...0009 ready (for cancel)."""
+
+    async def go() -> None:
+        client = new_redis_client(URL)
+        backend = RedisDurableBackend(client, prefix=prefix, clock=clock)
+        try:
+            await backend.enqueue(DurableTask("export", payload=b"{}", id=uuid.UUID(G), queue="exports"))
+            await backend.configure_queues("default", {}, ["exports"])
+            await backend.dequeue(1, 3600)
+            await backend.enqueue(DurableTask("export", payload=b"{}", id=uuid.UUID(H), queue="exports"))
+        finally:
+            await backend.close()
+            await client.aclose()
+
+    asyncio.run(go())
+
+
 class Session:
     """Runs workerctl commands in-process on one prefix with the fixed clock; returns console text."""
 
@@ -168,12 +187,13 @@ INTRO = """\
 `workerctl durable ...` reads and steers the durable queues a fleet of
 `workerctl worker` nodes shares on Redis: counts, single tasks, the dead-letter
 queue, pausing, moving tasks back, deleting, snapshots, the shared state of
-durable schedules, the live worker nodes and the admin audit log. Every command
-that changes Redis is a **dry run unless `--apply`**, and says exactly what it
-would change. The commands and flags are go-worker's (`workerctl durable ...`),
-with go-worker's broken `retry`, `requeue` and `dlq replay --apply` working as
-intended, real per-queue objects in `stats --json`, and a few additions (`dlq
-list`, `--delayed`, `--show-ids`, `--json` on the moving commands).
+durable schedules, the live worker nodes, the admin audit log, and cancelling one
+task whichever node holds it. Every command that changes Redis is a **dry run
+unless `--apply`**, and says exactly what it would change. The commands and
+flags are go-worker's (`workerctl durable ...`), with go-worker's broken
+`retry`, `requeue` and `dlq replay --apply` working as intended, real per-queue
+objects in `stats --json`, and a few additions (`dlq list`, `--delayed`,
+`--show-ids`, `--json` on the moving commands).
 
 Every example below is real output: `tests/support/workerctl_docs.py` runs the
 commands against Redis and writes this file, and a test fails when they
@@ -300,6 +320,13 @@ def document() -> str:
                 "durable schedules pause nightly-report", "durable schedules pause nightly-report --apply",
                 "durable schedules paused", "durable schedules resume nightly-report --apply",
                 "durable schedules history nightly-report", "durable schedules history nightly-report --json --limit 1")
+        seed_cancel(prefix, clock)
+        section("cancel", "Cancel one task by `--id`, whichever node holds it ([cluster.md](cluster.md#cancellation)): "
+                "a ready or delayed task is dead-lettered as cancelled at once; a leased one is flagged and its "
+                "node told, which cancels the attempt and dead-letters it (never retried). `--reason` is recorded "
+                "in `last_error` (`task cancelled: <reason>`); `get` shows `cancelled_at`.",
+                f"durable cancel --id {H}", f"durable cancel --id {H} --reason 'duplicate export' --apply",
+                f"durable cancel --id {G} --apply", f"durable cancel --id {H} --apply", f"durable get --id {H}")
         section("completion, version", 'Shell completion: `eval "$(workerctl completion zsh)"` (bash, zsh, fish).',
                 "completion powershell", "--version")
     return "".join(parts).rstrip() + "\n"

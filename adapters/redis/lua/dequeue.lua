@@ -78,8 +78,17 @@ for _, q in ipairs(names) do
     local expired = redis.call('ZRANGEBYSCORE', pkey, '-inf', ARGV[2], 'LIMIT', '0', ARGV[5])
     redis.call('ZREM', pkey, unpack(expired))
     for _, id in ipairs(expired) do
-      redis.call('HDEL', task_key(id), 'lease_token', 'lease_at_ms')
-      to_ready(id, q)
+      local tkey = task_key(id)
+      redis.call('HDEL', tkey, 'lease_token', 'lease_at_ms')
+      -- A flagged task whose holder never finished the cancellation ends here (docs/cluster.md#cancellation).
+      local reason = redis.call('HGET', tkey, 'cancel_requested')
+      if reason then
+        redis.call('LPUSH', P .. ':dead', id)
+        redis.call('HSET', tkey, 'state', 'dead', 'last_error', cancel_text(reason), 'failed_at_ms', ARGV[2],
+          'cancelled_at_ms', ARGV[2], 'updated_at_ms', ARGV[2])
+      else
+        to_ready(id, q)
+      end
     end
     first = head_score(pkey)
   end

@@ -1,6 +1,7 @@
 -- Fail a lease: the task moves to the DLQ (newest first) with its error and time.
 -- KEYS[1]=P:queues KEYS[2]=P:dead
 -- ARGV[1]=P ARGV[2]=now_ms ARGV[3]=id ARGV[4]=token ARGV[5]=error text
+-- ARGV[6]='cancelled' when the task ends Cancelled (docs/cluster.md#cancellation)
 -- Returns 1, or 0 when the lease is gone or stale (nothing changed).
 local id = ARGV[3]
 local f = leased(id, ARGV[4], 'queue')
@@ -10,5 +11,6 @@ redis.call('ZREM', processing_key(queue_of(f[3])), id)
 redis.call('LPUSH', KEYS[2], id)
 redis.call('HSET', tkey, 'state', 'dead', 'last_error', ARGV[5], 'failed_at_ms', ARGV[2],
   'updated_at_ms', ARGV[2])
+if ARGV[6] == 'cancelled' then redis.call('HSET', tkey, 'cancelled_at_ms', ARGV[2]) end
 redis.call('HDEL', tkey, 'lease_token', 'lease_at_ms')
 return 1

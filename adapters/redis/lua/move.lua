@@ -27,11 +27,12 @@ local function reattach(id, f, target, ready_at, now, seq_key, queues_key, wake_
   local tkey = task_key(id)
   redis.call('HSET', tkey, 'state', state, 'seq', string.format('%d', seq), 'ready_at_ms', string.format('%d', ready_at),
     'updated_at_ms', string.format('%d', now))
+  -- Waiting again: a cancellation (docs/cluster.md#cancellation) no longer holds.
   if queue == DEFAULT_QUEUE then
-    redis.call('HDEL', tkey, 'lease_token', 'lease_at_ms', 'queue')
+    redis.call('HDEL', tkey, 'lease_token', 'lease_at_ms', 'queue', 'cancel_requested', 'cancelled_at_ms')
   else
     redis.call('HSET', tkey, 'queue', queue)
-    redis.call('HDEL', tkey, 'lease_token', 'lease_at_ms')
+    redis.call('HDEL', tkey, 'lease_token', 'lease_at_ms', 'cancel_requested', 'cancelled_at_ms')
   end
   redis.call('SADD', queues_key, queue)
   wake(wake_key, 1)

@@ -13,6 +13,7 @@ from pyworker.domain.errors import (
     BackendUnavailableError,
     CodecError,
     ConfigurationError,
+    DurableCancelRequestedError,
     DurableHandlerNotRegisteredError,
     DurableLeaseNotFoundError,
     DurableModeError,
@@ -63,6 +64,10 @@ INSTANCES: list[tuple[WorkerError, str]] = [
     (DurableModeError(reason="durable backend required"), "durable backend required"),
     (DurableLeaseNotFoundError(task_id=TASK_ID, token="t"), f"durable lease not found (task {TASK_ID})"),
     (DurableTaskExistsError(task_id=TASK_ID), f"durable task already exists (task {TASK_ID})"),
+    (
+        DurableCancelRequestedError(task_id=TASK_ID, reason="operator"),
+        f"durable task {TASK_ID} cancel requested: operator",
+    ),
     (DurableHandlerNotRegisteredError(handler="send_email"), "durable handler not registered: 'send_email'"),
     (DurablePayloadError(reason="payload is required"), "payload is required"),
     (CodecError(reason="bad json"), "bad json"),

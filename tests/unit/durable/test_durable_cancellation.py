@@ -39,6 +39,6 @@ async def test_cancel_all_cancels_a_prefetched_task_not_started_yet(
     statuses = {result.task.id: result.task.status for result in results}
     assert statuses == {running: TaskStatus.CANCELLED, prefetched: TaskStatus.CANCELLED}
     dead = {record.id: record.last_error for record in (await backend.list_tasks(DurableState.DEAD)).records}
-    assert dead == {running: "task cancelled", prefetched: "task cancelled"}
+    assert dead == {running: "task cancelled", prefetched: "task cancelled"}  # go-worker's text: no reason given
     assert [message.to for message in probe.messages] == ["running"]  # the prefetched one never ran
     await within(tm.wait())

@@ -311,6 +311,7 @@ async def test_cancel_of_a_leased_task_not_started_yet_dead_letters_it(
     assert tm.get_task(second).status is TaskStatus.CANCELLED
     record = await backend.get(second)
     assert (record.state, record.last_error) == (DurableState.DEAD, "task cancelled")
+    assert record.cancelled
     result = stream.get_nowait()
     assert result is not None
     assert result.task.id == second

@@ -264,12 +264,12 @@ async def test_cancel_task_of_a_running_durable_task_dead_letters_it(
     task_id = await tm.register_durable_task(DurableTask(handler="send_email", message=email(), retries=3))
     await within(probe.started.wait())
     assert tm.get_task(task_id).status is TaskStatus.RUNNING
-    await tm.cancel_task(task_id)
+    await tm.cancel_task(task_id, reason="not needed")
     result = await next_result(stream)
     assert result.task.status is TaskStatus.CANCELLED
     assert isinstance(result.error, TaskCancelledError)
     (dead,) = (await backend.list_tasks(DurableState.DEAD)).records
-    assert (dead.id, dead.last_error) == (task_id, "task cancelled")
+    assert (dead.id, dead.last_error, dead.cancelled) == (task_id, "task cancelled: not needed", True)
     assert "retry" not in log.kinds()  # cancelled is not retried
     assert probe.attempts == [1]
 
