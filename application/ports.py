@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pyworker.application.events import AttemptInfo
 from pyworker.application.inspector import DurableInspector
-from pyworker.domain import DurableLease, DurableTask, MetricsSnapshot, NodeInfo
+from pyworker.domain import DurableLease, DurableTask, MetricsSnapshot, NodeInfo, TaskStatus
 
 __all__ = [
     "Clock",
@@ -168,23 +168,30 @@ class DurableQueue(Protocol):
         """
         ...
 
-    async def ack(self, lease: DurableLease) -> None:
-        """The task succeeded: forget it. Raises DurableLeaseNotFoundError."""
+    async def ack(self, lease: DurableLease, output: str = "") -> None:
+        """The task succeeded: forget it, and record its outcome (``output``: the result's
+        text) in the same step when results are on. Raises DurableLeaseNotFoundError.
+        """
         ...
 
-    async def ack_many(self, leases: Sequence[DurableLease]) -> list[BaseException | None]:
-        """Ack several leases in one round trip; per lease, None or its error."""
+    async def ack_many(
+        self, leases: Sequence[DurableLease], outputs: Sequence[str] | None = None
+    ) -> list[BaseException | None]:
+        """Ack several leases in one round trip (``outputs``: one per lease, or None for
+        ""); per lease, None or its error. A stale lease records nothing.
+        """
         ...
 
     async def nack(self, lease: DurableLease, delay: float) -> None:
         """Retry the task after ``delay`` seconds. Raises DurableLeaseNotFoundError."""
         ...
 
-    async def fail(self, lease: DurableLease, error: str | BaseException) -> None:
-        """Move the task to the dead-letter queue with the error text and the time.
-
-        An exception is stored as its text (``domain.durable.failure_text``). The
-        token is checked before anything else.
+    async def fail(
+        self, lease: DurableLease, error: str | BaseException, status: TaskStatus = TaskStatus.FAILED
+    ) -> None:
+        """Move the task to the dead-letter queue with the error text and the time, and
+        record its outcome as ``status`` (FAILED, CANCELLED, ...) in the same step when
+        results are on. An exception is stored as its text (``domain.durable.failure_text``).
 
         Raises:
             DurableLeaseNotFoundError: the lease is gone or stale.
@@ -222,6 +229,12 @@ class DurableQueue(Protocol):
         """Set the default queue and the inter-queue weights used by dequeue, and,
         when ``queues`` is given, limit this backend's dequeue to those queues
         (a worker node that serves only some queues). Enqueue is not limited.
+        """
+        ...
+
+    async def configure_results(self, ttl: float, max_len: int, node_id: str) -> None:
+        """Record every ack and fail's outcome for ``ttl`` seconds (0: none) and on the
+        results stream (about ``max_len`` entries), as settled by ``node_id``.
         """
         ...
 

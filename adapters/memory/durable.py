@@ -14,8 +14,10 @@ import attrs
 
 from pyworker.adapters.clock import SystemClock
 from pyworker.adapters.memory.nodes import InMemoryNodeRegistry
+from pyworker.adapters.memory.results import InMemoryDurableResults
 from pyworker.adapters.memory.schedules import InMemoryScheduleStore
 from pyworker.application.ports import Clock
+from pyworker.domain import DurableOutcome, TaskStatus
 from pyworker.domain.durable import (
     DEFAULT_IDEMPOTENCY_TTL,
     DEFAULT_PAGE_SIZE,
@@ -107,6 +109,7 @@ class InMemoryDurableBackend:
         self._signalled = False
         self._schedule_store: InMemoryScheduleStore | None = None
         self._node_registry: InMemoryNodeRegistry | None = None
+        self._results = InMemoryDurableResults(self._clock)
 
     def schedule_store(self) -> InMemoryScheduleStore:
         """Durable schedules next to these tasks (one per backend; adapters/memory/schedules.py)."""
@@ -119,6 +122,10 @@ class InMemoryDurableBackend:
         if self._node_registry is None:
             self._node_registry = InMemoryNodeRegistry(self._clock)
         return self._node_registry
+
+    def results(self) -> InMemoryDurableResults:
+        """The outcomes of the tasks settled here, kept for the TTL (adapters/memory/results.py)."""
+        return self._results
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -163,14 +170,16 @@ class InMemoryDurableBackend:
             )
         return leases
 
-    async def ack(self, lease: DurableLease) -> None:
-        self._ack(lease)
+    async def ack(self, lease: DurableLease, output: str = "") -> None:
+        self._ack(lease, output)
 
-    async def ack_many(self, leases: Sequence[DurableLease]) -> list[BaseException | None]:
+    async def ack_many(
+        self, leases: Sequence[DurableLease], outputs: Sequence[str] | None = None
+    ) -> list[BaseException | None]:
         results: list[BaseException | None] = []
-        for lease in leases:
+        for index, lease in enumerate(leases):
             try:
-                self._ack(lease)
+                self._ack(lease, outputs[index] if outputs is not None else "")
                 results.append(None)
             except DurableLeaseNotFoundError as exc:
                 results.append(exc)
@@ -184,7 +193,9 @@ class InMemoryDurableBackend:
         entry.updated_at_ms = now_ms
         self._make_waiting(entry, now_ms + max(to_ms(delay), 0), now_ms)
 
-    async def fail(self, lease: DurableLease, error: str | BaseException) -> None:
+    async def fail(
+        self, lease: DurableLease, error: str | BaseException, status: TaskStatus = TaskStatus.FAILED
+    ) -> None:
         entry = self._leased(lease)
         now_ms = self._now_ms()
         self._end_lease(entry)
@@ -192,6 +203,7 @@ class InMemoryDurableBackend:
         entry.last_error = failure_text(error)
         entry.failed_at_ms = entry.updated_at_ms = now_ms
         self._dead.appendleft(self._id(entry))
+        self._record_outcome(entry, status, "", entry.last_error, now_ms)
 
     async def extend(self, lease: DurableLease, duration: float) -> DurableLease:
         return self._extend(lease, self._now_ms(), to_ms(effective_lease(duration)))
@@ -227,6 +239,9 @@ class InMemoryDurableBackend:
         self._rr.weights = normalize_queue_weights(weights)
         self._rr.add(self._default_queue)
         self._only = {normalize_queue(q, self._default_queue) for q in queues} if queues else None
+
+    async def configure_results(self, ttl: float, max_len: int, node_id: str) -> None:
+        self._results.configure(ttl, max_len, node_id)
 
     async def pause(self, queue: str | None = None) -> None:
         if queue is None:
@@ -335,6 +350,7 @@ class InMemoryDurableBackend:
             if entry is not None:
                 self._detach(entry)
                 self._reattach(entry, queue, now_ms + max(to_ms(delay), 0), now_ms)
+                self._results.forget(task_id)  # it runs again: its old outcome is stale
                 moved += 1
         return moved
 
@@ -364,6 +380,7 @@ class InMemoryDurableBackend:
             if entry is not None:
                 entry.state = DurableState.UNKNOWN  # already out of the DLQ
                 self._reattach(entry, None, now_ms, now_ms)
+                self._results.forget(self._id(entry))
                 replayed += 1
         return replayed
 
@@ -373,6 +390,7 @@ class InMemoryDurableBackend:
             old = self._tasks.get(record.id)
             if old is not None:
                 self._detach(old)
+            self._results.forget(record.id)
             queue = normalize_queue(record.queue, self._default_queue)
             task = DurableTask(
                 handler=record.handler, payload=record.payload, id=record.id, priority=record.priority,
@@ -525,10 +543,11 @@ class InMemoryDurableBackend:
         entry.token = ""
         entry.lease_ms = 0
 
-    def _ack(self, lease: DurableLease) -> None:
+    def _ack(self, lease: DurableLease, output: str) -> None:
         entry = self._leased(lease)
         self._end_lease(entry)
         del self._tasks[lease.task_id]
+        self._record_outcome(entry, TaskStatus.COMPLETED, output, "", self._now_ms())
         key = entry.task.idempotency_key
         if key and self._idem.get(key) == lease.task_id:
             if self._idempotency_ttl_ms > 0:
@@ -536,6 +555,14 @@ class InMemoryDurableBackend:
                 self._prune_idempotency()
             else:
                 del self._idem[key]
+
+    def _record_outcome(self, entry: _Entry, status: TaskStatus, output: str, error: str, now_ms: int) -> None:
+        """The settled task's outcome, in the same step (adapters/memory/results.py)."""
+        results = self._results
+        if results.ttl_ms:
+            outcome = DurableOutcome(self._id(entry), status, output, error, entry.attempts, results.node_id,
+                                     entry.task.handler, now_ms / 1000)  # fmt: skip
+            results.record(outcome)
 
     def _prune_idempotency(self) -> None:
         now_ms = self._now_ms()

@@ -8,6 +8,7 @@ from pyworker.adapters.redis.client import RedisClient
 from pyworker.adapters.redis.inspector import RedisDurableInspector
 from pyworker.adapters.redis.nodes import RedisNodeRegistry
 from pyworker.adapters.redis.queue import RedisDurableQueue
+from pyworker.adapters.redis.results import RedisDurableResults
 from pyworker.adapters.redis.schedules import RedisScheduleStore
 from pyworker.adapters.redis.store import RedisDurableStore
 from pyworker.application.ports import Clock
@@ -54,6 +55,7 @@ class RedisDurableBackend(RedisDurableQueue, RedisDurableInspector):
         RedisDurableInspector.__init__(self, store)
         self._schedule_store: RedisScheduleStore | None = None
         self._node_registry: RedisNodeRegistry | None = None
+        self._results: RedisDurableResults | None = None
 
     def schedule_store(self) -> RedisScheduleStore:
         """Durable schedules on this backend's Redis (one per backend; adapters/redis/schedules.py)."""
@@ -66,3 +68,16 @@ class RedisDurableBackend(RedisDurableQueue, RedisDurableInspector):
         if self._node_registry is None:
             self._node_registry = RedisNodeRegistry(self.store.client, self.store.keys.prefix, self.store.clock)
         return self._node_registry
+
+    def results(self) -> RedisDurableResults:
+        """The outcomes recorded on this backend's Redis and prefix (one reader per backend;
+        adapters/redis/results.py). ``close()`` closes it.
+        """
+        if self._results is None:
+            self._results = RedisDurableResults(self.store)
+        return self._results
+
+    async def close(self) -> None:
+        if self._results is not None:
+            await self._results.close()
+        await super().close()

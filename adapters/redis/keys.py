@@ -17,6 +17,8 @@ The Lua scripts build per-queue and per-task names from the same prefix (see
     P:wake                list    wake-up tokens for idle workers (BLPOP)
     P:nodes               zset    node registry index: score = expiry ms, member = node id
     P:node:<id>           hash    one node's last heartbeat (PEXPIRE ttl; docs/cluster.md#nodes)
+    P:result:<id>         string  a settled task's outcome, JSON (PX result ttl; docs/cluster.md#results)
+    P:results             stream  outcomes in settling order, field r = the same JSON (MAXLEN ~)
 """
 
 from __future__ import annotations
@@ -71,6 +73,13 @@ class RedisKeys:
     @property
     def nodes(self) -> str:
         return f"{self.prefix}:nodes"
+
+    @property
+    def results(self) -> str:
+        return f"{self.prefix}:results"
+
+    def result(self, task_id: uuid.UUID | str) -> str:
+        return f"{self.prefix}:result:{task_id}"
 
     def node(self, node_id: str) -> str:
         return f"{self.prefix}:node:{node_id}"

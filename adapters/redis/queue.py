@@ -15,6 +15,7 @@ from pyworker.adapters.redis.store import RedisDurableStore
 from pyworker.adapters.redis.wake import RedisWakeListener
 from pyworker.domain.durable import (
     DEFAULT_IDEMPOTENCY_TTL,
+    DEFAULT_RESULTS_MAX_LEN,
     DurableLease,
     DurableTask,
     effective_lease,
@@ -28,6 +29,7 @@ from pyworker.domain.errors import (
     InvalidTaskError,
 )
 from pyworker.domain.scheduling import normalize_queue, normalize_queue_weights
+from pyworker.domain.status import TaskStatus
 
 
 class RedisDurableQueue:
@@ -76,6 +78,8 @@ class RedisDurableQueue:
         self._enqueue_keys = [keys.queues, keys.seq, keys.wake]
         self._dequeue_keys = [keys.queues, keys.paused, keys.paused_queues, keys.round_robin]
         self._queues_key = [keys.queues]
+        self._ack_results_keys = [keys.queues, keys.results]
+        self._result_args: list[Any] = []  # ttl_ms, max_len, node id; empty: results off
 
     @property
     def keys(self) -> RedisKeys:
@@ -159,17 +163,29 @@ class RedisDurableQueue:
 
     # -- settle ---------------------------------------------------------------------------
 
-    async def ack(self, lease: DurableLease) -> None:
-        (error,) = await self.ack_many([lease])
+    async def ack(self, lease: DurableLease, output: str = "") -> None:
+        (error,) = await self.ack_many([lease], [output])
         if error is not None:
             raise error
 
-    async def ack_many(self, leases: Sequence[DurableLease]) -> list[BaseException | None]:
+    async def ack_many(
+        self, leases: Sequence[DurableLease], outputs: Sequence[str] | None = None
+    ) -> list[BaseException | None]:
+        """One script call; with results on (``configure_results``) each lease's outcome
+        is recorded in it too (``outputs``: one text per lease, None for "").
+        """
         if not leases:
             return []
         store = self.store
-        args: list[Any] = [store.prefix, store.now_ms(), self._idempotency_ttl_ms, *_pairs(leases)]
-        reply = await store.run(store.scripts.ack, self._queues_key, args)
+        args: list[Any] = [store.prefix, store.now_ms(), self._idempotency_ttl_ms]
+        if self._result_args:
+            texts = outputs if outputs is not None else [""] * len(leases)
+            args += [*self._result_args, *_triples(leases, texts)]
+            keys = self._ack_results_keys
+        else:
+            args += _pairs(leases)
+            keys = self._queues_key
+        reply = await store.run(store.scripts.ack, keys, args)
         return [None if ok else _lost(lease) for lease, ok in zip(leases, reply, strict=True)]
 
     async def nack(self, lease: DurableLease, delay: float) -> None:
@@ -182,10 +198,17 @@ class RedisDurableQueue:
             raise _lost(lease)
         self._note_due(ready_at_ms, now_ms)
 
-    async def fail(self, lease: DurableLease, error: str | BaseException) -> None:
+    async def fail(
+        self, lease: DurableLease, error: str | BaseException, status: TaskStatus = TaskStatus.FAILED
+    ) -> None:
         store = self.store
-        args = [store.prefix, store.now_ms(), str(lease.task_id), lease.token, failure_text(error)]
-        if not await store.run(store.scripts.fail, [store.keys.queues, store.keys.dead], args):
+        args: list[Any] = [store.prefix, store.now_ms(), str(lease.task_id), lease.token, failure_text(error)]
+        keys = [store.keys.queues, store.keys.dead]
+        if self._result_args:
+            keys.append(store.keys.results)
+            ttl_ms, max_len, node = self._result_args
+            args += [status.wire_name, ttl_ms, max_len, node]
+        if not await store.run(store.scripts.fail, keys, args):
             raise _lost(lease)
 
     async def extend(self, lease: DurableLease, duration: float) -> DurableLease:
@@ -224,6 +247,14 @@ class RedisDurableQueue:
         self, default_queue: str, weights: Mapping[str, int], queues: Sequence[str] | None = None
     ) -> None:
         self._set_queues(default_queue, weights, queues)
+
+    async def configure_results(self, ttl: float, max_len: int, node_id: str) -> None:
+        """Record outcomes from now on: ``P:result:<id>`` for ``ttl`` seconds and one entry
+        on ``P:results`` (``MAXLEN ~ max_len``) per ack and fail (ttl 0: neither).
+        """
+        ttl_ms = to_ms(max(ttl, 0.0))
+        size = max_len if max_len > 0 else DEFAULT_RESULTS_MAX_LEN
+        self._result_args = [b"%d" % ttl_ms, b"%d" % size, node_id] if ttl_ms > 0 else []
 
     async def ping(self) -> None:
         await self.store.ping()
@@ -284,6 +315,12 @@ def _pairs(leases: Sequence[DurableLease]) -> list[bytes | str]:
     costs the worker, on the path of every ack.
     """
     return [value for lease in leases for value in (lease.task_id.bytes, lease.token)]
+
+
+def _triples(leases: Sequence[DurableLease], outputs: Sequence[str]) -> list[bytes | str]:
+    """The ack script's id, token, output triples (results on)."""
+    pairs = zip(leases, outputs, strict=True)
+    return [value for lease, output in pairs for value in (lease.task_id.bytes, lease.token, output)]
 
 
 def _lost(lease: DurableLease) -> DurableLeaseNotFoundError:

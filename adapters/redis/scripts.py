@@ -17,7 +17,7 @@ _NAMES = (
 _INCLUDES = {
     "dequeue": ("ranks",), "nack": ("ranks",), "release": ("ranks",), "list": ("ranks",),
     "requeue": ("ranks", "move"), "delete": ("ranks", "move"), "replay": ("ranks", "move"),
-    "restore": ("ranks", "move"),
+    "restore": ("ranks", "move"), "ack": ("outcome",), "fail": ("outcome",),
 }  # fmt: skip
 
 

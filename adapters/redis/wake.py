@@ -18,6 +18,27 @@ _REPLY_GRACE = 5.0
 _POOL_BOUND = frozenset({"maint_notifications_pool_handler", "connection_pool"})
 
 
+async def dedicated_client(client: Any, key: str) -> redis.asyncio.Redis:
+    """A one-connection client to the server that holds ``key`` (on Cluster, its slot's
+    node), with the shared client's settings but no socket timeout and no retries: for a
+    blocking read (BLPOP, XREAD BLOCK) that must never hold a connection of the shared pool.
+    """
+    if isinstance(client, RedisCluster):
+        await client.initialize()
+        node = client.get_node_from_key(key)
+        if node is None:
+            raise redis.exceptions.ClusterDownError(f"no node serves {key}")
+        connection_class, kwargs = node.connection_class, dict(node.connection_kwargs)
+    else:
+        pool = client.connection_pool
+        connection_class, kwargs = pool.connection_class, dict(pool.connection_kwargs)
+    kwargs = {k: v for k, v in kwargs.items() if k not in _POOL_BOUND and not k.startswith("orig_")}
+    # The blocking command's timeout bounds the read; no retries, the caller's next call reconnects.
+    kwargs.update(socket_timeout=None, retry=Retry(NoBackoff(), 0))
+    pool = redis.asyncio.ConnectionPool(connection_class=connection_class, max_connections=1, **kwargs)
+    return redis.asyncio.Redis.from_pool(pool)
+
+
 class RedisWakeListener:
     """BLPOPs ``P:wake`` on a dedicated connection, so a blocked worker never holds
     a connection of the shared pool. Concurrent waiters share one BLPOP in flight.
@@ -95,20 +116,7 @@ class RedisWakeListener:
 
     async def _connection(self) -> redis.asyncio.Redis:
         if self._conn is None:
-            if isinstance(self._client, RedisCluster):
-                await self._client.initialize()
-                node = self._client.get_node_from_key(self._key)
-                if node is None:
-                    raise redis.exceptions.ClusterDownError(f"no node serves {self._key}")
-                connection_class, kwargs = node.connection_class, dict(node.connection_kwargs)
-            else:
-                pool = self._client.connection_pool
-                connection_class, kwargs = pool.connection_class, dict(pool.connection_kwargs)
-            kwargs = {k: v for k, v in kwargs.items() if k not in _POOL_BOUND and not k.startswith("orig_")}
-            # The BLPOP timeout bounds the read; no retries, the caller's next wait reconnects.
-            kwargs.update(socket_timeout=None, retry=Retry(NoBackoff(), 0))
-            pool = redis.asyncio.ConnectionPool(connection_class=connection_class, max_connections=1, **kwargs)
-            self._conn = redis.asyncio.Redis.from_pool(pool)
+            self._conn = await dedicated_client(self._client, self._key)
         return self._conn
 
     async def _drop(self) -> None:

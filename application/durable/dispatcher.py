@@ -86,19 +86,19 @@ class DurableDispatcher:
         """
         if self._fetching or self._closed:
             return
-        await connect(self.queue, self._clock, self.config.connect_timeout, self.config.poll_interval)
-        await self.queue.configure_queues(self._manager.default_queue, self._manager.queue_weights, self.config.queues)
+        config = self.config
+        await connect(self.queue, self._clock, config.connect_timeout, config.poll_interval)
+        await self.queue.configure_queues(self._manager.default_queue, self._manager.queue_weights, config.queues)
+        await self.queue.configure_results(config.result_ttl, config.results_max_len, config.node_id or "")
         self._fetching = True
-        self._fetcher = LeaseFetcher(
-            self.queue, self.config, self.handlers, self._held, self._ledger, self._clock, self._idle.wake
-        )
+        held, ledger = self._held, self._ledger
+        self._fetcher = LeaseFetcher(self.queue, config, self.handlers, held, ledger, self._clock, self._idle.wake)
         self._size_fetcher()
         self._fetcher.start()
-        self._acks = AckFlusher(self.queue, self._clock, self.config.poll_interval, self._completed)
+        self._acks = AckFlusher(self.queue, self._clock, config.poll_interval, self._completed, config.result_ttl > 0)
         loop = asyncio.get_running_loop()
         self._loops.append(loop.create_task(self._acks.run(), name="pyworker-durable-acks"))
-        if self.config.renew_every > 0:
-            config = self.config
+        if config.renew_every > 0:
             renewer = LeaseRenewer(
                 self.queue, self._held, self._clock, config.lease, config.renew_every, unstarted=config.prefetch > 0
             )
@@ -194,7 +194,7 @@ class DurableDispatcher:
         return True
 
     async def _withdraw(self, task: Task, lease: DurableLease) -> None:
-        await backend_call("fail", self.queue.fail(lease, "task cancelled"))
+        await backend_call("fail", self.queue.fail(lease, "task cancelled", TaskStatus.CANCELLED))
         self._finish(task, TaskStatus.CANCELLED, None, TaskCancelledError(task_id=task.id), settling=False)
 
     # -- running ---------------------------------------------------------------
@@ -256,7 +256,7 @@ class DurableDispatcher:
             self._finish(task, TaskStatus.CANCELLED, None, decision.error)
             return
         reason = "task cancelled" if decision.status is TaskStatus.CANCELLED else _error_text(decision.error)
-        await backend_call("fail", self.queue.fail(lease, reason))
+        await backend_call("fail", self.queue.fail(lease, reason, decision.status))
         self._finish(task, *decision)
 
     def _completed(self, task: Task, lease: DurableLease, result: Any) -> None:
