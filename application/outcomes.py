@@ -44,7 +44,9 @@ class DurableResults(Protocol):
         ...
 
     async def close(self) -> None:
-        """Release what the reader opened (its connection). Idempotent."""
+        """Release what reading opened (a connection); a later read may open it again.
+        Idempotent. A manager calls it when it stops.
+        """
         ...
 
 

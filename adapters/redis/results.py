@@ -49,7 +49,6 @@ class RedisDurableResults:
         self.store = store
         self.skew = max(skew, 0.0)
         self._conn: redis.asyncio.Redis | None = None
-        self._closed = False
 
     async def get_result(self, task_id: uuid.UUID) -> DurableOutcome | None:
         store = self.store
@@ -91,12 +90,12 @@ class RedisDurableResults:
         return cursor, outcomes
 
     async def close(self) -> None:
-        self._closed = True
+        """Drop the reading connection (a later read opens another: several managers may
+        share one backend, and each closes its reader when it stops).
+        """
         await self._drop()
 
     async def _connection(self) -> redis.asyncio.Redis:
-        if self._closed:
-            raise ConnectionError("the results reader is closed")
         if self._conn is None:
             self._conn = await dedicated_client(self.store.client, self.store.keys.results)
         return self._conn

@@ -87,7 +87,7 @@ class ResultFeed:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="pyworker-result-feed")
 
     async def close(self) -> None:
-        """Stop reading for good. Idempotent."""
+        """Stop reading for good and release the reader's connection. Idempotent."""
         self._closed = True
         self._wanted = False
         task, self._task = self._task, None
@@ -95,6 +95,7 @@ class ResultFeed:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self._source.close()  # the reading connection, if one was opened
 
     async def _run(self) -> None:
         reconnect = Reconnect("results read", self._retry_every)
