@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
@@ -179,7 +180,7 @@ class RedisDurableQueue:
         store = self.store
         args: list[Any] = [store.prefix, store.now_ms(), self._idempotency_ttl_ms]
         if self._result_args:
-            texts = outputs if outputs is not None else [""] * len(leases)
+            texts = [_dumps(text) for text in outputs] if outputs is not None else ['""'] * len(leases)
             args += [*self._result_args, *_triples(leases, texts)]
             keys = self._ack_results_keys
         else:
@@ -254,7 +255,8 @@ class RedisDurableQueue:
         """
         ttl_ms = to_ms(max(ttl, 0.0))
         size = max_len if max_len > 0 else DEFAULT_RESULTS_MAX_LEN
-        self._result_args = [b"%d" % ttl_ms, b"%d" % size, node_id] if ttl_ms > 0 else []
+        # The node id goes as a JSON string literal: the script concatenates the record (lua/outcome.lua).
+        self._result_args = [b"%d" % ttl_ms, b"%d" % size, json.dumps(node_id)] if ttl_ms > 0 else []
 
     async def ping(self) -> None:
         await self.store.ping()
@@ -317,8 +319,11 @@ def _pairs(leases: Sequence[DurableLease]) -> list[bytes | str]:
     return [value for lease in leases for value in (lease.task_id.bytes, lease.token)]
 
 
+_dumps = json.JSONEncoder().encode  # ensure_ascii: the script puts it in the record as it is
+
+
 def _triples(leases: Sequence[DurableLease], outputs: Sequence[str]) -> list[bytes | str]:
-    """The ack script's id, token, output triples (results on)."""
+    """The ack script's id, token, output triples (results on; each output a JSON string literal)."""
     pairs = zip(leases, outputs, strict=True)
     return [value for lease, output in pairs for value in (lease.task_id.bytes, lease.token, output)]
 

@@ -201,3 +201,20 @@ async def test_a_cursor_for_a_time_reads_what_was_recorded_after_it(env: Durable
     await env.queue.ack(lease, "after")
 
     assert [o.output for o in (await results.read_results(cursor, 0.0, 10))[1]] == ["after"]
+
+
+async def test_any_text_survives_in_the_outcome(env: DurableEnv) -> None:
+    node = 'node "b"\\1 ü'
+    await env.queue.configure_results(60.0, 100, node)
+    acked, failed = make_task(handler='sénd "mail"\n'), make_task(handler="plain")
+    await env.queue.enqueue_many([acked, failed])
+    leases = {lease.task.id: lease for lease in await env.queue.dequeue(2, 30.0)}
+    output, error = 'a "quoted" \\ line\nünïcode \x00 \U0001f600', 'bad "thing"\t\\ ü'
+
+    await env.queue.ack(leases[acked.id], output)
+    await env.queue.fail(leases[failed.id], error)
+
+    got = {o.id: o for o in await stream(env)}
+    assert (got[acked.id].output, got[acked.id].handler, got[acked.id].node) == (output, 'sénd "mail"\n', node)
+    assert (got[failed.id].error, got[failed.id].handler) == (error, "plain")
+    assert await results_of(env).get_result(acked.id) == got[acked.id]

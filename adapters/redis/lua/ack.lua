@@ -2,8 +2,9 @@
 -- KEYS[1]=P:queues
 -- ARGV[1]=P ARGV[2]=now_ms ARGV[3]=idempotency_ttl_ms, then id, token pairs (an id as its 16 bytes)
 -- With results on, KEYS[2]=P:results and ARGV[4]=result_ttl_ms ARGV[5]=results_max_len
--- ARGV[6]=node id, then id, token, output triples: each acked task's outcome is recorded
--- (outcome.lua); results off keeps the arguments, and the work, above.
+-- ARGV[6]=node id, then id, token, output triples (the node id and each output as a JSON
+-- string literal): each acked task's outcome is recorded (outcome.lua); results off keeps the
+-- arguments, and the work, above.
 -- Returns per lease: 1 acked, 0 lease gone or stale (nothing changed).
 -- The fencing check is per lease; for a batch the removals are not: one ZREM per queue and
 -- one DEL for all the hashes, once the checks are done (docs/durable.md#throughput).
@@ -43,7 +44,7 @@ for i = first, #ARGV - width + 1, width do
       if ttl > 0 then redis.call('PEXPIRE', idem_key(f[4]), ARGV[3]) else redis.call('DEL', idem_key(f[4])) end
     end
     if outcomes then
-      record_outcome(id, 'Completed', ARGV[i + 2], '', f[6], ARGV[6], f[5] or '', ARGV[2], ARGV[4], ARGV[5])
+      record_outcome(id, 'Completed', ARGV[i + 2], '""', f[6], ARGV[6], f[5], ARGV[2], ARGV[4], ARGV[5])
     end
     results[#results + 1] = 1
   else

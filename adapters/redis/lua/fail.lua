@@ -2,7 +2,8 @@
 -- KEYS[1]=P:queues KEYS[2]=P:dead
 -- ARGV[1]=P ARGV[2]=now_ms ARGV[3]=id ARGV[4]=token ARGV[5]=error text
 -- With results on, KEYS[3]=P:results and ARGV[6]=status (wire name: Failed, Cancelled, ...)
--- ARGV[7]=result_ttl_ms ARGV[8]=results_max_len ARGV[9]=node id: the outcome is recorded too.
+-- ARGV[7]=result_ttl_ms ARGV[8]=results_max_len ARGV[9]=node id (a JSON string literal): the
+-- outcome is recorded too.
 -- Returns 1, or 0 when the lease is gone or stale (nothing changed).
 local id = ARGV[3]
 local outcomes = #KEYS > 2
@@ -15,5 +16,7 @@ redis.call('LPUSH', KEYS[2], id)
 redis.call('HSET', tkey, 'state', 'dead', 'last_error', ARGV[5], 'failed_at_ms', ARGV[2],
   'updated_at_ms', ARGV[2])
 redis.call('HDEL', tkey, 'lease_token', 'lease_at_ms')
-if outcomes then record_outcome(id, ARGV[6], '', ARGV[5], f[5], ARGV[9], f[4] or '', ARGV[2], ARGV[7], ARGV[8]) end
+if outcomes then
+  record_outcome(id, ARGV[6], '""', cjson.encode(ARGV[5]), f[5], ARGV[9], f[4], ARGV[2], ARGV[7], ARGV[8])
+end
 return 1
