@@ -202,7 +202,7 @@ def banner(container: Application, handlers: Mapping[str, DurableHandlerSpec]) -
     return (
         f"worker ready: pid={os.getpid()} handlers={sorted(handlers)} {where} queues={queues} "
         f"concurrency={manager.max_workers} lease={format_duration(durable.lease)} batch={durable.batch_size} "
-        f"prefetch={durable.prefetch}"
+        f"prefetch={durable.prefetch} results={format_duration(durable.result_ttl) if durable.result_ttl else 'off'}"
     )
 
 
