@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 import pytest
 
 from pyworker.adapters.clock import ManualClock
 from pyworker.adapters.memory import InMemoryDurableBackend
 from pyworker.application import TaskManager
-from pyworker.domain import DurableTask, RemoteTaskError, Task, TaskContext, TaskNotFoundError, TaskStatus
+from pyworker.domain import (
+    BackendUnavailableError,
+    DurableLease,
+    DurableTask,
+    RemoteTaskError,
+    Task,
+    TaskContext,
+    TaskNotFoundError,
+    TaskStatus,
+)
 from tests.support.waits import next_result, settle, within
-from tests.unit.durable.durable_support import MakeDurable, Probe, email, registry_for
+from tests.unit.durable.durable_support import MakeDurable, Probe, RecordingBackend, email, registry_for
 
 
 def task() -> DurableTask:
@@ -116,3 +126,39 @@ async def test_get_result_in_memory_mode_reads_the_finished_task() -> None:
             await tm.get_result(Task(execute=double).id)
     finally:
         await within(tm.stop_now())
+
+
+class AcksAway(RecordingBackend):
+    """The in-memory backend, unreachable for every ack_many (the node's acks are given up)."""
+
+    async def ack_many(
+        self, leases: Sequence[DurableLease], outputs: Sequence[str] | None = None
+    ) -> Sequence[BaseException | None]:
+        raise BackendUnavailableError(reason="connection refused")
+
+
+async def test_an_ack_given_up_here_and_acked_elsewhere_is_delivered_here_once(
+    make_durable: MakeDurable, backend: InMemoryDurableBackend, clock: ManualClock
+) -> None:
+    # The lease is shorter than the ack's retry wait: the first failed ack is given up.
+    node_a = make_durable(
+        durable_backend=AcksAway(backend), durable_handlers=registry_for(Probe()), durable_lease=1,
+        durable_poll_interval=5,
+    )  # fmt: skip
+    await node_a.start()
+    stream = node_a.subscribe_results()
+    task_id = await node_a.register_durable_task(task())
+    first = await next_result(stream)  # published here, though its ack was lost
+    assert (first.task.id, first.status) == (task_id, TaskStatus.COMPLETED)
+
+    # Node B leases the task once the lease has expired, runs it and acks it; nothing
+    # yields to node A in between (the in-memory backend never awaits).
+    await backend.configure_results(600.0, 100, "node-b")
+    clock.advance(2)
+    [lease] = await backend.dequeue(1, 30.0)
+    assert lease.task.id == task_id
+    await backend.ack(lease, "done again")
+    assert (await node_a.get_result(task_id)).result == "done"  # node A's own finished task first
+    await settle(200)  # node A's feed read B's outcome meanwhile
+
+    assert len(stream) == 0
