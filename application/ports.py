@@ -187,7 +187,7 @@ class DurableQueue(Protocol):
         ...
 
     async def fail(
-        self, lease: DurableLease, error: str | BaseException, status: TaskStatus = TaskStatus.FAILED
+        self, lease: DurableLease, error: str | BaseException, *, status: TaskStatus = TaskStatus.FAILED
     ) -> None:
         """Move the task to the dead-letter queue with the error text and the time, and
         record its outcome as ``status`` (FAILED, CANCELLED, ...) in the same step when

@@ -194,7 +194,7 @@ class InMemoryDurableBackend:
         self._make_waiting(entry, now_ms + max(to_ms(delay), 0), now_ms)
 
     async def fail(
-        self, lease: DurableLease, error: str | BaseException, status: TaskStatus = TaskStatus.FAILED
+        self, lease: DurableLease, error: str | BaseException, *, status: TaskStatus = TaskStatus.FAILED
     ) -> None:
         entry = self._leased(lease)
         now_ms = self._now_ms()

@@ -200,7 +200,7 @@ class RedisDurableQueue:
         self._note_due(ready_at_ms, now_ms)
 
     async def fail(
-        self, lease: DurableLease, error: str | BaseException, status: TaskStatus = TaskStatus.FAILED
+        self, lease: DurableLease, error: str | BaseException, *, status: TaskStatus = TaskStatus.FAILED
     ) -> None:
         store = self.store
         args: list[Any] = [store.prefix, store.now_ms(), str(lease.task_id), lease.token, failure_text(error)]

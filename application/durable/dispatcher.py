@@ -194,7 +194,7 @@ class DurableDispatcher:
         return True
 
     async def _withdraw(self, task: Task, lease: DurableLease) -> None:
-        await backend_call("fail", self.queue.fail(lease, "task cancelled", TaskStatus.CANCELLED))
+        await backend_call("fail", self.queue.fail(lease, "task cancelled", status=TaskStatus.CANCELLED))
         self._finish(task, TaskStatus.CANCELLED, None, TaskCancelledError(task_id=task.id), settling=False)
 
     # -- running ---------------------------------------------------------------
@@ -256,7 +256,7 @@ class DurableDispatcher:
             self._finish(task, TaskStatus.CANCELLED, None, decision.error)
             return
         reason = "task cancelled" if decision.status is TaskStatus.CANCELLED else _error_text(decision.error)
-        await backend_call("fail", self.queue.fail(lease, reason, decision.status))
+        await backend_call("fail", self.queue.fail(lease, reason, status=decision.status))
         self._finish(task, *decision)
 
     def _completed(self, task: Task, lease: DurableLease, result: Any) -> None:

@@ -90,7 +90,7 @@ async def test_fail_records_failed_and_cancelled_when_asked(env: DurableEnv) -> 
     leases = {lease.task.id: lease for lease in await env.queue.dequeue(2, 30.0)}
 
     await env.queue.fail(leases[failed.id], RuntimeError("boom"))
-    await env.queue.fail(leases[cancelled.id], "task cancelled", TaskStatus.CANCELLED)
+    await env.queue.fail(leases[cancelled.id], "task cancelled", status=TaskStatus.CANCELLED)
 
     got_failed = await results_of(env).get_result(failed.id)
     got_cancelled = await results_of(env).get_result(cancelled.id)

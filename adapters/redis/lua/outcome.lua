@@ -4,7 +4,7 @@
 -- ack or fail and its outcome are one script: never one without the other. ttl_ms '0': off.
 -- output_json, err_json and node_json come as JSON string literals (the client encodes an
 -- output, the caller the rest); the record is concatenated, not cjson-encoded: a table and
--- cjson.encode per task cost Redis more than the whole SET (docs/adr/0024-results-across-nodes.md).
+-- cjson.encode per task cost Redis more than the whole SET (docs/adr/0027-results-across-nodes.md).
 local function json_text(s)
   if s == nil then return '""' end
   if string.find(s, '[%c"\\\128-\255]') then return cjson.encode(s) end
