@@ -10,6 +10,7 @@ from pyworker.application.dispatch import Dispatcher
 from pyworker.application.durable import DurableDispatcher
 from pyworker.application.events import AttemptInfo, LifecycleListener
 from pyworker.application.hooks import TaskHooks
+from pyworker.application.outcomes import DurableResults, DurableResultsProvider
 from pyworker.application.ports import (
     Clock,
     DurableBackend,
@@ -58,6 +59,8 @@ __all__ = [
     "DurableHandlerSpec",
     "DurableDispatcher",
     "DurableInspector",
+    "DurableResults",
+    "DurableResultsProvider",
     "HandlerSpec",
     "Interrupt",
     "LoggerMiddleware",

@@ -94,6 +94,10 @@ class BlockingTaskManager:
     def get_task(self, task_id: uuid.UUID | str) -> Task:
         return self.call_in_loop(lambda: self.manager.get_task(task_id))
 
+    def get_result(self, task_id: uuid.UUID | str) -> Result:
+        """``TaskManager.get_result``: this node's finished task, or the store's outcome."""
+        return self.call(self.manager.get_result(task_id))
+
     def get_tasks(self) -> list[Task]:
         return self.call_in_loop(self.manager.get_tasks)
 

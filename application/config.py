@@ -12,6 +12,8 @@ from pyworker.domain import (
     DEFAULT_LEASE,
     DEFAULT_NODE_TTL,
     DEFAULT_QUEUE,
+    DEFAULT_RESULT_TTL,
+    DEFAULT_RESULTS_MAX_LEN,
     ConfigurationError,
     Duration,
     normalize_queue,
@@ -85,6 +87,10 @@ def _optional_count(value: int | None) -> int | None:
     return value if value is not None and value > 0 else None
 
 
+def _results_max_len(value: int) -> int:
+    return value if value > 0 else DEFAULT_RESULTS_MAX_LEN
+
+
 def _queues(value: Sequence[str] | None) -> tuple[str, ...] | None:
     return tuple(normalize_queue(q) for q in value) if value else None
 
@@ -140,7 +146,12 @@ class DurableConfig:
             before it raises BackendUnavailableError (0: one try).
         node_ttl: how long this node's record in the node registry outlives its last
             heartbeat; it beats every third of it (0: no heartbeats; docs/cluster.md#nodes).
-        node_id: this node's id in the registry (None: ``host-pid-random``).
+        node_id: this node's id in the registry and on the outcomes it records
+            (None: ``host-pid-random``).
+        result_ttl: how long a settled task's outcome is kept in the store, for
+            ``get_result`` and gRPC ``GetTask`` on any node; each outcome also goes on
+            the results stream every node's subscribers read (0: neither; docs/cluster.md#results).
+        results_max_len: the results stream's approximate cap, in entries (<= 0: 10,000).
     """
 
     lease: float = attrs.field(default=DEFAULT_LEASE, converter=_lease)
@@ -152,6 +163,8 @@ class DurableConfig:
     connect_timeout: float = attrs.field(default=0.0, converter=_non_negative_seconds)
     node_ttl: float = attrs.field(default=DEFAULT_NODE_TTL, converter=_non_negative_seconds)
     node_id: str | None = attrs.field(default=None, converter=attrs.converters.optional(str))
+    result_ttl: float = attrs.field(default=DEFAULT_RESULT_TTL, converter=_non_negative_seconds)
+    results_max_len: int = attrs.field(default=DEFAULT_RESULTS_MAX_LEN, converter=_results_max_len)
 
     def batch_for(self, workers: int) -> int:
         """The batch size a node with ``workers`` workers asks for: ``batch_size``, or
@@ -181,6 +194,8 @@ DURABLE_OPTIONS = {
     "durable_lease_renewal_interval": "renewal_interval",
     "durable_connect_timeout": "connect_timeout",
     "durable_node_ttl": "node_ttl",
+    "durable_result_ttl": "result_ttl",
+    "durable_results_max_len": "results_max_len",
 }
 
 

@@ -72,12 +72,18 @@ class DurableQueue(Protocol):
         """
         ...
 
-    async def ack(self, lease: DurableLease) -> None:
-        """The task succeeded: forget it. Raises DurableLeaseNotFoundError."""
+    async def ack(self, lease: DurableLease, output: str = "") -> None:
+        """The task succeeded: forget it, and record its outcome (``output``: the result's
+        text) in the same step when results are on. Raises DurableLeaseNotFoundError.
+        """
         ...
 
-    async def ack_many(self, leases: Sequence[DurableLease]) -> list[BaseException | None]:
-        """Ack several leases in one round trip; per lease, None or its error."""
+    async def ack_many(
+        self, leases: Sequence[DurableLease], outputs: Sequence[str] | None = None
+    ) -> list[BaseException | None]:
+        """Ack several leases in one round trip (``outputs``: one per lease, or None for
+        ""); per lease, None or its error. A stale lease records nothing.
+        """
         ...
 
     async def nack(self, lease: DurableLease, delay: float) -> None:
@@ -92,6 +98,7 @@ class DurableQueue(Protocol):
         An exception is stored as its text (``domain.durable.failure_text``). The
         token is checked before anything else. ``status`` CANCELLED marks the dead
         task cancelled (its record's ``cancelled_at``; docs/cluster.md#cancellation).
+        With results on, the outcome is recorded as ``status`` in the same step.
 
         Raises:
             DurableLeaseNotFoundError: the lease is gone or stale.
@@ -156,6 +163,13 @@ class DurableQueue(Protocol):
         """Set the default queue and the inter-queue weights used by dequeue, and,
         when ``queues`` is given, limit this backend's dequeue to those queues
         (a worker node that serves only some queues). Enqueue is not limited.
+        """
+        ...
+
+    async def configure_results(self, ttl: float, max_len: int, node_id: str) -> None:
+        """Record every settled task's outcome (ack, fail, a cancellation) for ``ttl``
+        seconds (0: none) and on the results stream (about ``max_len`` entries), as
+        settled by ``node_id`` (docs/cluster.md#results).
         """
         ...
 

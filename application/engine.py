@@ -7,18 +7,22 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import attrs
+
 from pyworker.application.clock import LoopClock
 from pyworker.application.codec import ProtoDurableCodec
 from pyworker.application.config import DurableConfig, ManagerConfig
 from pyworker.application.dispatch import Dispatcher
 from pyworker.application.durable import DurableDispatcher, DurableHandlers
+from pyworker.application.durable.feed import ResultFeed
 from pyworker.application.events import Listeners
 from pyworker.application.executor import AttemptExecutor
 from pyworker.application.hooks import TaskHooks
 from pyworker.application.ledger import TaskLedger
 from pyworker.application.listeners import HooksListener, MetricsListener, ResultsListener, RetentionListener
 from pyworker.application.local import LocalDispatcher
-from pyworker.application.nodes import NodeHeartbeat, this_node
+from pyworker.application.nodes import NodeHeartbeat, new_node_id, this_node
+from pyworker.application.outcomes import DurableResultsProvider
 from pyworker.application.ports import (
     Clock,
     DurableCodec,
@@ -98,6 +102,8 @@ class Engine:
             )
             self.local.admission.on_queued = self.hooks.hooks.on_queued
         else:
+            # One id for the registry and the outcomes this node records (docs/cluster.md).
+            durable_config = attrs.evolve(durable_config, node_id=durable_config.node_id or new_node_id())
             handlers = DurableHandlers(durable_handlers, durable_codec or ProtoDurableCodec(), config)
             self.durable = self.dispatcher = DurableDispatcher(
                 durable_backend,
@@ -111,6 +117,15 @@ class Engine:
             )
         self.heartbeat: NodeHeartbeat | None = None
         provider: object = durable_backend  # any DurableQueue may also hold its nodes' registry
+        self.outcomes = provider.results() if isinstance(provider, DurableResultsProvider) else None
+        self.feed: ResultFeed | None = None
+        if self.outcomes is not None and durable_config.result_ttl > 0:
+            self.feed = ResultFeed(
+                self.outcomes, self.results, self.ledger, self.clock, durable_config.poll_interval,
+                durable_config.node_id or "",
+            )  # fmt: skip
+            self.results.watchers.insert(0, self.feed.subscribers_changed)  # before the listeners refresh
+            self.listeners.add(self.feed)
         if node_registry is None and isinstance(provider, NodeRegistryProvider):
             node_registry = provider.node_registry()  # docs/cluster.md#nodes
         if self.durable is not None and node_registry is not None and durable_config.node_ttl > 0:
@@ -136,6 +151,8 @@ class Engine:
         self.ledger.start()
         self.dispatcher.start_workers()
         self.sweeper.ensure_running()
+        if self.feed is not None:
+            self.feed.start()
 
     async def start(self) -> None:
         self.start_workers()
@@ -156,6 +173,8 @@ class Engine:
             self.executor.close()
             self.sweeper.stop()
         await self.dispatcher.join()
+        if self.feed is not None:
+            await self.feed.close()
         if self.heartbeat is not None:
             await self.heartbeat.stop()  # after the last acks: the node is gone now
         if self.sweeper.task is not None:

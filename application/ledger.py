@@ -12,6 +12,16 @@ from pyworker.application.ports import Clock
 from pyworker.domain import InvalidTaskError, Task, TaskNotFoundError, TaskStatus, WaitTimeoutError
 
 
+def parse_task_id(task_id: uuid.UUID | str) -> uuid.UUID:
+    """A task id given as a UUID or its text. Raises InvalidTaskError for malformed text."""
+    if isinstance(task_id, str):
+        try:
+            return uuid.UUID(task_id)
+        except ValueError:
+            raise InvalidTaskError(reason=f"invalid task id {task_id!r}") from None
+    return task_id
+
+
 class TaskLedger:
     """Every task the manager knows, and how many it still owes an outcome.
 
@@ -41,11 +51,7 @@ class TaskLedger:
             InvalidTaskError: a malformed id string.
             TaskNotFoundError: no such task (or it was pruned).
         """
-        if isinstance(task_id, str):
-            try:
-                task_id = uuid.UUID(task_id)
-            except ValueError:
-                raise InvalidTaskError(reason=f"invalid task id {task_id!r}") from None
+        task_id = parse_task_id(task_id)
         task = self.tasks.get(task_id.int)
         if task is None:
             raise TaskNotFoundError(task_id=task_id)

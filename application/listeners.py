@@ -87,7 +87,7 @@ class ResultsListener:
     def __init__(self, broadcaster: ResultBroadcaster, listeners: Listeners) -> None:
         self.broadcaster = broadcaster
         self.listeners = listeners
-        broadcaster.on_subscribers = self._subscribers_changed
+        broadcaster.watchers.append(self._subscribers_changed)
 
     @property
     def active(self) -> bool:

@@ -7,9 +7,19 @@ from typing import Any
 
 from pyworker.application.engine import Engine
 from pyworker.application.hooks import TaskHooks
+from pyworker.application.ledger import parse_task_id
+from pyworker.application.outcomes import outcome_result
 from pyworker.application.ports import Meter, MeterFactory, Tracer
 from pyworker.application.results import ResultStream
-from pyworker.domain import ConfigurationError, DropPolicy, MetricsSnapshot, RetentionPolicy, Task
+from pyworker.domain import (
+    ConfigurationError,
+    DropPolicy,
+    MetricsSnapshot,
+    Result,
+    RetentionPolicy,
+    Task,
+    TaskNotFoundError,
+)
 
 
 class ManagerObservation:
@@ -25,6 +35,27 @@ class ManagerObservation:
     def get_task(self, task_id: uuid.UUID | str) -> Task:
         """The live task. Raises TaskNotFoundError (or InvalidTaskError for a malformed id)."""
         return self._engine.ledger.lookup(task_id)
+
+    async def get_result(self, task_id: uuid.UUID | str) -> Result:
+        """A finished task's Result: from this manager if the task finished here (and is
+        not pruned), else, in durable mode, the outcome the store keeps for ``result_ttl``
+        after it settled on any node (docs/cluster.md#results).
+
+        Raises:
+            TaskNotFoundError: no finished task with this id (unknown, not finished yet,
+                pruned, or past the TTL).
+            InvalidTaskError: a malformed id.
+            BackendUnavailableError: the store did not answer.
+        """
+        engine = self._engine
+        task_id = parse_task_id(task_id)
+        task = engine.ledger.tasks.get(task_id.int)
+        if task is not None and task.status.is_terminal:
+            return Result(task=task, result=task.result, error=task.error)
+        outcome = await engine.outcomes.get_result(task_id) if engine.outcomes is not None else None
+        if outcome is None:
+            raise TaskNotFoundError(task_id=task_id)
+        return outcome_result(outcome)
 
     def get_tasks(self) -> list[Task]:
         return list(self._engine.ledger.tasks.values())

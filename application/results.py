@@ -113,9 +113,10 @@ class ResultBroadcaster:
     def __init__(self, on_drop: Callable[[int], None]) -> None:
         self.policy = DropPolicy.DROP_NEWEST
         self.subscribers: list[ResultStream] = []
-        #: Called when the subscriber list goes from empty to not, or back (the engine
-        #: installs the results listener only while someone listens).
-        self.on_subscribers: Callable[[], None] | None = None
+        #: Called in order when the subscriber list goes from empty to not, or back (the
+        #: engine installs the results listener, and runs the result feed, only while
+        #: someone listens).
+        self.watchers: list[Callable[[], None]] = []
         self._closed = False
         self._on_drop = on_drop
 
@@ -130,15 +131,19 @@ class ResultBroadcaster:
             stream.end()
         else:
             self.subscribers.append(stream)
-            if len(self.subscribers) == 1 and self.on_subscribers is not None:
-                self.on_subscribers()
+            if len(self.subscribers) == 1:
+                self._changed()
         return stream
 
     def unsubscribe(self, stream: ResultStream) -> None:
         with contextlib.suppress(ValueError):
             self.subscribers.remove(stream)
-            if not self.subscribers and self.on_subscribers is not None:
-                self.on_subscribers()
+            if not self.subscribers:
+                self._changed()
+
+    def _changed(self) -> None:
+        for watcher in self.watchers:
+            watcher()
 
     def set_policy(self, policy: DropPolicy | int) -> None:
         """DROP_NEWEST or DROP_OLDEST; any other value means DROP_NEWEST."""
@@ -161,8 +166,8 @@ class ResultBroadcaster:
             return
         self._closed = True
         subscribers, self.subscribers = self.subscribers, []
-        if subscribers and self.on_subscribers is not None:
-            self.on_subscribers()
+        if subscribers:
+            self._changed()
         for stream in subscribers:
             stream.detach()
             stream.end()

@@ -16,6 +16,7 @@ from pyworker.domain import (
     DurableTask,
     Duration,
     MetricsSnapshot,
+    Result,
     RetentionPolicy,
     Task,
     TaskStatus,
@@ -40,6 +41,7 @@ class Service(Protocol):
     def subscribe_results(self, buffer: int = 10) -> ResultStream: ...
     def set_results_drop_policy(self, policy: DropPolicy | int) -> None: ...
     def get_task(self, task_id: uuid.UUID | str) -> Task: ...
+    async def get_result(self, task_id: uuid.UUID | str) -> Result: ...
     def get_tasks(self) -> list[Task]: ...
     async def execute_task(self, task_id: uuid.UUID | str, timeout: Duration | None = None) -> Any: ...
     async def register_durable_task(self, task: DurableTask) -> uuid.UUID: ...
@@ -110,6 +112,9 @@ class ServiceMiddleware:
 
     def get_task(self, task_id: uuid.UUID | str) -> Task:
         return self.next.get_task(task_id)
+
+    async def get_result(self, task_id: uuid.UUID | str) -> Result:
+        return await self.next.get_result(task_id)
 
     def get_tasks(self) -> list[Task]:
         return self.next.get_tasks()

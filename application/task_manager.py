@@ -74,6 +74,8 @@ class TaskManager(ManagerObservation, ScheduleMethods):
         durable_lease_renewal_interval: Duration = UNSET,
         durable_connect_timeout: Duration = UNSET,
         durable_node_ttl: Duration = UNSET,
+        durable_result_ttl: Duration = UNSET,
+        durable_results_max_len: int = UNSET,
         node_registry: NodeRegistry | None = None,
     ) -> None:
         self.config, self.durable_config = build_configs(config, durable_config, locals())

@@ -11,7 +11,8 @@ tasks; about a minute), ``--no-peers`` (skip SAQ, Taskiq and arq), ``--profile``
 one pyworker drain under cProfile, empty handler and probe, and the producer),
 ``--profile-only`` (just those profiles), ``--telemetry`` (only the drain, with the
 worker's telemetry off and on, interleaved: OTLP/HTTP spans to a sink on 127.0.0.1
-plus the Prometheus endpoint, ``--traces otlp --metrics-port 0``).
+plus the Prometheus endpoint, ``--traces otlp --metrics-port 0``), ``--results-off`` (every
+pyworker worker with ``--result-ttl 0``: no outcome recorded per ack; docs/cluster.md#results).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from pyworker.application import TaskManager  # noqa: E402
 from pyworker.domain import DurableTask  # noqa: E402
 
 URL = os.environ.get("DURABLE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-_OPTIONS = {"--quick", "--profile", "--profile-only", "--telemetry", "--no-peers"}
+_OPTIONS = {"--quick", "--profile", "--profile-only", "--telemetry", "--no-peers", "--results-off"}
 if any(arg in ("-h", "--help") for arg in sys.argv[1:]) or not set(sys.argv[1:]) <= _OPTIONS:
     print(__doc__)
     raise SystemExit(0 if any(arg in ("-h", "--help") for arg in sys.argv[1:]) else 2)
@@ -61,6 +62,7 @@ PROFILE_ONLY = "--profile-only" in sys.argv
 PROFILE = "--profile" in sys.argv or PROFILE_ONLY
 TELEMETRY = "--telemetry" in sys.argv
 NO_PEERS = "--no-peers" in sys.argv
+RESULT_FLAGS = ["--result-ttl", "0"] if "--results-off" in sys.argv else []  # results on: the worker's default
 TELEMETRY_FLAGS = os.environ.get("DURABLE_BENCH_TELEMETRY_FLAGS", "--traces otlp --metrics-port 0").split()
 N = 5_000 if QUICK else 20_000
 PEER_N = N if QUICK else N // 4  # the async peers drain ~1-2k/s: fewer tasks keep a run under 6 minutes
@@ -175,7 +177,7 @@ class Consumer:
 
 def workerctl_argv(flags: list[str] | tuple[str, ...]) -> list[str]:
     return [str(Path(sys.executable).with_name("workerctl")), "worker", "--app", "durable_app:registry",
-            "--redis-url", URL, "--redis-prefix", PREFIX, *flags]  # fmt: skip
+            "--redis-url", URL, "--redis-prefix", PREFIX, *flags, *RESULT_FLAGS]  # fmt: skip
 
 
 @contextlib.contextmanager

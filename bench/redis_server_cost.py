@@ -10,6 +10,8 @@ and exits 0 without them.
 
     .venv/bin/python bench/redis_server_cost.py            # this tree
     .venv/bin/python bench/redis_server_cost.py --root DIR  # another checkout (before/after)
+    .venv/bin/python bench/redis_server_cost.py --results [WORKLOAD ...]  # outcomes recorded
+                                                          # (docs/cluster.md#results); only those workloads
 
 Workloads: ``drain64`` (3,840 tasks waiting, then dequeue(64) + ack_many(64);
 per task), ``drain64x3`` (the same over three weighted queues), ``pickup``
@@ -54,6 +56,8 @@ async def drive(work: str, n: int, port: int) -> None:
     client = new_redis_client(f"redis://127.0.0.1:{port}")
     weights = {"a": 3, "b": 1, "c": 2} if work == "drain64x3" else None
     q = RedisDurableQueue(RedisDurableStore(client, "bench", ManualClock(1796124172.013)), weights)
+    if os.environ.get("REDIS_COST_RESULTS"):
+        await q.configure_results(600.0, 10_000, "bench-node-1")  # every ack records its outcome
     if work == "enqueue1":
         for i in range(n):
             await q.enqueue(task(i))
@@ -124,15 +128,20 @@ def main() -> None:
         asyncio.run(drive(sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
         return
     root = Path(__file__).resolve().parent.parent
-    if sys.argv[1:2] == ["--root"]:
-        root = Path(sys.argv[2]).resolve()
+    args = sys.argv[1:]
+    if args[:1] == ["--root"]:
+        root, args = Path(args[1]).resolve(), args[2:]
+    if args[:1] == ["--results"]:
+        os.environ["REDIS_COST_RESULTS"], args = "1", args[1:]
+    workloads = {name: sizes for name, sizes in WORKLOADS.items() if not args or name in args}
     missing = [tool for tool in ("valgrind", "redis-server", "redis-cli") if shutil.which(tool) is None]
     if missing:
         print(f"redis_server_cost: needs {', '.join(missing)} on PATH; nothing measured")
         return
-    print(f"Redis server instructions (callgrind) per unit, scripts of {root}")
+    results = "on" if os.environ.get("REDIS_COST_RESULTS") else "off"
+    print(f"Redis server instructions (callgrind) per unit, scripts of {root}, results {results}")
     with tempfile.TemporaryDirectory() as tmp:
-        for work, (small, large, units) in WORKLOADS.items():
+        for work, (small, large, units) in workloads.items():
             a = server_instructions(root, work, small, Path(tmp))
             b = server_instructions(root, work, large, Path(tmp))
             per = (b - a) / ((large - small) * units)

@@ -52,6 +52,17 @@ class TaskNotFoundError(WorkerError, LookupError):
 
 
 @attrs.define(auto_exc=True, eq=False)
+class RemoteTaskError(WorkerError):
+    """A durable task failed (or was cancelled) on another node: its error, as text, as
+    that node recorded it (docs/cluster.md#results).
+    """
+
+    template = "{reason}"
+    reason: str
+    node: str = ""
+
+
+@attrs.define(auto_exc=True, eq=False)
 class TaskAlreadyExistsError(WorkerError):
     """A task with this id is already registered."""
 

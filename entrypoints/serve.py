@@ -190,6 +190,11 @@ def banner(container: Application, server: WorkerGrpcServer, port: int, handlers
               help="PEM CA bundle: clients must present a certificate it signed (mutual TLS).")
 @click.option("--auth-token-env", default=None,
               help="Name of an environment variable holding the bearer token clients must send.")
+@click.option("--result-ttl", type=DURATION, default="10m", show_default=True,
+              help="Durable backends: how long a task's outcome stays readable on every node (GetTask), and "
+                   "whether StreamResults sees outcomes settled on other nodes (0: off).")
+@click.option("--results-max-len", type=click.IntRange(min=1), default=10_000, show_default=True,
+              help="Durable backends: the results stream's approximate length cap, in outcomes.")
 @click.option("--max-message-bytes", type=click.IntRange(min=1024), default=4 * 1024 * 1024, show_default=True)
 @telemetry_options
 @click.pass_obj
@@ -208,6 +213,8 @@ def serve(
     tls_key: str | None,
     tls_client_ca: str | None,
     auth_token_env: str | None,
+    result_ttl: float,
+    results_max_len: int,
     max_message_bytes: int,
     metrics_port: int | None,
     metrics_host: str,
@@ -233,6 +240,7 @@ def serve(
     configure(
         container,
         manager={"max_workers": concurrency, "max_tasks": max_tasks, "tasks_per_second": 0, "timeout": timeout},
+        durable={"result_ttl": result_ttl, "results_max_len": results_max_len},
         backend={"kind": kind, "redis_url": redis_url, "redis_prefix": redis_prefix},
         durable_handlers={name: DurableHandlerSpec(make=s.make, fn=s.fn) for name, s in handlers.items()}
         if kind != "none" else None,

@@ -202,7 +202,7 @@ def banner(container: Application, handlers: Mapping[str, DurableHandlerSpec]) -
     return (
         f"worker ready: pid={os.getpid()} handlers={sorted(handlers)} {where} queues={queues} "
         f"concurrency={manager.max_workers} lease={format_duration(durable.lease)} batch={durable.batch_size} "
-        f"prefetch={durable.prefetch}"
+        f"prefetch={durable.prefetch} results={format_duration(durable.result_ttl) if durable.result_ttl else 'off'}"
     )
 
 
@@ -237,6 +237,11 @@ def banner(container: Application, handlers: Mapping[str, DurableHandlerSpec]) -
 @click.option("--node-ttl", type=DURATION, default="15s", show_default=True,
               help="How long this node stays listed by `workerctl durable nodes` after its last heartbeat "
                    "(it beats every third of it; 0: no heartbeats).")
+@click.option("--result-ttl", type=DURATION, default="10m", show_default=True,
+              help="How long a task's outcome stays readable on every node (get_result, gRPC GetTask), and "
+                   "whether outcomes go on the results stream other nodes' subscribers read (0: off).")
+@click.option("--results-max-len", type=click.IntRange(min=1), default=10_000, show_default=True,
+              help="The results stream's approximate length cap, in outcomes.")
 @click.option("--max-retries", type=click.IntRange(min=0), default=3, show_default=True)
 @click.option("--codec", type=click.Choice(["proto", "json"]), default="proto", show_default=True)
 @click.option(
@@ -266,6 +271,8 @@ def worker(
     timeout: float,
     connect_timeout: float,
     node_ttl: float,
+    result_ttl: float,
+    results_max_len: int,
     max_retries: int,
     codec: str,
     keep_finished: int,
@@ -297,6 +304,8 @@ def worker(
             "poll_interval": poll,
             "connect_timeout": connect_timeout,
             "node_ttl": node_ttl,
+            "result_ttl": result_ttl,
+            "results_max_len": results_max_len,
         },
         backend={"kind": backend, "redis_url": redis_url, "redis_prefix": redis_prefix, "codec": codec},
         durable_handlers=handlers,

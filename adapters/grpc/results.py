@@ -21,21 +21,24 @@ class ResultSubscription(Protocol):
 class ResultsSource(Protocol):
     """What StreamResults needs: new results, and a task's result if it already finished.
 
-    A cross-node source (results of tasks that ran on other nodes) plugs in here
-    without touching the servicer.
+    Over a durable manager both are cross-node: its subscriptions include results of
+    tasks other nodes ran, and ``finished`` reads the outcome the store keeps
+    (docs/cluster.md#results).
     """
 
     def subscribe(self, buffer: int) -> ResultSubscription:
         """Results produced from now on."""
         ...
 
-    def finished(self, task_id: uuid.UUID) -> Result | None:
+    async def finished(self, task_id: uuid.UUID) -> Result | None:
         """The result of a task that is already terminal; None if unknown or unfinished."""
         ...
 
 
 class ManagerResultsSource:
-    """Results of the tasks of one manager (this node)."""
+    """Results of one manager: its own tasks', and in durable mode every node's
+    (``subscribe_results`` and ``get_result`` read the store's outcomes too).
+    """
 
     def __init__(self, service: Service) -> None:
         self._service = service
@@ -43,11 +46,8 @@ class ManagerResultsSource:
     def subscribe(self, buffer: int) -> ResultSubscription:
         return self._service.subscribe_results(buffer)
 
-    def finished(self, task_id: uuid.UUID) -> Result | None:
+    async def finished(self, task_id: uuid.UUID) -> Result | None:
         try:
-            task = self._service.get_task(task_id)
+            return await self._service.get_result(task_id)
         except TaskNotFoundError:
             return None
-        if not task.status.is_terminal:
-            return None
-        return Result(task=task, result=task.result, error=task.error)

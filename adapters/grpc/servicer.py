@@ -64,7 +64,8 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
         auth: called before every RPC (``with_grpc_auth``).
         idempotency: where idempotency keys live (default: in memory, bounded).
         results: what StreamResults reads (default: the service's own results).
-        inspector: the durable store, read by GetTask/CancelTask for ids this node does not know.
+        inspector: the durable store, read by GetTask/CancelTask for ids this node does not know
+            (GetTask asks the service's ``get_result`` first: an outcome kept by the store).
         stream_buffer: results buffered per StreamResults call before new ones are dropped.
     """
 
@@ -200,7 +201,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
             # Headers go out once subscribed: a client that awaits them knows no later result is missed.
             await context.send_initial_metadata(())
             for task_id in sorted(targets, key=str):  # already terminal: sent at once
-                finished = self._results.finished(task_id)
+                finished = await self._results.finished(task_id)
                 if finished is not None:
                     remaining.discard(task_id)
                     yield result_message(finished)
@@ -247,10 +248,16 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
             await _abort(context, exc, "get task")
 
     async def _snapshot(self, task_id: uuid.UUID) -> worker_pb2.GetTaskResponse:
+        """This node's task, else the outcome the store keeps for a durable task settled on
+        any node (docs/cluster.md#results), else the shared record of one still waiting.
+        """
         try:
             return task_message(self._service.get_task(task_id))
         except TaskNotFoundError:
+            pass
+        try:
+            return task_message((await self._service.get_result(task_id)).task)
+        except TaskNotFoundError:
             if self._inspector is None:
                 raise
-        # Not known here: a durable task is answered from the shared record, on any node.
         return record_message(await self._inspector.get(task_id))

@@ -15,8 +15,10 @@ import attrs
 from pyworker.adapters.clock import SystemClock
 from pyworker.adapters.memory.admin import InMemoryAuditLog, InMemoryQueueWeights
 from pyworker.adapters.memory.nodes import InMemoryNodeRegistry
+from pyworker.adapters.memory.results import InMemoryDurableResults
 from pyworker.adapters.memory.schedules import InMemoryScheduleStore
 from pyworker.application.ports import Clock
+from pyworker.domain import DurableOutcome
 from pyworker.domain.durable import (
     DEFAULT_CANCEL_REASON,
     DEFAULT_IDEMPOTENCY_TTL,
@@ -133,6 +135,7 @@ class InMemoryDurableBackend:
         self._queue_weights: InMemoryQueueWeights | None = None
         self._audit_log: InMemoryAuditLog | None = None
         self._cancel_callbacks: list[Callable[[uuid.UUID, str], None]] = []
+        self._results = InMemoryDurableResults(self._clock)
 
     def schedule_store(self) -> InMemoryScheduleStore:
         """Durable schedules next to these tasks (one per backend; adapters/memory/schedules.py)."""
@@ -164,6 +167,10 @@ class InMemoryDurableBackend:
         if queue not in self._known:
             self._known.add(queue)
             self._rr.add(queue)
+
+    def results(self) -> InMemoryDurableResults:
+        """The outcomes of the tasks settled here, kept for the TTL (adapters/memory/results.py)."""
+        return self._results
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -208,14 +215,16 @@ class InMemoryDurableBackend:
             )
         return leases
 
-    async def ack(self, lease: DurableLease) -> None:
-        self._ack(lease)
+    async def ack(self, lease: DurableLease, output: str = "") -> None:
+        self._ack(lease, output)
 
-    async def ack_many(self, leases: Sequence[DurableLease]) -> list[BaseException | None]:
+    async def ack_many(
+        self, leases: Sequence[DurableLease], outputs: Sequence[str] | None = None
+    ) -> list[BaseException | None]:
         results: list[BaseException | None] = []
-        for lease in leases:
+        for index, lease in enumerate(leases):
             try:
-                self._ack(lease)
+                self._ack(lease, outputs[index] if outputs is not None else "")
                 results.append(None)
             except DurableLeaseNotFoundError as exc:
                 results.append(exc)
@@ -238,7 +247,7 @@ class InMemoryDurableBackend:
         entry = self._leased(lease)
         now_ms = self._now_ms()
         self._end_lease(entry)
-        self._dead_letter(entry, failure_text(error), now_ms, cancelled=status is TaskStatus.CANCELLED)
+        self._dead_letter(entry, failure_text(error), now_ms, cancelled=status is TaskStatus.CANCELLED, status=status)
 
     async def cancel(self, task_id: uuid.UUID, reason: str) -> CancelOutcome:
         entry = self._tasks.get(task_id)
@@ -302,6 +311,9 @@ class InMemoryDurableBackend:
         self._rr.weights = {**self._configured_weights, **self._stored_weights}
         self._rr.add(self._default_queue)
         self._only = {normalize_queue(q, self._default_queue) for q in queues} if queues else None
+
+    async def configure_results(self, ttl: float, max_len: int, node_id: str) -> None:
+        self._results.configure(ttl, max_len, node_id)
 
     async def pause(self, queue: str | None = None) -> None:
         if queue is None:
@@ -410,6 +422,7 @@ class InMemoryDurableBackend:
             if entry is not None:
                 self._detach(entry)
                 self._reattach(entry, queue, now_ms + max(to_ms(delay), 0), now_ms)
+                self._results.forget(task_id)  # it runs again: its old outcome is stale
                 moved += 1
         return moved
 
@@ -439,6 +452,7 @@ class InMemoryDurableBackend:
             if entry is not None:
                 entry.state = DurableState.UNKNOWN  # already out of the DLQ
                 self._reattach(entry, None, now_ms, now_ms)
+                self._results.forget(self._id(entry))
                 replayed += 1
         return replayed
 
@@ -448,6 +462,7 @@ class InMemoryDurableBackend:
             old = self._tasks.get(record.id)
             if old is not None:
                 self._detach(old)
+            self._results.forget(record.id)
             queue = normalize_queue(record.queue, self._default_queue)
             task = DurableTask(
                 handler=record.handler, payload=record.payload, id=record.id, priority=record.priority,
@@ -575,7 +590,7 @@ class InMemoryDurableBackend:
                 continue  # acked, failed, extended or already re-leased: a stale row
             self._end_lease(entry)
             if entry.cancel_requested:  # its holder never finished the cancellation: it ends here
-                self._dead_letter(entry, cancel_text(entry.cancel_requested), now_ms, cancelled=True)
+                self._dead_letter(entry, cancel_text(entry.cancel_requested), now_ms, cancelled=True, record=False)
                 continue
             entry.state = DurableState.READY
             task = entry.task
@@ -600,14 +615,23 @@ class InMemoryDurableBackend:
         if entry.cancel_requested:
             raise DurableCancelRequestedError(task_id=lease.task_id, reason=entry.cancel_requested)
 
-    def _dead_letter(self, entry: _Entry, error: str, now_ms: int, *, cancelled: bool) -> None:
-        """Into the DLQ (newest first) with its error; ``cancelled``: as a cancellation."""
+    def _dead_letter(
+        self, entry: _Entry, error: str, now_ms: int, *, cancelled: bool, record: bool = True,
+        status: TaskStatus | None = None,
+    ) -> None:  # fmt: skip
+        """Into the DLQ (newest first) with its error; ``cancelled``: as a cancellation. Its
+        outcome (``status``, by default Failed or Cancelled) is recorded unless ``record`` is
+        False (a flagged lease reclaimed by a dequeue: the Redis dequeue script records none).
+        """
         entry.state = DurableState.DEAD
         entry.last_error = error
         entry.failed_at_ms = entry.updated_at_ms = now_ms
         if cancelled:
             entry.cancelled_at_ms = now_ms
         self._dead.appendleft(self._id(entry))
+        if record:
+            settled = status or (TaskStatus.CANCELLED if cancelled else TaskStatus.FAILED)
+            self._record_outcome(entry, settled, "", error, now_ms)
 
     def _leased(self, lease: DurableLease) -> _Entry:
         entry = self._tasks.get(lease.task_id)
@@ -620,10 +644,11 @@ class InMemoryDurableBackend:
         entry.token = ""
         entry.lease_ms = 0
 
-    def _ack(self, lease: DurableLease) -> None:
+    def _ack(self, lease: DurableLease, output: str) -> None:
         entry = self._leased(lease)
         self._end_lease(entry)
         del self._tasks[lease.task_id]
+        self._record_outcome(entry, TaskStatus.COMPLETED, output, "", self._now_ms())
         key = entry.task.idempotency_key
         if key and self._idem.get(key) == lease.task_id:
             if self._idempotency_ttl_ms > 0:
@@ -631,6 +656,14 @@ class InMemoryDurableBackend:
                 self._prune_idempotency()
             else:
                 del self._idem[key]
+
+    def _record_outcome(self, entry: _Entry, status: TaskStatus, output: str, error: str, now_ms: int) -> None:
+        """The settled task's outcome, in the same step (adapters/memory/results.py)."""
+        results = self._results
+        if results.ttl_ms:
+            outcome = DurableOutcome(self._id(entry), status, output, error, entry.attempts, results.node_id,
+                                     entry.task.handler, now_ms / 1000)  # fmt: skip
+            results.record(outcome)
 
     def _prune_idempotency(self) -> None:
         now_ms = self._now_ms()

@@ -9,6 +9,7 @@ from pyworker.adapters.redis.client import RedisClient
 from pyworker.adapters.redis.inspector import RedisDurableInspector
 from pyworker.adapters.redis.nodes import RedisNodeRegistry
 from pyworker.adapters.redis.queue import RedisDurableQueue
+from pyworker.adapters.redis.results import RedisDurableResults
 from pyworker.adapters.redis.schedules import RedisScheduleStore
 from pyworker.adapters.redis.store import RedisDurableStore
 from pyworker.application.ports import Clock
@@ -57,6 +58,7 @@ class RedisDurableBackend(RedisDurableQueue, RedisDurableInspector):
         self._node_registry: RedisNodeRegistry | None = None
         self._queue_weights: RedisQueueWeights | None = None
         self._audit_log: RedisAuditLog | None = None
+        self._results: RedisDurableResults | None = None
 
     def schedule_store(self) -> RedisScheduleStore:
         """Durable schedules on this backend's Redis (one per backend; adapters/redis/schedules.py)."""
@@ -81,3 +83,15 @@ class RedisDurableBackend(RedisDurableQueue, RedisDurableInspector):
         if self._audit_log is None:
             self._audit_log = RedisAuditLog(self.store)
         return self._audit_log
+    def results(self) -> RedisDurableResults:
+        """The outcomes recorded on this backend's Redis and prefix (one reader per backend;
+        adapters/redis/results.py). ``close()`` closes it.
+        """
+        if self._results is None:
+            self._results = RedisDurableResults(self.store)
+        return self._results
+
+    async def close(self) -> None:
+        if self._results is not None:
+            await self._results.close()
+        await super().close()

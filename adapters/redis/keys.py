@@ -21,6 +21,8 @@ The Lua scripts build per-queue and per-task names from the same prefix (see
     P:admin:audit_events  list    admin audit events as JSON, newest first, capped (docs/grpc.md)
     P:cancel              channel pub/sub: "<id> <reason>" for each leased task cancelled
                                   (docs/cluster.md#cancellation)
+    P:result:<id>         string  a settled task's outcome, JSON (PX result ttl; docs/cluster.md#results)
+    P:results             stream  outcomes in settling order, field r = the same JSON (MAXLEN ~)
 """
 
 from __future__ import annotations
@@ -88,6 +90,13 @@ class RedisKeys:
     @property
     def audit_events(self) -> str:
         return f"{self.prefix}:admin:audit_events"
+
+    @property
+    def results(self) -> str:
+        return f"{self.prefix}:results"
+
+    def result(self, task_id: uuid.UUID | str) -> str:
+        return f"{self.prefix}:result:{task_id}"
 
     def node(self, node_id: str) -> str:
         return f"{self.prefix}:node:{node_id}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -17,6 +18,7 @@ from pyworker.adapters.redis.wake import RedisWakeListener
 from pyworker.domain.durable import (
     DEFAULT_CANCEL_REASON,
     DEFAULT_IDEMPOTENCY_TTL,
+    DEFAULT_RESULTS_MAX_LEN,
     CancelOutcome,
     DurableLease,
     DurableTask,
@@ -86,6 +88,8 @@ class RedisDurableQueue:
         self._enqueue_keys = [keys.queues, keys.seq, keys.wake]
         self._dequeue_keys = [keys.queues, keys.paused, keys.paused_queues, keys.round_robin]
         self._queues_key = [keys.queues]
+        self._ack_results_keys = [keys.queues, keys.results]
+        self._result_args: list[Any] = []  # ttl_ms, max_len, node id; empty: results off
 
     @property
     def keys(self) -> RedisKeys:
@@ -169,17 +173,29 @@ class RedisDurableQueue:
 
     # -- settle ---------------------------------------------------------------------------
 
-    async def ack(self, lease: DurableLease) -> None:
-        (error,) = await self.ack_many([lease])
+    async def ack(self, lease: DurableLease, output: str = "") -> None:
+        (error,) = await self.ack_many([lease], [output])
         if error is not None:
             raise error
 
-    async def ack_many(self, leases: Sequence[DurableLease]) -> list[BaseException | None]:
+    async def ack_many(
+        self, leases: Sequence[DurableLease], outputs: Sequence[str] | None = None
+    ) -> list[BaseException | None]:
+        """One script call; with results on (``configure_results``) each lease's outcome
+        is recorded in it too (``outputs``: one text per lease, None for "").
+        """
         if not leases:
             return []
         store = self.store
-        args: list[Any] = [store.prefix, store.now_ms(), self._idempotency_ttl_ms, *_pairs(leases)]
-        reply = await store.run(store.scripts.ack, self._queues_key, args)
+        args: list[Any] = [store.prefix, store.now_ms(), self._idempotency_ttl_ms]
+        if self._result_args:
+            texts = [_dumps(text) for text in outputs] if outputs is not None else ['""'] * len(leases)
+            args += [*self._result_args, *_triples(leases, texts)]
+            keys = self._ack_results_keys
+        else:
+            args += _pairs(leases)
+            keys = self._queues_key
+        reply = await store.run(store.scripts.ack, keys, args)
         return [None if ok else _lost(lease) for lease, ok in zip(leases, reply, strict=True)]
 
     async def nack(self, lease: DurableLease, delay: float) -> None:
@@ -187,7 +203,10 @@ class RedisDurableQueue:
         now_ms = store.now_ms()
         ready_at_ms = now_ms + max(to_ms(delay), 0)
         keys = [store.keys.queues, store.keys.seq, store.keys.wake]
-        args = [store.prefix, now_ms, str(lease.task_id), lease.token, ready_at_ms]
+        args: list[Any] = [store.prefix, now_ms, str(lease.task_id), lease.token, ready_at_ms]
+        if self._result_args:  # a flagged task is cancelled instead: its outcome is recorded
+            keys.append(store.keys.results)
+            args += self._result_args
         if not await store.run(store.scripts.nack, keys, args):
             raise _lost(lease)
         self._note_due(ready_at_ms, now_ms)
@@ -196,10 +215,13 @@ class RedisDurableQueue:
         self, lease: DurableLease, error: str | BaseException, *, status: TaskStatus = TaskStatus.FAILED
     ) -> None:
         store = self.store
-        args = [store.prefix, store.now_ms(), str(lease.task_id), lease.token, failure_text(error)]
-        if status is TaskStatus.CANCELLED:
-            args.append("cancelled")
-        if not await store.run(store.scripts.fail, [store.keys.queues, store.keys.dead], args):
+        args: list[Any] = [store.prefix, store.now_ms(), str(lease.task_id), lease.token, failure_text(error)]
+        args.append(status.wire_name)
+        keys = [store.keys.queues, store.keys.dead]
+        if self._result_args:
+            keys.append(store.keys.results)
+            args += self._result_args
+        if not await store.run(store.scripts.fail, keys, args):
             raise _lost(lease)
 
     async def cancel(self, task_id: uuid.UUID, reason: str) -> CancelOutcome:
@@ -207,8 +229,12 @@ class RedisDurableQueue:
         PUBLISH it on ``P:cancel``.
         """
         store = self.store
-        args = [store.prefix, store.now_ms(), str(task_id), reason or DEFAULT_CANCEL_REASON]
-        reply = await store.run(store.scripts.cancel, [store.keys.queues, store.keys.dead], args)
+        args: list[Any] = [store.prefix, store.now_ms(), str(task_id), reason or DEFAULT_CANCEL_REASON]
+        keys = [store.keys.queues, store.keys.dead]
+        if self._result_args:  # a withdrawn task's Cancelled outcome is recorded in the same script
+            keys.append(store.keys.results)
+            args += self._result_args
+        reply = await store.run(store.scripts.cancel, keys, args)
         outcome = _CANCEL_OUTCOMES.get(int(reply))
         if outcome is None:
             raise TaskNotFoundError(task_id=task_id)
@@ -258,6 +284,15 @@ class RedisDurableQueue:
         self, default_queue: str, weights: Mapping[str, int], queues: Sequence[str] | None = None
     ) -> None:
         self._set_queues(default_queue, weights, queues)
+
+    async def configure_results(self, ttl: float, max_len: int, node_id: str) -> None:
+        """Record outcomes from now on: ``P:result:<id>`` for ``ttl`` seconds and one entry
+        on ``P:results`` (``MAXLEN ~ max_len``) per ack and fail (ttl 0: neither).
+        """
+        ttl_ms = to_ms(max(ttl, 0.0))
+        size = max_len if max_len > 0 else DEFAULT_RESULTS_MAX_LEN
+        # The node id goes as a JSON string literal: the script concatenates the record (lua/outcome.lua).
+        self._result_args = [b"%d" % ttl_ms, b"%d" % size, json.dumps(node_id)] if ttl_ms > 0 else []
 
     async def ping(self) -> None:
         await self.store.ping()
@@ -322,6 +357,15 @@ def _pairs(leases: Sequence[DurableLease]) -> list[bytes | str]:
 
 def _cancel_requested(lease: DurableLease, reason: bytes) -> DurableCancelRequestedError:
     return DurableCancelRequestedError(task_id=lease.task_id, reason=reason.decode(errors="replace"))
+
+
+_dumps = json.JSONEncoder().encode  # ensure_ascii: the script puts it in the record as it is
+
+
+def _triples(leases: Sequence[DurableLease], outputs: Sequence[str]) -> list[bytes | str]:
+    """The ack script's id, token, output triples (results on; each output a JSON string literal)."""
+    pairs = zip(leases, outputs, strict=True)
+    return [value for lease, output in pairs for value in (lease.task_id.bytes, lease.token, output)]
 
 
 def _lost(lease: DurableLease) -> DurableLeaseNotFoundError:

@@ -15,9 +15,10 @@ _NAMES = (
 #: Shared helpers a script needs besides the prelude (lua/<name>.lua, prepended in order); each
 #: helper defined costs every run of the script that includes it, so a script takes only its own.
 _INCLUDES = {
-    "dequeue": ("ranks", "cancel_text"), "nack": ("ranks", "cancel_text"), "release": ("ranks",),
+    "dequeue": ("ranks", "cancel_text"), "nack": ("ranks", "cancel_text", "outcome"), "release": ("ranks",),
     "list": ("ranks",), "requeue": ("ranks", "move"), "delete": ("ranks", "move"), "replay": ("ranks", "move"),
-    "restore": ("ranks", "move"), "cancel": ("ranks", "cancel_text"),
+    "restore": ("ranks", "move"), "cancel": ("ranks", "cancel_text", "outcome"), "ack": ("outcome",),
+    "fail": ("outcome",),
 }  # fmt: skip
 
 

@@ -21,8 +21,8 @@ _POOL_BOUND = frozenset({"maint_notifications_pool_handler", "connection_pool"})
 async def dedicated_client(client: Any, key: str) -> redis.asyncio.Redis:
     """A one-connection client to the Redis that serves ``key`` (for a Cluster client, the
     node of its slot), with ``client``'s settings, no read timeout and no retries: for a
-    connection that blocks (BLPOP) or listens (pub/sub) and so must not hold one of the
-    shared pool's.
+    connection that blocks (BLPOP, XREAD BLOCK) or listens (pub/sub) and so must not hold
+    one of the shared pool's.
     """
     if isinstance(client, RedisCluster):
         await client.initialize()
@@ -34,6 +34,7 @@ async def dedicated_client(client: Any, key: str) -> redis.asyncio.Redis:
         pool = client.connection_pool
         connection_class, kwargs = pool.connection_class, dict(pool.connection_kwargs)
     kwargs = {k: v for k, v in kwargs.items() if k not in _POOL_BOUND and not k.startswith("orig_")}
+    # The blocking command's timeout bounds the read; no retries, the caller's next call reconnects.
     kwargs.update(socket_timeout=None, retry=Retry(NoBackoff(), 0))
     pool = redis.asyncio.ConnectionPool(connection_class=connection_class, max_connections=1, **kwargs)
     return redis.asyncio.Redis.from_pool(pool)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from pyworker.application.outcomes import output_text
 from pyworker.application.ports import Clock, DurableQueue
 from pyworker.domain import BackendUnavailableError, DurableLease, Task
 
@@ -22,6 +23,8 @@ class AckFlusher:
     While the backend is away the batch is retried every ``retry_every`` seconds for as
     long as its leases last; an ack whose lease would expire before the next try is
     given up with a warning (the task may run again elsewhere: at-least-once).
+    With ``outputs`` (results on: docs/cluster.md#results) each ack carries the result's
+    text, recorded with the ack in the same step.
     """
 
     def __init__(
@@ -30,11 +33,13 @@ class AckFlusher:
         clock: Clock,
         retry_every: float,
         completed: Callable[[Task, DurableLease, Any], None],
+        outputs: bool = False,
     ) -> None:
         self._queue = queue
         self._clock = clock
         self._retry_every = retry_every
         self._completed = completed
+        self._outputs = outputs
         self._acks: list[_Ack] = []
         self._event = asyncio.Event()
         self.closing = False
@@ -54,7 +59,7 @@ class AckFlusher:
         while self._acks:
             batch, self._acks = self._acks, []
             try:
-                outcomes: Sequence[BaseException | None] = await self._queue.ack_many([lease for _, lease, _ in batch])
+                outcomes: Sequence[BaseException | None] = await self._ack(batch)
             except BackendUnavailableError as exc:
                 # Keep acking while the leases last, rather than letting finished work
                 # expire and run again elsewhere; give up on the rest.
@@ -73,6 +78,12 @@ class AckFlusher:
                 logger.warning("durable ack of %d task(s) failed: %s", len(batch), exc)
                 outcomes = [exc] * len(batch)
             self._done(batch, outcomes)
+
+    def _ack(self, batch: list[_Ack]) -> Awaitable[Sequence[BaseException | None]]:
+        leases = [lease for _, lease, _ in batch]
+        if not self._outputs:
+            return self._queue.ack_many(leases)  # results off: the call (and its cost) as before
+        return self._queue.ack_many(leases, [output_text(result) for _, _, result in batch])
 
     def _done(self, batch: list[_Ack], outcomes: Sequence[BaseException | None]) -> None:
         for (task, lease, result), outcome in zip(batch, outcomes, strict=True):

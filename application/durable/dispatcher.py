@@ -82,20 +82,20 @@ class DurableDispatcher:
         """
         if self._fetching or self._closed:
             return
-        await connect(self.queue, self._clock, self.config.connect_timeout, self.config.poll_interval)
-        await self.queue.configure_queues(self._manager.default_queue, self._manager.queue_weights, self.config.queues)
+        config = self.config
+        await connect(self.queue, self._clock, config.connect_timeout, config.poll_interval)
+        await self.queue.configure_queues(self._manager.default_queue, self._manager.queue_weights, config.queues)
+        await self.queue.configure_results(config.result_ttl, config.results_max_len, config.node_id or "")
         await self.cancels.subscribe()  # before the first lease: no request for it can be missed
         self._fetching = True
-        self._fetcher = LeaseFetcher(
-            self.queue, self.config, self.handlers, self._held, self._ledger, self._clock, self._idle.wake
-        )
+        held, ledger = self._held, self._ledger
+        self._fetcher = LeaseFetcher(self.queue, config, self.handlers, held, ledger, self._clock, self._idle.wake)
         self._size_fetcher()
         self._fetcher.start()
-        self._acks = AckFlusher(self.queue, self._clock, self.config.poll_interval, self._completed)
+        self._acks = AckFlusher(self.queue, self._clock, config.poll_interval, self._completed, config.result_ttl > 0)
         loop = asyncio.get_running_loop()
         self._loops.append(loop.create_task(self._acks.run(), name="pyworker-durable-acks"))
-        if self.config.renew_every > 0:
-            config = self.config
+        if config.renew_every > 0:
             renewer = LeaseRenewer(
                 self.queue, self._held, self._clock, config.lease, config.renew_every, unstarted=config.prefetch > 0
             )

@@ -58,6 +58,11 @@ from tests.contract.test_durable_queue import (  # noqa: F401
     test_wait_for_work_is_woken_by_an_enqueue_from_another_client,
     test_weighted_round_robin_across_queues,
 )
+from tests.contract.test_durable_results import (  # noqa: F401
+    test_a_reader_from_now_sees_only_later_outcomes_and_wakes_for_them,
+    test_an_ack_records_the_outcome_and_one_stream_entry,
+    test_fail_records_failed_and_cancelled_when_asked,
+)
 from tests.contract.test_node_registry import (  # noqa: F401
     test_a_heartbeat_is_listed_exactly_and_replaced_by_the_next,
     test_a_node_disappears_when_its_ttl_passes_without_a_beat,
@@ -108,6 +113,7 @@ async def env(cluster_nodes: list[RedisServer]) -> AsyncIterator[DurableEnv]:
 
 
 async def test_every_key_of_a_prefix_lives_in_one_slot(env: DurableEnv, cluster_nodes: list[RedisServer]) -> None:
+    await env.queue.configure_results(60.0, 100, "node")  # the outcome keys too
     await env.queue.enqueue(make_task(queue="a"))
     await env.queue.enqueue(make_task(queue="b", run_at=env.clock.now() + 60))
     [lease] = await env.queue.dequeue(1, 30.0)

@@ -56,7 +56,7 @@ def test_a_bad_redis_url_from_the_environment_is_a_usage_error(
     one_error_line(capsys.readouterr().err)
 
 
-@pytest.mark.parametrize("flag", ["--lease", "--renew", "--poll", "--timeout", "--connect-timeout"])
+@pytest.mark.parametrize("flag", ["--lease", "--renew", "--poll", "--timeout", "--connect-timeout", "--result-ttl"])
 @pytest.mark.parametrize("value", ["-5s", "-1", "inf", "nan"])
 def test_negative_or_endless_durations_are_refused(flag: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*APP, flag, value]) == EXIT_USAGE
@@ -122,6 +122,7 @@ def test_banner_shows_the_settings_with_the_password_redacted() -> None:
         "lease=45s",
         "batch=4",
         "prefetch=2",
+        "results=10m",
         "handlers=['record']",
     ):
         assert part in line.split(), (part, line)
@@ -133,6 +134,11 @@ def test_banner_of_a_memory_node_names_no_redis() -> None:
     assert "backend=memory" in line.split()
     assert "url=" not in line
     assert "queues=all" in line.split()
+
+
+def test_banner_says_when_results_are_off() -> None:
+    container = build_container(backend={"kind": "memory"}, durable={"result_ttl": 0})
+    assert "results=off" in banner(container, registry.handlers()).split()
 
 
 def _option_default(command: click.Command, name: str) -> object:

@@ -1,18 +1,30 @@
 -- Ack leases: forget each task whose token is current.
 -- KEYS[1]=P:queues
 -- ARGV[1]=P ARGV[2]=now_ms ARGV[3]=idempotency_ttl_ms, then id, token pairs (an id as its 16 bytes)
+-- With results on, KEYS[2]=P:results and ARGV[4]=result_ttl_ms ARGV[5]=results_max_len
+-- ARGV[6]=node id, then id, token, output triples (the node id and each output as a JSON
+-- string literal): each acked task's outcome is recorded (outcome.lua); results off keeps the
+-- arguments, and the work, above.
 -- Returns per lease: 1 acked, 0 lease gone or stale (nothing changed).
 -- The fencing check is per lease; for a batch the removals are not: one ZREM per queue and
 -- one DEL for all the hashes, once the checks are done (docs/durable.md#throughput).
 local ttl = tonumber(ARGV[3])
-local count = (#ARGV - 3) / 2
+local outcomes = #KEYS > 1
+local first, width = 4, 2
+if outcomes then first, width = 7, 3 end
+local count = (#ARGV - first + 1) / width
 local results = {}
 local done, tkeys, by_queue  -- a batch's acked ids, hashes and per-queue ids
 if count > 1 then done, tkeys, by_queue = {}, {}, {} end
 ids_ahead(count)
-for i = 4, #ARGV - 1, 2 do
+for i = first, #ARGV - width + 1, width do
   local id = id_text(ARGV[i], 1)
-  local f = leased(id, ARGV[i + 1], 'queue', 'idempotency_key')
+  local f
+  if outcomes then
+    f = leased(id, ARGV[i + 1], 'queue', 'idempotency_key', 'handler', 'attempts')
+  else
+    f = leased(id, ARGV[i + 1], 'queue', 'idempotency_key')
+  end
   if f and done then
     if done[id] then f = nil else done[id] = true end  -- the same lease twice acks once
   end
@@ -30,6 +42,9 @@ for i = 4, #ARGV - 1, 2 do
     if f[4] and f[4] ~= '' then
       -- The key keeps deduplicating for ttl after the task is gone (0: forgotten now).
       if ttl > 0 then redis.call('PEXPIRE', idem_key(f[4]), ARGV[3]) else redis.call('DEL', idem_key(f[4])) end
+    end
+    if outcomes then
+      record_outcome(id, 'Completed', ARGV[i + 2], '""', f[6], ARGV[6], f[5], ARGV[2], ARGV[4], ARGV[5])
     end
     results[#results + 1] = 1
   else

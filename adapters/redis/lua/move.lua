@@ -35,5 +35,6 @@ local function reattach(id, f, target, ready_at, now, seq_key, queues_key, wake_
     redis.call('HDEL', tkey, 'lease_token', 'lease_at_ms', 'cancel_requested', 'cancelled_at_ms')
   end
   redis.call('SADD', queues_key, queue)
+  redis.call('DEL', P .. ':result:' .. id)  -- it runs again: a kept outcome is stale (docs/cluster.md#results)
   wake(wake_key, 1)
 end

@@ -8,7 +8,7 @@ local now, id, state = tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local old = move_fields(id)
 local tkey = task_key(id)
 if old then detach(id, old, KEYS[2], false) end
-redis.call('DEL', tkey)
+redis.call('DEL', tkey, P .. ':result:' .. id)  -- a kept outcome is stale now
 redis.call('HSET', tkey, unpack(ARGV, 5))
 local h = redis.call('HMGET', tkey, 'queue', 'priority', 'weight', 'ready_at_ms', 'lease_at_ms', 'idempotency_key')
 local queue = queue_of(h[1])

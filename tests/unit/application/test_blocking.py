@@ -33,6 +33,17 @@ def test_register_wait_and_read_back_from_a_plain_thread() -> None:
         assert tm.get_metrics().completed == 5
 
 
+def test_get_result_returns_a_finished_task_and_raises_for_others() -> None:
+    with BlockingTaskManager(max_workers=1, tasks_per_second=0) as tm:
+        task = Task(execute=_double(21))
+        tm.register_task(task)
+        tm.wait(WAIT)
+        result = tm.get_result(task.id)
+        assert (result.task, result.result, result.error) == (task, 42, None)
+        with pytest.raises(TaskNotFoundError):
+            tm.get_result(uuid.uuid4())
+
+
 def test_async_functions_run_on_the_background_loop() -> None:
     async def hello(ctx: TaskContext) -> str:
         return "async hello"

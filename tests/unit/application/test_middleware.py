@@ -84,6 +84,7 @@ async def test_middleware_delegates_every_operation(make_manager: MakeManager, c
     assert stream.get_nowait() is None
     assert len(compat) == 2
     assert svc.get_task(first.id) is first
+    assert (await svc.get_result(first.id)).task is first
     assert {t.id for t in svc.get_tasks()} == {first.id, second.id}
     assert svc.get_metrics().completed == 2
     third = Task(execute=ok)

@@ -37,11 +37,13 @@ class AwayForAcks(RecordingBackend):
     def ack_calls(self) -> int:
         return len(self.acks)
 
-    async def ack_many(self, leases: Sequence[DurableLease]) -> Sequence[BaseException | None]:
+    async def ack_many(
+        self, leases: Sequence[DurableLease], outputs: Sequence[str] | None = None
+    ) -> Sequence[BaseException | None]:
         self.acks.append([lease.attempts for lease in leases])
         if self.ack_calls <= self.outages:
             raise BackendUnavailableError(reason="connection refused")
-        return await self.inner.ack_many(leases)
+        return await self.inner.ack_many(leases, outputs)
 
 
 

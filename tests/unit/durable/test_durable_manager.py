@@ -109,10 +109,12 @@ async def test_ack_happens_before_the_result_is_published(
     ack_returns = asyncio.Event()
 
     class HeldAck(RecordingBackend):
-        async def ack_many(self, leases: Sequence[DurableLease]) -> Sequence[BaseException | None]:
+        async def ack_many(
+            self, leases: Sequence[DurableLease], outputs: Sequence[str] | None = None
+        ) -> Sequence[BaseException | None]:
             acking.set()
             await ack_returns.wait()
-            return await self.inner.ack_many(leases)
+            return await self.inner.ack_many(leases, outputs)
 
     tm = make_durable(durable_backend=HeldAck(backend), durable_handlers=registry_for(Probe()))
     await tm.start()

@@ -30,11 +30,13 @@ class GatedAcks(RecordingBackend):
         self.acks_waiting = 0
         self.extends: list[int] = []
 
-    async def ack_many(self, leases: Sequence[DurableLease]) -> Sequence[BaseException | None]:
+    async def ack_many(
+        self, leases: Sequence[DurableLease], outputs: Sequence[str] | None = None
+    ) -> Sequence[BaseException | None]:
         self.acks_waiting += len(leases)
         await self.gate.wait()
         self.acks_waiting -= len(leases)
-        return list(await self.inner.ack_many(leases))
+        return list(await self.inner.ack_many(leases, outputs))
 
     async def extend_many(self, leases: Sequence[DurableLease], duration: float) -> list[DurableLease | BaseException]:
         self.extends.append(len(leases))
