@@ -277,10 +277,8 @@ class TaskManager(ManagerObservation, ScheduleMethods):
         running sync function sees ``ctx.cancelled``; a durable task leased here but not
         started is dead-lettered and finishes Cancelled. Terminal: no-op. A durable task
         this node does not know is cancelled through the store, whichever node holds it
-        (docs/cluster.md#cancellation): withdrawn if it waits, else its holder is told
-        and finishes it Cancelled. A cancelled durable task is dead-lettered with
-        ``last_error`` "task cancelled: <reason>" (go-worker's "task cancelled" without
-        a reason), never retried.
+        (docs/cluster.md#cancellation): withdrawn if it waits, else its holder is told and
+        finishes it Cancelled; dead-lettered, never retried (domain.durable.cancel_text).
 
         Raises:
             TaskNotFoundError: unknown id (in durable mode: unknown to the store too).
@@ -292,8 +290,8 @@ class TaskManager(ManagerObservation, ScheduleMethods):
             if engine.durable is None:
                 raise
             await engine.cancel_stored(task_id if isinstance(task_id, uuid.UUID) else uuid.UUID(task_id), reason)
-            return
-        await engine.cancel_task(task, reason)
+        else:
+            await engine.cancel_task(task, reason)
 
     def cancel_all(self) -> None:
         """Cancel every registered task, as ``cancel_task`` does for each (a durable
