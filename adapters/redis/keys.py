@@ -17,6 +17,9 @@ The Lua scripts build per-queue and per-task names from the same prefix (see
     P:wake                list    wake-up tokens for idle workers (BLPOP)
     P:nodes               zset    node registry index: score = expiry ms, member = node id
     P:node:<id>           hash    one node's last heartbeat (PEXPIRE ttl; docs/cluster.md#nodes)
+    P:limits              hash    limits every node obeys: rate, burst, q:<queue> = cap (docs/cluster.md#limits)
+    <raw>:global_rate     hash    the global token bucket: tokens, ts (go-worker's name, unbraced:
+                                  the raw prefix; ``{raw}:global_rate`` on Redis Cluster, see global_rate_key)
 """
 
 from __future__ import annotations
@@ -32,6 +35,15 @@ def effective_prefix(prefix: str) -> str:
     """
     prefix = prefix or "pyworker"
     return prefix if "{" in prefix else "{" + prefix + "}"
+
+
+def global_rate_key(prefix: str, cluster: bool) -> str:
+    """The global rate bucket: go-worker's ``<raw prefix>:global_rate``, so a Go node on the same
+    prefix shares it (docs/cluster.md#limits). On Redis Cluster the braced ``{prefix}:global_rate``:
+    the dequeue script takes tokens atomically with its leases, and a script reaches one slot only.
+    """
+    raw = prefix or "pyworker"
+    return f"{effective_prefix(raw) if cluster else raw}:global_rate"
 
 
 @attrs.frozen
@@ -67,6 +79,10 @@ class RedisKeys:
     @property
     def wake(self) -> str:
         return f"{self.prefix}:wake"
+
+    @property
+    def limits(self) -> str:
+        return f"{self.prefix}:limits"
 
     @property
     def nodes(self) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 
 from pyworker.adapters.redis.keys import RedisKeys
+from pyworker.adapters.redis.limits import RedisLimitStore
 from pyworker.adapters.redis.records import encode_task, leases_from_reply
 from pyworker.adapters.redis.store import RedisDurableStore
 from pyworker.adapters.redis.wake import RedisWakeListener
@@ -27,6 +28,7 @@ from pyworker.domain.errors import (
     DurableTaskExistsError,
     InvalidTaskError,
 )
+from pyworker.domain.limits import DurableLimits
 from pyworker.domain.scheduling import normalize_queue, normalize_queue_weights
 
 
@@ -49,6 +51,14 @@ class RedisDurableQueue:
         fallback_poll: the wait between tries of ``wait_for_work`` while Redis is down.
         close_client: ``close()`` also closes the store's client. For a composition
             root that has no resource life cycle; otherwise the client's owner closes it.
+        global_rate_limit: (rate tokens/s, burst) for every node on this prefix;
+            ``queue_concurrency``: queue -> the most tasks leased at once across every
+            node. Each part given is stored in Redis when the node starts
+            (``configure_queues``), replacing the stored part; every node's dequeue
+            obeys what is stored, configured or not (docs/cluster.md#limits).
+
+    Raises:
+        ConfigurationError: a limit out of range (``domain.limits.DurableLimits``).
     """
 
     def __init__(
@@ -61,7 +71,14 @@ class RedisDurableQueue:
         enqueue_chunk: int = 1000,
         fallback_poll: float = 0.5,
         close_client: bool = False,
+        global_rate_limit: tuple[float, int] | None = None,
+        queue_concurrency: Mapping[str, int] | None = None,
     ) -> None:
+        self.limits = DurableLimits(global_rate_limit, queue_concurrency)
+        self._limit_parts = (global_rate_limit is not None, queue_concurrency is not None)
+        # Whether P:limits caps a queue, as the last dequeue saw it: only then do the ack and
+        # fail scripts look for a capped queue to wake a node for.
+        self._capped = bool(self.limits.queue_concurrency)
         self.store = store
         self._window = max(1, min(scan_window, 4000))  # bounded: Lua unpack() has a stack limit
         self._idempotency_ttl_ms = to_ms(max(idempotency_ttl, 0.0))
@@ -74,7 +91,9 @@ class RedisDurableQueue:
         self._set_queues(store.default_queue, queue_weights or {})
         keys = store.keys  # the scripts' KEYS lists, built once (the prefix never changes)
         self._enqueue_keys = [keys.queues, keys.seq, keys.wake]
-        self._dequeue_keys = [keys.queues, keys.paused, keys.paused_queues, keys.round_robin]
+        self._dequeue_keys = [
+            keys.queues, keys.paused, keys.paused_queues, keys.round_robin, keys.limits, store.global_rate_key
+        ]  # fmt: skip
         self._queues_key = [keys.queues]
 
     @property
@@ -168,7 +187,9 @@ class RedisDurableQueue:
         if not leases:
             return []
         store = self.store
-        args: list[Any] = [store.prefix, store.now_ms(), self._idempotency_ttl_ms, *_pairs(leases)]
+        args: list[Any] = [
+            store.prefix, store.now_ms(), self._idempotency_ttl_ms, "1" if self._capped else "0", *_pairs(leases)
+        ]  # fmt: skip
         reply = await store.run(store.scripts.ack, self._queues_key, args)
         return [None if ok else _lost(lease) for lease, ok in zip(leases, reply, strict=True)]
 
@@ -184,7 +205,8 @@ class RedisDurableQueue:
 
     async def fail(self, lease: DurableLease, error: str | BaseException) -> None:
         store = self.store
-        args = [store.prefix, store.now_ms(), str(lease.task_id), lease.token, failure_text(error)]
+        args = [store.prefix, store.now_ms(), str(lease.task_id), lease.token, failure_text(error),
+                "1" if self._capped else "0"]  # fmt: skip
         if not await store.run(store.scripts.fail, [store.keys.queues, store.keys.dead], args):
             raise _lost(lease)
 
@@ -224,6 +246,14 @@ class RedisDurableQueue:
         self, default_queue: str, weights: Mapping[str, int], queues: Sequence[str] | None = None
     ) -> None:
         self._set_queues(default_queue, weights, queues)
+        await self.apply_limits()
+
+    async def apply_limits(self) -> None:
+        """Store this node's configured limit parts in Redis for every node (``configure_queues``
+        calls it: a node's start). A part not configured is left as stored.
+        """
+        rate, caps = self._limit_parts
+        await RedisLimitStore(self.store).apply_node_limits(self.limits, rate=rate, caps=caps)
 
     async def ping(self) -> None:
         await self.store.ping()
@@ -250,6 +280,7 @@ class RedisDurableQueue:
 
     def _leases(self, reply: Any, expires_at_ms: int) -> list[DurableLease]:
         self._next_due_ms = int(reply[0]) if int(reply[0]) >= 0 else None
+        self._capped = reply[1] == 1
         return leases_from_reply(reply, expires_at_ms)
 
     def _wait_timeout(self, max_wait: float) -> float:

@@ -10,12 +10,13 @@ from redis.commands.core import AsyncScript
 
 _NAMES = (
     "enqueue", "dequeue", "ack", "nack", "fail", "extend", "release", "pause", "stats", "list",
-    "requeue", "delete", "replay", "restore",
+    "requeue", "delete", "replay", "restore", "limits",
 )  # fmt: skip
 #: Shared helpers a script needs besides the prelude (lua/<name>.lua, prepended in order); each
 #: helper defined costs every run of the script that includes it, so a script takes only its own.
 _INCLUDES = {
-    "dequeue": ("ranks",), "nack": ("ranks",), "release": ("ranks",), "list": ("ranks",),
+    "dequeue": ("ranks",), "ack": ("capped",), "fail": ("capped",), "nack": ("ranks",), "release": ("ranks",),
+    "list": ("ranks",),
     "requeue": ("ranks", "move"), "delete": ("ranks", "move"), "replay": ("ranks", "move"),
     "restore": ("ranks", "move"),
 }  # fmt: skip
@@ -50,6 +51,7 @@ class RedisScripts:
     delete: AsyncScript
     replay: AsyncScript
     restore: AsyncScript
+    limits: AsyncScript
 
     @classmethod
     def register(cls, client: Any) -> RedisScripts:

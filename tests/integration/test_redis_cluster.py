@@ -10,6 +10,7 @@ import redis.asyncio
 from redis.asyncio.cluster import RedisCluster
 
 from pyworker.adapters.redis import RedisKeys
+from pyworker.domain import DurableState
 from tests.contract.conftest import DurableEnv, open_redis_env
 from tests.contract.durable_support import make_task
 
@@ -26,6 +27,12 @@ from tests.contract.test_durable_inspector_moves import (  # noqa: F401
     test_requeue_from_the_dlq_keeps_attempts_metadata_key_and_payload,
     test_requeue_to_another_queue_with_a_delay,
     test_restore_brings_back_every_record_exactly,
+)
+from tests.contract.test_durable_limits import (  # noqa: F401
+    test_a_bucket_grants_its_burst_then_refills_by_time,
+    test_a_capped_queue_never_has_more_leased_and_other_queues_are_served,
+    test_a_node_without_limits_obeys_the_stored_ones,
+    test_an_ack_that_frees_a_slot_of_a_capped_queue_wakes_an_idle_node,
 )
 from tests.contract.test_durable_queue import (  # noqa: F401
     test_delayed_task_becomes_ready_exactly_when_due,
@@ -96,8 +103,10 @@ async def env(cluster_nodes: list[RedisServer]) -> AsyncIterator[DurableEnv]:
 async def test_every_key_of_a_prefix_lives_in_one_slot(env: DurableEnv, cluster_nodes: list[RedisServer]) -> None:
     await env.queue.enqueue(make_task(queue="a"))
     await env.queue.enqueue(make_task(queue="b", run_at=env.clock.now() + 60))
-    [lease] = await env.queue.dequeue(1, 30.0)
-    await env.queue.fail(lease, "boom")
+    limited = await env.limited(global_rate_limit=(5, 5), queue_concurrency={"a": 1})  # P:limits, the bucket
+    [lease] = await limited.dequeue(1, 30.0)
+    await limited.fail(lease, "boom")
+    assert (await env.inspector.get(lease.task_id)).state is DurableState.DEAD
 
     slots: set[int] = set()
     for server in cluster_nodes:

@@ -1,16 +1,18 @@
 -- Ack leases: forget each task whose token is current.
 -- KEYS[1]=P:queues
--- ARGV[1]=P ARGV[2]=now_ms ARGV[3]=idempotency_ttl_ms, then id, token pairs (an id as its 16 bytes)
+-- ARGV[1]=P ARGV[2]=now_ms ARGV[3]=idempotency_ttl_ms ARGV[4]='1' when P:limits caps queues (the
+--   node's last dequeue said so), then id, token pairs (an id as its 16 bytes)
 -- Returns per lease: 1 acked, 0 lease gone or stale (nothing changed).
 -- The fencing check is per lease; for a batch the removals are not: one ZREM per queue and
 -- one DEL for all the hashes, once the checks are done (docs/durable.md#throughput).
 local ttl = tonumber(ARGV[3])
-local count = (#ARGV - 3) / 2
+local count = (#ARGV - 4) / 2
 local results = {}
 local done, tkeys, by_queue  -- a batch's acked ids, hashes and per-queue ids
 if count > 1 then done, tkeys, by_queue = {}, {}, {} end
 ids_ahead(count)
-for i = 4, #ARGV - 1, 2 do
+local freed = ARGV[4] == '1' and {} or nil  -- capped queues: the queues a lease left
+for i = 5, #ARGV - 1, 2 do
   local id = id_text(ARGV[i], 1)
   local f = leased(id, ARGV[i + 1], 'queue', 'idempotency_key')
   if f and done then
@@ -18,6 +20,7 @@ for i = 4, #ARGV - 1, 2 do
   end
   if f then
     local q = queue_of(f[3])
+    if freed then freed[q] = true end
     if done then
       local ids = by_queue[q]
       if not ids then ids = {}; by_queue[q] = ids end
@@ -43,4 +46,5 @@ if done then  -- in chunks of 1000: Lua's unpack() has a stack limit
   end
   for from = 1, #tkeys, 1000 do redis.call('DEL', unpack(tkeys, from, math.min(from + 999, #tkeys))) end
 end
+if freed then wake_capped(freed) end
 return results

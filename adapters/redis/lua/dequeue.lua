@@ -1,9 +1,11 @@
 -- Lease up to `limit` tasks across queues by weighted round robin.
--- KEYS[1]=P:queues KEYS[2]=P:paused KEYS[3]=P:paused:queues KEYS[4]=P:rr
+-- KEYS[1]=P:queues KEYS[2]=P:paused KEYS[3]=P:paused:queues KEYS[4]=P:rr KEYS[5]=P:limits
+-- KEYS[6]=the global rate bucket (go-worker's '<raw prefix>:global_rate'; '{P}:global_rate' on a cluster)
 -- ARGV[1]=P ARGV[2]=now_ms ARGV[3]=lease_ms ARGV[4]=limit ARGV[5]=window
 -- ARGV[6]=token_base ARGV[7]=default_queue ARGV[8]=n, then n queue names this node serves
 --   (0: all known queues), then queue, weight pairs
--- Returns {next_due_ms or -1, then 14 values per lease: id (its 16 bytes), token, attempts, handler,
+-- Returns {next_due_ms or -1, 1 when P:limits caps a queue (acks then wake for freed slots) else 0,
+--   then 14 values per lease: id (its 16 bytes), token, attempts, handler,
 --   payload, priority, queue, weight, retries, retry_delay_ms, run_at_ms, metadata,
 --   idempotency_key, name}; a field the hash leaves out (its default) comes back nil.
 local now = tonumber(ARGV[2])
@@ -53,8 +55,8 @@ local function head_score(key) return tonumber(redis.call('ZRANGE', key, '0', '0
 -- delayed head read below.
 local quiet = false
 if #names <= 1000 then  -- unpack()'s stack bound
-  local probe = {KEYS[2], KEYS[3]}
-  for i, q in ipairs(names) do probe[i + 2] = delayed_key(q) end
+  local probe = {KEYS[2], KEYS[3], KEYS[5]}
+  for i, q in ipairs(names) do probe[i + 3] = delayed_key(q) end
   quiet = redis.call('EXISTS', unpack(probe)) == 0
 end
 for _, q in ipairs(names) do
@@ -83,7 +85,23 @@ for _, q in ipairs(names) do
   note_due(first)  -- the leases granted below all expire at `expiry`: noted with them
 end
 
-local out = {-1}
+-- The limits every node obeys (docs/cluster.md#limits), stored once in P:limits: read only
+-- when the probe above found a key, so the unlimited path pays nothing for them.
+local caps, rate, burst = nil, nil, nil
+if not quiet then
+  local lim = redis.call('HGETALL', KEYS[5])
+  for i = 1, #lim, 2 do
+    local field = lim[i]
+    if field == 'rate' then rate = tonumber(lim[i + 1])
+    elseif field == 'burst' then burst = tonumber(lim[i + 1])
+    elseif string.sub(field, 1, 2) == 'q:' then
+      caps = caps or {}
+      caps[string.sub(field, 3)] = tonumber(lim[i + 1])
+    end
+  end
+end
+
+local out = {-1, caps and 1 or 0}
 if quiet or redis.call('GET', KEYS[2]) ~= '1' then
   local paused = {}
   if not quiet then
@@ -99,10 +117,39 @@ if quiet or redis.call('GET', KEYS[2]) ~= '1' then
     if rr[i] == 'cursor' then cursor = tonumber(rr[i + 1]) else quota[string.sub(rr[i], 3)] = tonumber(rr[i + 1]) end
   end
   local start_cursor = cursor
+  -- A capped queue leases at most its cap minus its processing set (expired leases were
+  -- reclaimed above); the round robin moves on to the other queues.
+  local room = {}
+  if caps then
+    for _, q in ipairs(names) do
+      local cap = caps[q]
+      if cap then
+        local free = cap - redis.call('ZCARD', processing_key(q))
+        room[q] = free > 0 and free or 0
+      end
+    end
+  end
+  -- The global bucket: refilled by time, cut to what is taken below (only for leases granted).
+  local asked, tokens = limit, nil
+  if rate and burst and rate > 0 then
+    local b = redis.call('HMGET', KEYS[6], 'tokens', 'ts')
+    tokens = tonumber(b[1]) or burst
+    local elapsed = now - (tonumber(b[2]) or now)
+    if elapsed > 0 then tokens = math.min(burst, tokens + elapsed * rate / 1000) end
+    if tokens > burst then tokens = burst end
+    local allowed = math.floor(tokens)
+    if allowed < 0 then allowed = 0 end
+    if allowed < limit then limit = allowed end
+  end
   local ready_left = {}  -- ZCARD once per queue, then counted down
   if n > 1 then
     for _, q in ipairs(names) do
-      if not paused[q] then ready_left[q] = redis.call('ZCARD', ready_key(q)) else ready_left[q] = 0 end
+      if not paused[q] then
+        local c = redis.call('ZCARD', ready_key(q))
+        local free = room[q]
+        if free and free < c then c = free end
+        ready_left[q] = c
+      else ready_left[q] = 0 end
     end
   end
   local expiry_text = int_text(expiry)
@@ -121,9 +168,13 @@ if quiet or redis.call('GET', KEYS[2]) ~= '1' then
     local popped, taken = {}, {}
     if n == 1 then  -- one queue: pop first, and the reply says how many were ready (no ZCARD)
       local q = names[1]
+      local free = room[q]
+      if free and free < want then want = free end
+      if want <= 0 then break end  -- the queue is at its cap
       if paused[q] then ready_left[q] = 0 else
         popped[q] = redis.call('ZPOPMIN', ready_key(q), int_text(want))
         ready_left[q] = #popped[q] / 2
+        if free then room[q] = free - ready_left[q] end
       end
     end
     local picks, counts = {}, {}
@@ -214,6 +265,18 @@ if quiet or redis.call('GET', KEYS[2]) ~= '1' then
   end
   if #state > 0 then redis.call('HSET', KEYS[4], unpack(state)) end
   if leased_count > 0 then note_due(expiry) end
+  if tokens then
+    if leased_count > 0 then
+      tokens = tokens - leased_count
+      redis.call('HSET', KEYS[6], 'tokens', string.format('%.17g', tokens), 'ts', ARGV[2])
+      -- go-worker's TTL, max(2 x burst / rate s, 1 s): an expired bucket is a full one anyway.
+      redis.call('PEXPIRE', KEYS[6], int_text(math.max(math.ceil(2000 * burst / rate), 1000)))
+    end
+    -- The bucket stopped this call: look again when its next token is there.
+    if leased_count == limit and limit < asked then
+      note_due(now + math.ceil((1 - tokens) * 1000 / rate))
+    end
+  end
 end
 
 out[1] = next_due
