@@ -76,9 +76,10 @@ class RedisDurableQueue:
     ) -> None:
         self.limits = DurableLimits(global_rate_limit, queue_concurrency)
         self._limit_parts = (global_rate_limit is not None, queue_concurrency is not None)
-        # Whether P:limits caps a queue, as the last dequeue saw it: only then do the ack and
-        # fail scripts look for a capped queue to wake a node for.
+        # What P:limits holds, as the last dequeue saw it: a cap (only then do the ack and fail
+        # scripts look for a capped queue to wake a node for), a global rate.
         self._capped = bool(self.limits.queue_concurrency)
+        self._rated = self.limits.global_rate is not None
         self.store = store
         self._window = max(1, min(scan_window, 4000))  # bounded: Lua unpack() has a stack limit
         self._idempotency_ttl_ms = to_ms(max(idempotency_ttl, 0.0))
@@ -160,11 +161,15 @@ class RedisDurableQueue:
         """
         timeout = self._wait_timeout(max_wait)
         if timeout > 0:
-            keys, args, expires_at_ms = self._dequeue_call(limit, lease)
-            waited, reply = await self._wake.wait_then_eval(timeout, self.store.scripts.dequeue.sha, keys, args)
-            if reply is not None:
-                return self._leases(reply, expires_at_ms)
-            if not waited:  # the pipeline was not possible: the two-step path
+            waited = False
+            # Under a global rate limit the bucket must count the time the script runs, not
+            # the time the wait began (the pipeline's now is that old): the two-step path.
+            if not self._rated:
+                keys, args, expires_at_ms = self._dequeue_call(limit, lease)
+                waited, reply = await self._wake.wait_then_eval(timeout, self.store.scripts.dequeue.sha, keys, args)
+                if reply is not None:
+                    return self._leases(reply, expires_at_ms)
+            if not waited:  # the pipeline was not possible or not wanted: the two-step path
                 await self._wake.wait(timeout)
         return await self.dequeue(limit, lease)
 
@@ -280,7 +285,8 @@ class RedisDurableQueue:
 
     def _leases(self, reply: Any, expires_at_ms: int) -> list[DurableLease]:
         self._next_due_ms = int(reply[0]) if int(reply[0]) >= 0 else None
-        self._capped = reply[1] == 1
+        flags = int(reply[1])
+        self._capped, self._rated = bool(flags & 1), bool(flags & 2)
         return leases_from_reply(reply, expires_at_ms)
 
     def _wait_timeout(self, max_wait: float) -> float:

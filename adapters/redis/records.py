@@ -96,7 +96,7 @@ def uuid_from_bytes(raw: bytes) -> uuid.UUID:
 
 
 def leases_from_reply(reply: Sequence[Any], expires_at_ms: int) -> list[DurableLease]:
-    """Leases from the dequeue script's reply (its first two values: the next due time, capped or not).
+    """Leases from the dequeue script's reply (its first two values: the next due time, the limit flags).
 
     A field the task hash leaves out comes back None: its default.
     """

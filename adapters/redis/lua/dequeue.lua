@@ -4,7 +4,8 @@
 -- ARGV[1]=P ARGV[2]=now_ms ARGV[3]=lease_ms ARGV[4]=limit ARGV[5]=window
 -- ARGV[6]=token_base ARGV[7]=default_queue ARGV[8]=n, then n queue names this node serves
 --   (0: all known queues), then queue, weight pairs
--- Returns {next_due_ms or -1, 1 when P:limits caps a queue (acks then wake for freed slots) else 0,
+-- Returns {next_due_ms or -1, what P:limits holds: 1 a queue cap (acks then wake for freed slots)
+--   + 2 a global rate (the node then never pipelines a stale now behind its wait),
 --   then 14 values per lease: id (its 16 bytes), token, attempts, handler,
 --   payload, priority, queue, weight, retries, retry_delay_ms, run_at_ms, metadata,
 --   idempotency_key, name}; a field the hash leaves out (its default) comes back nil.
@@ -101,7 +102,7 @@ if not quiet then
   end
 end
 
-local out = {-1, caps and 1 or 0}
+local out = {-1, (caps and 1 or 0) + (rate and 2 or 0)}
 if quiet or redis.call('GET', KEYS[2]) ~= '1' then
   local paused = {}
   if not quiet then
@@ -130,12 +131,15 @@ if quiet or redis.call('GET', KEYS[2]) ~= '1' then
     end
   end
   -- The global bucket: refilled by time, cut to what is taken below (only for leases granted).
-  local asked, tokens = limit, nil
+  local asked, tokens, counted = limit, nil, ARGV[2]
   if rate and burst and rate > 0 then
     local b = redis.call('HMGET', KEYS[6], 'tokens', 'ts')
     tokens = tonumber(b[1]) or burst
     local elapsed = now - (tonumber(b[2]) or now)
     if elapsed > 0 then tokens = math.min(burst, tokens + elapsed * rate / 1000) end
+    -- Nodes' clocks and calls interleave: a call whose now is behind the stored ts must not
+    -- move ts back, or the next call would refill that stretch a second time.
+    if elapsed < 0 then counted = b[2] end
     if tokens > burst then tokens = burst end
     local allowed = math.floor(tokens)
     if allowed < 0 then allowed = 0 end
@@ -268,7 +272,7 @@ if quiet or redis.call('GET', KEYS[2]) ~= '1' then
   if tokens then
     if leased_count > 0 then
       tokens = tokens - leased_count
-      redis.call('HSET', KEYS[6], 'tokens', string.format('%.17g', tokens), 'ts', ARGV[2])
+      redis.call('HSET', KEYS[6], 'tokens', string.format('%.17g', tokens), 'ts', counted)
       -- go-worker's TTL, max(2 x burst / rate s, 1 s): an expired bucket is a full one anyway.
       redis.call('PEXPIRE', KEYS[6], int_text(math.max(math.ceil(2000 * burst / rate), 1000)))
     end
