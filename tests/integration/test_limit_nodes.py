@@ -102,7 +102,9 @@ def test_three_nodes_start_no_more_than_rate_times_time_plus_burst(names: tuple[
         wait_until(lambda: time.time() > opened + WINDOW + 0.2, "the end of the window", WINDOW + 10)
     finally:
         stop_all(nodes)
-        rows = [row.decode().split() for row in client.lrange(f"{key}:starts", 0, -1)]
+        rows = [
+            (row.decode() if isinstance(row, bytes) else row).split() for row in client.lrange(f"{key}:starts", 0, -1)
+        ]
         starts = sorted(float(row[0]) for row in rows)
         client.close()
 

@@ -37,8 +37,8 @@ async def probe(ctx: TaskContext, message: dict[str, Any]) -> str:
     key = os.environ["LIMITS_KEY"]
     client = _redis()
     started = time.time()
-    await client.eval(_ENTER, 2, f"{key}:running", f"{key}:peak")  # type: ignore[misc]
-    await client.rpush(f"{key}:starts", f"{started!r} {ctx.task_id} {ctx.attempt} {os.getpid()}")  # type: ignore[misc]
+    await client.eval(_ENTER, 2, f"{key}:running", f"{key}:peak")
+    await client.rpush(f"{key}:starts", f"{started!r} {ctx.task_id} {ctx.attempt} {os.getpid()}")
     try:
         await asyncio.sleep(float(message.get("sleep", 0)))
     finally:
