@@ -57,6 +57,7 @@ from pyworker.domain.errors import (
     WaitTimeoutError,
     WorkerError,
 )
+from pyworker.domain.limits import DurableLimits
 from pyworker.domain.metrics import MetricsSnapshot
 from pyworker.domain.nodes import DEFAULT_NODE_TTL, NodeInfo
 from pyworker.domain.retention import RetentionPolicy, prune_selection
@@ -91,6 +92,7 @@ __all__ = [
     "Duration",
     "DurableHandlerNotRegisteredError",
     "DurableLease",
+    "DurableLimits",
     "DurableLeaseNotFoundError",
     "DurableModeError",
     "DurablePayloadError",

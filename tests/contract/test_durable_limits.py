@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import fakeredis
 import pytest
 
 from pyworker.adapters.memory import InMemoryDurableBackend
-from pyworker.adapters.redis import RedisDurableBackend
+from pyworker.adapters.redis import RedisDurableBackend, RedisLimitStore
 from pyworker.application.ports import DurableQueue
-from pyworker.domain import ConfigurationError
+from pyworker.domain import ConfigurationError, DurableLimits
 
 from .conftest import DurableEnv
 from .durable_support import PROMPTLY, dequeue_all, make_task
@@ -153,3 +154,26 @@ def test_limits_out_of_range_are_configuration_errors(
         InMemoryDurableBackend(global_rate_limit=rate_limit, queue_concurrency=caps)
     with pytest.raises(ConfigurationError, match=message):
         RedisDurableBackend(fakeredis.aioredis.FakeRedis(), global_rate_limit=rate_limit, queue_concurrency=caps)
+
+
+async def test_the_stored_limits_are_read_changed_with_a_warning_and_cleared(
+    env: DurableEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    if env.kind == "memory":
+        pytest.skip("one process: limits are the backend's own")
+    node = await env.limited(global_rate_limit=(5, 2), queue_concurrency={"a": 1, "b": 2})
+    assert isinstance(node, RedisDurableBackend)
+    store = RedisLimitStore(node.store)
+    assert await store.read() == DurableLimits((5, 2), {"a": 1, "b": 2})
+
+    with caplog.at_level(logging.WARNING, logger="pyworker.durable"):
+        await env.limited(queue_concurrency={"a": 4})  # the caps replaced as a whole; the rate left
+    assert await store.read() == DurableLimits((5, 2), {"a": 4})
+    [warning] = [r.getMessage() for r in caplog.records if "durable limits" in r.getMessage()]
+    assert "were global rate 5/s burst 2, queue a at most 1, queue b at most 2" in warning
+    assert "now global rate 5/s burst 2, queue a at most 4" in warning
+
+    await store.write(DurableLimits())  # both parts cleared: no limit for anyone
+    assert (await store.read()).empty
+    await node.enqueue_many([make_task(queue="a") for _ in range(6)])
+    assert len(await dequeue_all(node)) == 6
