@@ -17,7 +17,8 @@ The Lua scripts build per-queue and per-task names from the same prefix (see
     P:wake                list    wake-up tokens for idle workers (BLPOP)
     P:nodes               zset    node registry index: score = expiry ms, member = node id
     P:node:<id>           hash    one node's last heartbeat (PEXPIRE ttl; docs/cluster.md#nodes)
-    P:limits              hash    limits every node obeys: rate, burst, q:<queue> = cap (docs/cluster.md#limits)
+    P:limits              hash    limits every node obeys: rate, burst, bucket (the bucket's name), q:<queue> = cap
+                                  (docs/cluster.md#limits)
     <raw>:global_rate     hash    the global token bucket: tokens, ts (go-worker's name, unbraced:
                                   the raw prefix; ``{raw}:global_rate`` on Redis Cluster, see global_rate_key)
 """

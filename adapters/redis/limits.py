@@ -62,7 +62,7 @@ class RedisLimitStore:
             args += ["", ""]
         else:
             args += [repr(float(limits.global_rate[0])), str(limits.global_rate[1])]
-        args.append("1" if caps else "0")
+        args += [store.global_rate_key, "1" if caps else "0"]
         for queue, cap in sorted(limits.queue_concurrency.items()):
             args += [queue, str(cap)]
         old = await store.run(store.scripts.limits, [store.keys.limits], args)

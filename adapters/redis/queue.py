@@ -76,8 +76,8 @@ class RedisDurableQueue:
     ) -> None:
         self.limits = DurableLimits(global_rate_limit, queue_concurrency)
         self._limit_parts = (global_rate_limit is not None, queue_concurrency is not None)
-        # What P:limits holds, as the last dequeue saw it: a cap (only then do the ack and fail
-        # scripts look for a capped queue to wake a node for), a global rate.
+        # What P:limits holds, as the last dequeue saw it: a cap (then acks and fails run the
+        # '_capped' scripts, which wake a node for a freed slot), a global rate.
         self._capped = bool(self.limits.queue_concurrency)
         self._rated = self.limits.global_rate is not None
         self.store = store
@@ -92,9 +92,7 @@ class RedisDurableQueue:
         self._set_queues(store.default_queue, queue_weights or {})
         keys = store.keys  # the scripts' KEYS lists, built once (the prefix never changes)
         self._enqueue_keys = [keys.queues, keys.seq, keys.wake]
-        self._dequeue_keys = [
-            keys.queues, keys.paused, keys.paused_queues, keys.round_robin, keys.limits, store.global_rate_key
-        ]  # fmt: skip
+        self._dequeue_keys = [keys.queues, keys.paused, keys.paused_queues, keys.round_robin]
         self._queues_key = [keys.queues]
 
     @property
@@ -192,10 +190,9 @@ class RedisDurableQueue:
         if not leases:
             return []
         store = self.store
-        args: list[Any] = [
-            store.prefix, store.now_ms(), self._idempotency_ttl_ms, "1" if self._capped else "0", *_pairs(leases)
-        ]  # fmt: skip
-        reply = await store.run(store.scripts.ack, self._queues_key, args)
+        args: list[Any] = [store.prefix, store.now_ms(), self._idempotency_ttl_ms, *_pairs(leases)]
+        script = store.scripts.ack_capped if self._capped else store.scripts.ack
+        reply = await store.run(script, self._queues_key, args)
         return [None if ok else _lost(lease) for lease, ok in zip(leases, reply, strict=True)]
 
     async def nack(self, lease: DurableLease, delay: float) -> None:
@@ -210,9 +207,9 @@ class RedisDurableQueue:
 
     async def fail(self, lease: DurableLease, error: str | BaseException) -> None:
         store = self.store
-        args = [store.prefix, store.now_ms(), str(lease.task_id), lease.token, failure_text(error),
-                "1" if self._capped else "0"]  # fmt: skip
-        if not await store.run(store.scripts.fail, [store.keys.queues, store.keys.dead], args):
+        args = [store.prefix, store.now_ms(), str(lease.task_id), lease.token, failure_text(error)]
+        script = store.scripts.fail_capped if self._capped else store.scripts.fail
+        if not await store.run(script, [store.keys.queues, store.keys.dead], args):
             raise _lost(lease)
 
     async def extend(self, lease: DurableLease, duration: float) -> DurableLease:

@@ -1,18 +1,19 @@
 -- Ack leases: forget each task whose token is current.
 -- KEYS[1]=P:queues
--- ARGV[1]=P ARGV[2]=now_ms ARGV[3]=idempotency_ttl_ms ARGV[4]='1' when P:limits caps queues (the
---   node's last dequeue said so), then id, token pairs (an id as its 16 bytes)
+-- ARGV[1]=P ARGV[2]=now_ms ARGV[3]=idempotency_ttl_ms, then id, token pairs (an id as its 16 bytes)
+-- Two variants (adapters/redis/scripts.py): 'ack', and 'ack_capped' for a node whose last dequeue
+-- saw a queue cap in P:limits: that one wakes a node for a freed slot (capped.lua).
 -- Returns per lease: 1 acked, 0 lease gone or stale (nothing changed).
 -- The fencing check is per lease; for a batch the removals are not: one ZREM per queue and
 -- one DEL for all the hashes, once the checks are done (docs/durable.md#throughput).
 local ttl = tonumber(ARGV[3])
-local count = (#ARGV - 4) / 2
+local count = (#ARGV - 3) / 2
 local results = {}
 local done, tkeys, by_queue  -- a batch's acked ids, hashes and per-queue ids
 if count > 1 then done, tkeys, by_queue = {}, {}, {} end
 ids_ahead(count)
-local freed = ARGV[4] == '1' and {} or nil  -- capped queues: the queues a lease left
-for i = 5, #ARGV - 1, 2 do
+local freed = CAPPED and {} or nil  -- the queues a lease left
+for i = 4, #ARGV - 1, 2 do
   local id = id_text(ARGV[i], 1)
   local f = leased(id, ARGV[i + 1], 'queue', 'idempotency_key')
   if f and done then

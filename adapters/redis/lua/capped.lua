@@ -1,6 +1,8 @@
--- A lease of a capped queue (P:limits, docs/cluster.md#limits) ended: when that queue has ready
--- tasks, wake one idle node, whose dequeue may now lease one. The settle scripts call it only
--- when the node says caps exist (ARGV): the unlimited path never reads P:limits.
+-- The '_capped' variants of ack and fail (adapters/redis/scripts.py), for a node whose last
+-- dequeue saw a queue cap in P:limits (docs/cluster.md#limits): a lease of a capped queue ended,
+-- so when that queue has ready tasks, wake one idle node, whose dequeue may now lease one. The
+-- plain variants include uncapped.lua instead and never read P:limits.
+local CAPPED = true
 local function wake_capped(queues)
   local limits = P .. ':limits'
   for q in pairs(queues) do

@@ -1,6 +1,8 @@
 -- Lease up to `limit` tasks across queues by weighted round robin.
--- KEYS[1]=P:queues KEYS[2]=P:paused KEYS[3]=P:paused:queues KEYS[4]=P:rr KEYS[5]=P:limits
--- KEYS[6]=the global rate bucket (go-worker's '<raw prefix>:global_rate'; '{P}:global_rate' on a cluster)
+-- KEYS[1]=P:queues KEYS[2]=P:paused KEYS[3]=P:paused:queues KEYS[4]=P:rr
+-- P:limits and the bucket it names are not KEYS (two more keys cost every call, limits or not):
+-- P:limits shares P's slot, and its 'bucket' field is the bucket's name, which a node on a
+-- cluster stores braced (adapters/redis/keys.py, global_rate_key).
 -- ARGV[1]=P ARGV[2]=now_ms ARGV[3]=lease_ms ARGV[4]=limit ARGV[5]=window
 -- ARGV[6]=token_base ARGV[7]=default_queue ARGV[8]=n, then n queue names this node serves
 --   (0: all known queues), then queue, weight pairs
@@ -56,7 +58,7 @@ local function head_score(key) return tonumber(redis.call('ZRANGE', key, '0', '0
 -- delayed head read below.
 local quiet = false
 if #names <= 1000 then  -- unpack()'s stack bound
-  local probe = {KEYS[2], KEYS[3], KEYS[5]}
+  local probe = {KEYS[2], KEYS[3], P .. ':limits'}
   for i, q in ipairs(names) do probe[i + 3] = delayed_key(q) end
   quiet = redis.call('EXISTS', unpack(probe)) == 0
 end
@@ -88,21 +90,23 @@ end
 
 -- The limits every node obeys (docs/cluster.md#limits), stored once in P:limits: read only
 -- when the probe above found a key, so the unlimited path pays nothing for them.
-local caps, rate, burst = nil, nil, nil
+local caps, rate, burst, bucket = nil, nil, nil, nil
+local out = {-1, 0}
 if not quiet then
-  local lim = redis.call('HGETALL', KEYS[5])
+  local lim = redis.call('HGETALL', P .. ':limits')
   for i = 1, #lim, 2 do
     local field = lim[i]
     if field == 'rate' then rate = tonumber(lim[i + 1])
     elseif field == 'burst' then burst = tonumber(lim[i + 1])
+    elseif field == 'bucket' then bucket = lim[i + 1]
     elseif string.sub(field, 1, 2) == 'q:' then
       caps = caps or {}
       caps[string.sub(field, 3)] = tonumber(lim[i + 1])
     end
   end
+  out[2] = (caps and 1 or 0) + (rate and 2 or 0)
 end
 
-local out = {-1, (caps and 1 or 0) + (rate and 2 or 0)}
 if quiet or redis.call('GET', KEYS[2]) ~= '1' then
   local paused = {}
   if not quiet then
@@ -120,8 +124,9 @@ if quiet or redis.call('GET', KEYS[2]) ~= '1' then
   local start_cursor = cursor
   -- A capped queue leases at most its cap minus its processing set (expired leases were
   -- reclaimed above); the round robin moves on to the other queues.
-  local room = {}
+  local room = nil  -- built only when a queue is capped: a table costs every call that builds one
   if caps then
+    room = {}
     for _, q in ipairs(names) do
       local cap = caps[q]
       if cap then
@@ -132,8 +137,8 @@ if quiet or redis.call('GET', KEYS[2]) ~= '1' then
   end
   -- The global bucket: refilled by time, cut to what is taken below (only for leases granted).
   local asked, tokens, counted = limit, nil, ARGV[2]
-  if rate and burst and rate > 0 then
-    local b = redis.call('HMGET', KEYS[6], 'tokens', 'ts')
+  if rate and burst and bucket and rate > 0 then
+    local b = redis.call('HMGET', bucket, 'tokens', 'ts')
     tokens = tonumber(b[1]) or burst
     local elapsed = now - (tonumber(b[2]) or now)
     if elapsed > 0 then tokens = math.min(burst, tokens + elapsed * rate / 1000) end
@@ -150,7 +155,7 @@ if quiet or redis.call('GET', KEYS[2]) ~= '1' then
     for _, q in ipairs(names) do
       if not paused[q] then
         local c = redis.call('ZCARD', ready_key(q))
-        local free = room[q]
+        local free = room and room[q]
         if free and free < c then c = free end
         ready_left[q] = c
       else ready_left[q] = 0 end
@@ -172,7 +177,7 @@ if quiet or redis.call('GET', KEYS[2]) ~= '1' then
     local popped, taken = {}, {}
     if n == 1 then  -- one queue: pop first, and the reply says how many were ready (no ZCARD)
       local q = names[1]
-      local free = room[q]
+      local free = room and room[q]
       if free and free < want then want = free end
       if want <= 0 then break end  -- the queue is at its cap
       if paused[q] then ready_left[q] = 0 else
@@ -272,9 +277,9 @@ if quiet or redis.call('GET', KEYS[2]) ~= '1' then
   if tokens then
     if leased_count > 0 then
       tokens = tokens - leased_count
-      redis.call('HSET', KEYS[6], 'tokens', string.format('%.17g', tokens), 'ts', counted)
+      redis.call('HSET', bucket, 'tokens', string.format('%.17g', tokens), 'ts', counted)
       -- go-worker's TTL, max(2 x burst / rate s, 1 s): an expired bucket is a full one anyway.
-      redis.call('PEXPIRE', KEYS[6], int_text(math.max(math.ceil(2000 * burst / rate), 1000)))
+      redis.call('PEXPIRE', bucket, int_text(math.max(math.ceil(2000 * burst / rate), 1000)))
     end
     -- The bucket stopped this call: look again when its next token is there.
     if leased_count == limit and limit < asked then
