@@ -49,6 +49,10 @@ def start_nodes(prefix: str, key: str, *limits: str, count: int = 3) -> list[Lim
         return list(pool.map(lambda _: LimitedNode(prefix, key, *limits), range(count)))
 
 
+def banner(node: LimitedNode) -> str:
+    return next(line for line in node.log if line.startswith("worker ready"))
+
+
 def stop_all(nodes: list[LimitedNode]) -> None:
     with ThreadPoolExecutor(len(nodes)) as pool:
         codes = list(pool.map(lambda node: node.stop(), nodes))
@@ -96,6 +100,7 @@ def test_three_nodes_start_no_more_than_rate_times_time_plus_burst(names: tuple[
     client = redis.Redis.from_url(URL)
     nodes = start_nodes(prefix, key, "--global-rate-limit", f"{RATE}:{BURST}")
     try:
+        assert f"global_rate_limit={RATE}:{BURST} " in banner(nodes[0])  # the banner says what it set
         # No lease can come before the enqueue: a start by `opened + WINDOW` had its lease in the window.
         opened = time.time()
         enqueue(prefix, 600)  # far more than the window can start
@@ -119,6 +124,7 @@ def test_three_nodes_never_run_more_than_the_queue_cap(names: tuple[str, str]) -
     client = redis.Redis.from_url(URL)
     nodes = start_nodes(prefix, key, "--queue-concurrency", "q=3")
     try:
+        assert " queue_concurrency=q=3 " in banner(nodes[0])
         enqueue(prefix, 24, queue="q", sleep=0.25)  # 4 workers on each of 3 nodes: 12 could run at once
         wait_until(lambda: int(client.get(f"{key}:done") or 0) == 24, "24 runs done")
     finally:
