@@ -12,7 +12,10 @@ one pyworker drain under cProfile, empty handler and probe, and the producer),
 ``--profile-only`` (just those profiles), ``--telemetry`` (only the drain, with the
 worker's telemetry off and on, interleaved: OTLP/HTTP spans to a sink on 127.0.0.1
 plus the Prometheus endpoint, ``--traces otlp --metrics-port 0``), ``--results-off`` (every
-pyworker worker with ``--result-ttl 0``: no outcome recorded per ack; docs/cluster.md#results).
+pyworker worker with ``--result-ttl 0``: no outcome recorded per ack; docs/cluster.md#results),
+``--limits`` (every pyworker worker also runs with cluster-wide limits far above what it
+reaches, ``--global-rate-limit 1000000:1000000 --queue-concurrency default=1000000``: the cost
+of the limits' path, docs/cluster.md#limits).
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ from pyworker.application import TaskManager  # noqa: E402
 from pyworker.domain import DurableTask  # noqa: E402
 
 URL = os.environ.get("DURABLE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-_OPTIONS = {"--quick", "--profile", "--profile-only", "--telemetry", "--no-peers", "--results-off"}
+_OPTIONS = {"--quick", "--profile", "--profile-only", "--telemetry", "--no-peers", "--results-off", "--limits"}
 if any(arg in ("-h", "--help") for arg in sys.argv[1:]) or not set(sys.argv[1:]) <= _OPTIONS:
     print(__doc__)
     raise SystemExit(0 if any(arg in ("-h", "--help") for arg in sys.argv[1:]) else 2)
@@ -78,6 +81,9 @@ SMALL = 1_000
 DEFAULT_FLAGS = ["--codec", "json"]
 # The same worker tuned for throughput (printed with the results; DURABLE_BENCH_TUNED_FLAGS replaces it).
 TUNED_FLAGS = os.environ.get("DURABLE_BENCH_TUNED_FLAGS", "--concurrency 64 --batch 64 --codec json").split()
+if "--limits" in sys.argv:  # limits no run reaches: what enforcing them costs
+    LIMIT_FLAGS = ["--global-rate-limit", "1000000:1000000", "--queue-concurrency", "default=1000000"]
+    DEFAULT_FLAGS, TUNED_FLAGS = [*DEFAULT_FLAGS, *LIMIT_FLAGS], [*TUNED_FLAGS, *LIMIT_FLAGS]
 HUEY_WORKERS = int(os.environ.get("DURABLE_BENCH_HUEY_WORKERS", "8"))
 HUEY_TYPE = "thread"  # gevent is not installed; threads beat processes for a no-op job on 2 CPUs
 PAYLOAD = b"{}"

@@ -65,6 +65,7 @@ from pyworker.domain.errors import (
     WaitTimeoutError,
     WorkerError,
 )
+from pyworker.domain.limits import DurableLimits
 from pyworker.domain.metrics import MetricsSnapshot
 from pyworker.domain.nodes import DEFAULT_NODE_TTL, NodeInfo
 from pyworker.domain.retention import RetentionPolicy, prune_selection
@@ -104,6 +105,7 @@ __all__ = [
     "DurableCancelRequestedError",
     "DurableHandlerNotRegisteredError",
     "DurableLease",
+    "DurableLimits",
     "DurableOutcome",
     "DurableLeaseNotFoundError",
     "DurableModeError",

@@ -62,9 +62,19 @@ class Backends(containers.DeclarativeContainer):
     durable_backend = providers.Selector(
         settings.provided.kind,
         none=providers.Object(None),
-        memory=providers.Resource(open_memory_backend, clock=core.clock),
+        memory=providers.Resource(
+            open_memory_backend,
+            clock=core.clock,
+            global_rate_limit=settings.provided.global_rate_limit,
+            queue_concurrency=settings.provided.queue_concurrency,
+        ),
         redis=providers.Resource(
-            open_redis_backend, client=redis_client, prefix=settings.provided.redis_prefix, clock=core.clock
+            open_redis_backend,
+            client=redis_client,
+            prefix=settings.provided.redis_prefix,
+            clock=core.clock,
+            global_rate_limit=settings.provided.global_rate_limit,
+            queue_concurrency=settings.provided.queue_concurrency,
         ),
     )
 
@@ -122,7 +132,8 @@ def build_container(
     Args:
         manager: ManagerConfig fields (``max_workers``, ``timeout``, ...).
         durable: DurableConfig fields (``lease``, ``batch_size``, ``connect_timeout``, ...).
-        backend: BackendConfig fields (``kind``, ``codec``, ``redis_url``, ``redis_prefix``).
+        backend: BackendConfig fields (``kind``, ``codec``, ``redis_url``, ``redis_prefix``,
+            ``global_rate_limit``, ``queue_concurrency``).
         durable_handlers: a TypedDurableRegistry or a mapping of DurableHandlerSpec.
         telemetry: TelemetryConfig fields (``traces``, ``metrics``, ``metrics_port``, ...).
 
@@ -223,8 +234,9 @@ async def open_task_manager(
 
     Options are TaskManager's keyword arguments (``max_workers``, ...,
     ``durable_lease``, ``durable_connect_timeout``) and the backend's: ``backend``
-    ("none", "memory" or "redis"), ``codec`` ("proto" or "json"), ``redis_url`` and
-    ``redis_prefix``; ``telemetry`` takes TelemetryConfig fields (docs/observability.md).
+    ("none", "memory" or "redis"), ``codec`` ("proto" or "json"), ``redis_url``,
+    ``redis_prefix``, ``global_rate_limit`` and ``queue_concurrency`` (docs/cluster.md#limits);
+    ``telemetry`` takes TelemetryConfig fields (docs/observability.md).
     See ``task_manager_scope`` for what happens on exit (the telemetry providers are
     flushed and shut down with the other resources).
 

@@ -36,6 +36,7 @@ from pyworker.entrypoints.admin_settings import guardrails_from_env
 from pyworker.entrypoints.container import Application, configure, task_manager_scope
 from pyworker.entrypoints.durations import DURATION
 from pyworker.entrypoints.errors import EXIT_USAGE, CliError
+from pyworker.entrypoints.limit_options import limit_options, limit_settings
 from pyworker.entrypoints.redis_url import DEFAULT_REDIS_URL, REDIS_URL, redact_url
 from pyworker.entrypoints.settings import DEFAULT_REDIS_PREFIX
 from pyworker.entrypoints.telemetry_options import telemetry_banner, telemetry_options, telemetry_settings
@@ -196,6 +197,7 @@ def banner(container: Application, server: WorkerGrpcServer, port: int, handlers
 @click.option("--results-max-len", type=click.IntRange(min=1), default=10_000, show_default=True,
               help="Durable backends: the results stream's approximate length cap, in outcomes.")
 @click.option("--max-message-bytes", type=click.IntRange(min=1024), default=4 * 1024 * 1024, show_default=True)
+@limit_options
 @telemetry_options
 @click.pass_obj
 def serve(
@@ -216,6 +218,8 @@ def serve(
     result_ttl: float,
     results_max_len: int,
     max_message_bytes: int,
+    global_rate_limit: tuple[float, int] | None,
+    queue_concurrency: tuple[tuple[str, int], ...],
     metrics_port: int | None,
     metrics_host: str,
     traces: str | None,
@@ -241,7 +245,10 @@ def serve(
         container,
         manager={"max_workers": concurrency, "max_tasks": max_tasks, "tasks_per_second": 0, "timeout": timeout},
         durable={"result_ttl": result_ttl, "results_max_len": results_max_len},
-        backend={"kind": kind, "redis_url": redis_url, "redis_prefix": redis_prefix},
+        backend={
+            "kind": kind, "redis_url": redis_url, "redis_prefix": redis_prefix,
+            **limit_settings(global_rate_limit, queue_concurrency),
+        },
         durable_handlers={name: DurableHandlerSpec(make=s.make, fn=s.fn) for name, s in handlers.items()}
         if kind != "none" else None,
         telemetry=telemetry_settings(

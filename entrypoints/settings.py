@@ -9,6 +9,7 @@ import attrs
 
 from pyworker.application.config import DURABLE_OPTIONS, MANAGER_OPTIONS
 from pyworker.domain import ConfigurationError, WorkerError
+from pyworker.domain.limits import DurableLimits
 from pyworker.entrypoints.redis_url import DEFAULT_REDIS_URL, validate_redis_url
 
 #: The key prefix of workerctl, the container and the examples (wrapped as ``{pyworker}``).
@@ -31,6 +32,10 @@ def _redis_url(_instance: Any, _attribute: Any, value: str) -> None:
     validate_redis_url(value)
 
 
+def _limits(instance: BackendConfig, _attribute: Any, _value: Any) -> None:
+    DurableLimits(instance.global_rate_limit, instance.queue_concurrency)  # raises ConfigurationError
+
+
 @attrs.frozen
 class BackendConfig:
     """Which durable backend the container builds, and how it reaches Redis.
@@ -41,16 +46,24 @@ class BackendConfig:
         codec: the durable payload codec, ``proto`` (go-worker's bytes) or ``json``.
         redis_url: ``redis://``, ``rediss://`` or ``unix://`` (checked when set).
         redis_prefix: the key prefix, wrapped as ``{prefix}`` unless it contains ``{``.
+        global_rate_limit: (rate tokens/s, burst) across every node of the store;
+        queue_concurrency: queue -> the most tasks leased at once across every node.
+            None leaves that part as the store holds it (docs/cluster.md#limits).
     """
 
     kind: str = attrs.field(default="none", validator=_one_of("backend", BACKEND_KINDS))
     codec: str = attrs.field(default="proto", validator=_one_of("codec", CODECS))
     redis_url: str = attrs.field(default=DEFAULT_REDIS_URL, validator=_redis_url)
     redis_prefix: str = DEFAULT_REDIS_PREFIX
+    global_rate_limit: tuple[float, int] | None = attrs.field(default=None, validator=_limits)
+    queue_concurrency: Mapping[str, int] | None = attrs.field(default=None, validator=_limits)
 
 
 #: The backend keyword options of open_task_manager() -> BackendConfig fields.
-BACKEND_OPTIONS = {"backend": "kind", "codec": "codec", "redis_url": "redis_url", "redis_prefix": "redis_prefix"}
+BACKEND_OPTIONS = {
+    "backend": "kind", "codec": "codec", "redis_url": "redis_url", "redis_prefix": "redis_prefix",
+    "global_rate_limit": "global_rate_limit", "queue_concurrency": "queue_concurrency",
+}  # fmt: skip
 
 
 def config_value(cls: type[C], options: Mapping[str, Any] | None, section: str) -> C:

@@ -21,6 +21,7 @@ from pyworker.domain.schedule import ScheduleError
 from pyworker.entrypoints.container import Application, configure, task_manager_scope
 from pyworker.entrypoints.durations import DURATION, format_duration
 from pyworker.entrypoints.errors import EXIT_USAGE, CliError
+from pyworker.entrypoints.limit_options import limit_options, limit_settings
 from pyworker.entrypoints.redis_url import DEFAULT_REDIS_URL, REDIS_URL, redact_url
 from pyworker.entrypoints.settings import DEFAULT_REDIS_PREFIX
 from pyworker.entrypoints.telemetry_options import telemetry_banner, telemetry_options, telemetry_settings
@@ -199,6 +200,10 @@ def banner(container: Application, handlers: Mapping[str, DurableHandlerSpec]) -
     if settings.kind == "redis":
         where += f" url={redact_url(settings.redis_url)} prefix={settings.redis_prefix}"
     queues = ",".join(durable.queues) if durable.queues else "all"
+    if settings.global_rate_limit is not None:
+        where += " global_rate_limit={:g}:{}".format(*settings.global_rate_limit)
+    if settings.queue_concurrency:
+        where += " queue_concurrency=" + ",".join(f"{q}={n}" for q, n in sorted(settings.queue_concurrency.items()))
     return (
         f"worker ready: pid={os.getpid()} handlers={sorted(handlers)} {where} queues={queues} "
         f"concurrency={manager.max_workers} lease={format_duration(durable.lease)} batch={durable.batch_size} "
@@ -251,6 +256,7 @@ def banner(container: Application, handlers: Mapping[str, DurableHandlerSpec]) -
     show_default=True,
     help="Finished tasks kept in memory for get_task and hooks (older ones are forgotten).",
 )
+@limit_options
 @telemetry_options
 @click.pass_obj
 def worker(
@@ -276,6 +282,8 @@ def worker(
     max_retries: int,
     codec: str,
     keep_finished: int,
+    global_rate_limit: tuple[float, int] | None,
+    queue_concurrency: tuple[tuple[str, int], ...],
     metrics_port: int | None,
     metrics_host: str,
     traces: str | None,
@@ -307,7 +315,10 @@ def worker(
             "result_ttl": result_ttl,
             "results_max_len": results_max_len,
         },
-        backend={"kind": backend, "redis_url": redis_url, "redis_prefix": redis_prefix, "codec": codec},
+        backend={
+            "kind": backend, "redis_url": redis_url, "redis_prefix": redis_prefix, "codec": codec,
+            **limit_settings(global_rate_limit, queue_concurrency),
+        },
         durable_handlers=handlers,
         telemetry=telemetry_settings(
             "workerctl-worker",

@@ -50,6 +50,7 @@ from pyworker.domain.errors import (
     InvalidTaskError,
     TaskNotFoundError,
 )
+from pyworker.domain.limits import DurableLimits, TokenBucket
 from pyworker.domain.scheduling import (
     DEFAULT_QUEUE,
     WeightedRoundRobin,
@@ -97,6 +98,13 @@ class InMemoryDurableBackend:
     leases, delayed tasks, a DLQ and idempotency keys. Times come from the
     injected Clock, compared in whole milliseconds. Not thread-safe: use it from
     one event loop. Nothing survives the process.
+
+    ``global_rate_limit`` (rate tokens/s, burst) and ``queue_concurrency`` (queue ->
+    the most tasks leased at once) are the Redis backend's cluster-wide limits, here
+    for the nodes of this one process (docs/cluster.md#limits).
+
+    Raises:
+        ConfigurationError: a limit out of range (``domain.limits.DurableLimits``).
     """
 
     def __init__(
@@ -105,7 +113,13 @@ class InMemoryDurableBackend:
         default_queue: str = DEFAULT_QUEUE,
         queue_weights: Mapping[str, int] | None = None,
         idempotency_ttl: float = DEFAULT_IDEMPOTENCY_TTL,
+        *,
+        global_rate_limit: tuple[float, int] | None = None,
+        queue_concurrency: Mapping[str, int] | None = None,
     ) -> None:
+        self.limits = DurableLimits(global_rate_limit, queue_concurrency)
+        self._bucket: TokenBucket | None = None
+        self._limit_due_ms: int | None = None  # when a limit that stopped a dequeue lets more through
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._default_queue = normalize_queue(default_queue)
         self._configured_weights = normalize_queue_weights(queue_weights)
@@ -195,12 +209,26 @@ class InMemoryDurableBackend:
             self._reclaim(queue, now_ms)
         if self._paused:
             return []
+        wanted = max(limit, 1)
+        bucket, self._limit_due_ms = self._refilled_bucket(now_ms), None
+        if bucket is not None:
+            wanted = min(wanted, bucket.available)
+        room = {q: cap - len(self._processing.get(q, ())) for q, cap in self.limits.queue_concurrency.items()}
+        has_work = self._has_work if self._only is None else self._has_work_here
+        if room:
+            base = has_work
+
+            def has_work(queue: str) -> bool:
+                return room.get(queue, 1) > 0 and base(queue)
+
         leases: list[DurableLease] = []
         token_base = secrets.token_hex(8)
-        while len(leases) < max(limit, 1):
-            picked = self._rr.pick(self._has_work if self._only is None else self._has_work_here)
+        while len(leases) < wanted:
+            picked = self._rr.pick(has_work)
             if picked is None:
                 break
+            if picked in room:
+                room[picked] -= 1
             _, _, _, task_id = heapq.heappop(self._ready[picked])
             entry = self._tasks[task_id]
             entry.state = DurableState.PROCESSING
@@ -213,6 +241,10 @@ class InMemoryDurableBackend:
             leases.append(
                 DurableLease(entry.task, entry.token, entry.attempts, entry.task.retries, entry.lease_ms / 1000)
             )
+        if bucket is not None:
+            self._bucket = bucket = bucket.take(len(leases))
+            if len(leases) == wanted < max(limit, 1):  # the bucket stopped this call: look again at its next token
+                self._limit_due_ms = bucket.next_token_ms()
         return leases
 
     async def ack(self, lease: DurableLease, output: str = "") -> None:
@@ -596,6 +628,13 @@ class InMemoryDurableBackend:
             task = entry.task
             heapq.heappush(self._ready[queue], (task.priority, -task.weight, entry.seq, task_id))
 
+    def _refilled_bucket(self, now_ms: int) -> TokenBucket | None:
+        rate = self.limits.global_rate
+        if rate is None:
+            return None
+        bucket = self._bucket if self._bucket is not None else TokenBucket.full(*rate, now_ms)
+        return bucket.refilled(now_ms)
+
     def _has_work(self, queue: str) -> bool:
         return queue not in self._paused_queues and bool(self._ready.get(queue))
 
@@ -640,9 +679,12 @@ class InMemoryDurableBackend:
         return entry
 
     def _end_lease(self, entry: _Entry) -> None:
-        self._processing[entry.task.queue].discard(self._id(entry))
+        queue = entry.task.queue
+        self._processing[queue].discard(self._id(entry))
         entry.token = ""
         entry.lease_ms = 0
+        if queue in self.limits.queue_concurrency and self._ready.get(queue):
+            self._notify()  # a slot of a full queue is free: an idle node may lease its next task
 
     def _ack(self, lease: DurableLease, output: str) -> None:
         entry = self._leased(lease)
@@ -674,6 +716,8 @@ class InMemoryDurableBackend:
     def _next_due_ms(self) -> int | None:
         heads = [heap[0][0] for heap in self._delayed.values() if heap]
         heads += [heap[0][0] for heap in self._expiries.values() if heap]
+        if self._limit_due_ms is not None:
+            heads.append(self._limit_due_ms)
         return min(heads) if heads else None
 
     def _ordered_ids(self, state: DurableState, queue: str) -> list[uuid.UUID]:

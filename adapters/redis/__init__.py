@@ -10,6 +10,7 @@ from pyworker.adapters.redis.client import (
 from pyworker.adapters.redis.durable import RedisDurableBackend
 from pyworker.adapters.redis.inspector import RedisDurableInspector
 from pyworker.adapters.redis.keys import RedisKeys, effective_prefix
+from pyworker.adapters.redis.limits import RedisLimitStore
 from pyworker.adapters.redis.nodes import RedisNodeRegistry
 from pyworker.adapters.redis.queue import RedisDurableQueue
 from pyworker.adapters.redis.store import RedisDurableStore
@@ -21,6 +22,7 @@ __all__ = [
     "RedisDurableQueue",
     "RedisDurableStore",
     "RedisKeys",
+    "RedisLimitStore",
     "RedisNodeRegistry",
     "effective_prefix",
     "new_redis_client",

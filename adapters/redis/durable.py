@@ -25,7 +25,8 @@ class RedisDurableBackend(RedisDurableQueue, RedisDurableInspector):
     prefix))``; one that only works, ``RedisDurableQueue(store, ...)``. The backend
     receives its client (``adapters/redis/client.py`` builds one from a URL) and
     does not close it unless ``close_client`` is set. Arguments as in
-    RedisDurableStore and RedisDurableQueue.
+    RedisDurableStore and RedisDurableQueue (``global_rate_limit`` and
+    ``queue_concurrency``: the cluster-wide limits, docs/cluster.md#limits).
     """
 
     def __init__(
@@ -41,6 +42,8 @@ class RedisDurableBackend(RedisDurableQueue, RedisDurableInspector):
         enqueue_chunk: int = 1000,
         fallback_poll: float = 0.5,
         close_client: bool = False,
+        global_rate_limit: tuple[float, int] | None = None,
+        queue_concurrency: Mapping[str, int] | None = None,
     ) -> None:
         store = RedisDurableStore(client, prefix, clock, default_queue)
         RedisDurableQueue.__init__(
@@ -52,6 +55,8 @@ class RedisDurableBackend(RedisDurableQueue, RedisDurableInspector):
             enqueue_chunk=enqueue_chunk,
             fallback_poll=fallback_poll,
             close_client=close_client,
+            global_rate_limit=global_rate_limit,
+            queue_concurrency=queue_concurrency,
         )
         RedisDurableInspector.__init__(self, store)
         self._schedule_store: RedisScheduleStore | None = None

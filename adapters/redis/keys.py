@@ -23,6 +23,10 @@ The Lua scripts build per-queue and per-task names from the same prefix (see
                                   (docs/cluster.md#cancellation)
     P:result:<id>         string  a settled task's outcome, JSON (PX result ttl; docs/cluster.md#results)
     P:results             stream  outcomes in settling order, field r = the same JSON (MAXLEN ~)
+    P:limits              hash    limits every node obeys: rate, burst, bucket (the bucket's name), q:<queue> = cap
+                                  (docs/cluster.md#limits)
+    <raw>:global_rate     hash    the global token bucket: tokens, ts (go-worker's name, unbraced:
+                                  the raw prefix; ``{raw}:global_rate`` on Redis Cluster, see global_rate_key)
 """
 
 from __future__ import annotations
@@ -38,6 +42,15 @@ def effective_prefix(prefix: str) -> str:
     """
     prefix = prefix or "pyworker"
     return prefix if "{" in prefix else "{" + prefix + "}"
+
+
+def global_rate_key(prefix: str, cluster: bool) -> str:
+    """The global rate bucket: go-worker's ``<raw prefix>:global_rate``, so a Go node on the same
+    prefix shares it (docs/cluster.md#limits). On Redis Cluster the braced ``{prefix}:global_rate``:
+    the dequeue script takes tokens atomically with its leases, and a script reaches one slot only.
+    """
+    raw = prefix or "pyworker"
+    return f"{effective_prefix(raw) if cluster else raw}:global_rate"
 
 
 @attrs.frozen
@@ -78,6 +91,10 @@ class RedisKeys:
     def cancel(self) -> str:
         """The pub/sub channel cancel requests of leased tasks go out on."""
         return f"{self.prefix}:cancel"
+
+    @property
+    def limits(self) -> str:
+        return f"{self.prefix}:limits"
 
     @property
     def nodes(self) -> str:

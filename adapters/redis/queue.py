@@ -12,6 +12,7 @@ import attrs
 
 from pyworker.adapters.redis.cancels import RedisCancelSubscription
 from pyworker.adapters.redis.keys import RedisKeys
+from pyworker.adapters.redis.limits import RedisLimitStore
 from pyworker.adapters.redis.records import encode_task, leases_from_reply
 from pyworker.adapters.redis.store import RedisDurableStore
 from pyworker.adapters.redis.wake import RedisWakeListener
@@ -34,6 +35,7 @@ from pyworker.domain.errors import (
     InvalidTaskError,
     TaskNotFoundError,
 )
+from pyworker.domain.limits import DurableLimits
 from pyworker.domain.scheduling import normalize_queue, normalize_queue_weights
 from pyworker.domain.status import TaskStatus
 
@@ -60,6 +62,14 @@ class RedisDurableQueue:
         fallback_poll: the wait between tries of ``wait_for_work`` while Redis is down.
         close_client: ``close()`` also closes the store's client. For a composition
             root that has no resource life cycle; otherwise the client's owner closes it.
+        global_rate_limit: (rate tokens/s, burst) for every node on this prefix;
+            ``queue_concurrency``: queue -> the most tasks leased at once across every
+            node. Each part given is stored in Redis when the node starts
+            (``configure_queues``), replacing the stored part; every node's dequeue
+            obeys what is stored, configured or not (docs/cluster.md#limits).
+
+    Raises:
+        ConfigurationError: a limit out of range (``domain.limits.DurableLimits``).
     """
 
     def __init__(
@@ -72,7 +82,15 @@ class RedisDurableQueue:
         enqueue_chunk: int = 1000,
         fallback_poll: float = 0.5,
         close_client: bool = False,
+        global_rate_limit: tuple[float, int] | None = None,
+        queue_concurrency: Mapping[str, int] | None = None,
     ) -> None:
+        self.limits = DurableLimits(global_rate_limit, queue_concurrency)
+        self._limit_parts = (global_rate_limit is not None, queue_concurrency is not None)
+        # What P:limits holds, as the last dequeue saw it: a cap (then acks and fails run the
+        # '_capped' scripts, which wake a node for a freed slot), a global rate.
+        self._capped = bool(self.limits.queue_concurrency)
+        self._rated = self.limits.global_rate is not None
         self.store = store
         self._window = max(1, min(scan_window, 4000))  # bounded: Lua unpack() has a stack limit
         self._idempotency_ttl_ms = to_ms(max(idempotency_ttl, 0.0))
@@ -155,11 +173,15 @@ class RedisDurableQueue:
         """
         timeout = self._wait_timeout(max_wait)
         if timeout > 0:
-            keys, args, expires_at_ms = self._dequeue_call(limit, lease)
-            waited, reply = await self._wake.wait_then_eval(timeout, self.store.scripts.dequeue.sha, keys, args)
-            if reply is not None:
-                return self._leases(reply, expires_at_ms)
-            if not waited:  # the pipeline was not possible: the two-step path
+            waited = False
+            # Under a global rate limit the bucket must count the time the script runs, not
+            # the time the wait began (the pipeline's now is that old): the two-step path.
+            if not self._rated:
+                keys, args, expires_at_ms = self._dequeue_call(limit, lease)
+                waited, reply = await self._wake.wait_then_eval(timeout, self.store.scripts.dequeue.sha, keys, args)
+                if reply is not None:
+                    return self._leases(reply, expires_at_ms)
+            if not waited:  # the pipeline was not possible or not wanted: the two-step path
                 await self._wake.wait(timeout)
         return await self.dequeue(limit, lease)
 
@@ -195,7 +217,8 @@ class RedisDurableQueue:
         else:
             args += _pairs(leases)
             keys = self._queues_key
-        reply = await store.run(store.scripts.ack, keys, args)
+        script = store.scripts.ack_capped if self._capped else store.scripts.ack
+        reply = await store.run(script, keys, args)
         return [None if ok else _lost(lease) for lease, ok in zip(leases, reply, strict=True)]
 
     async def nack(self, lease: DurableLease, delay: float) -> None:
@@ -221,7 +244,8 @@ class RedisDurableQueue:
         if self._result_args:
             keys.append(store.keys.results)
             args += self._result_args
-        if not await store.run(store.scripts.fail, keys, args):
+        script = store.scripts.fail_capped if self._capped else store.scripts.fail
+        if not await store.run(script, keys, args):
             raise _lost(lease)
 
     async def cancel(self, task_id: uuid.UUID, reason: str) -> CancelOutcome:
@@ -284,6 +308,14 @@ class RedisDurableQueue:
         self, default_queue: str, weights: Mapping[str, int], queues: Sequence[str] | None = None
     ) -> None:
         self._set_queues(default_queue, weights, queues)
+        await self.apply_limits()
+
+    async def apply_limits(self) -> None:
+        """Store this node's configured limit parts in Redis for every node (``configure_queues``
+        calls it: a node's start). A part not configured is left as stored.
+        """
+        rate, caps = self._limit_parts
+        await RedisLimitStore(self.store).apply_node_limits(self.limits, rate=rate, caps=caps)
 
     async def configure_results(self, ttl: float, max_len: int, node_id: str) -> None:
         """Record outcomes from now on: ``P:result:<id>`` for ``ttl`` seconds and one entry
@@ -319,6 +351,8 @@ class RedisDurableQueue:
 
     def _leases(self, reply: Any, expires_at_ms: int) -> list[DurableLease]:
         self._next_due_ms = int(reply[0]) if int(reply[0]) >= 0 else None
+        flags = int(reply[1])
+        self._capped, self._rated = bool(flags & 1), bool(flags & 2)
         return leases_from_reply(reply, expires_at_ms)
 
     def _wait_timeout(self, max_wait: float) -> float:

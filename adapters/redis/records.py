@@ -96,14 +96,14 @@ def uuid_from_bytes(raw: bytes) -> uuid.UUID:
 
 
 def leases_from_reply(reply: Sequence[Any], expires_at_ms: int) -> list[DurableLease]:
-    """Leases from the dequeue script's reply (its first value is the next due time).
+    """Leases from the dequeue script's reply (its first two values: the next due time, the limit flags).
 
     A field the task hash leaves out comes back None: its default.
     """
     expires_at = expires_at_ms / 1000
     leases: list[DurableLease] = []
     append = leases.append
-    for i in range(1, len(reply), LEASE_WIDTH):
+    for i in range(2, len(reply), LEASE_WIDTH):
         (id_bytes, token, attempts, handler, payload, priority, queue, weight, retries, retry_delay_ms,
          run_at_ms, metadata, idem, name) = reply[i : i + LEASE_WIDTH]  # fmt: skip
         max_retries = int(retries) if retries else 0

@@ -6,11 +6,12 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import redis.exceptions
+from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 
 from pyworker.adapters.clock import SystemClock
 from pyworker.adapters.redis.client import RedisClient
-from pyworker.adapters.redis.keys import RedisKeys
+from pyworker.adapters.redis.keys import RedisKeys, global_rate_key
 from pyworker.adapters.redis.scripts import RedisScripts
 from pyworker.application.ports import Clock
 from pyworker.domain.duration import to_ms
@@ -64,6 +65,7 @@ class RedisDurableStore:
         self.client = client
         self.keys = RedisKeys(prefix)
         self.prefix = self.keys.prefix
+        self.global_rate_key = global_rate_key(prefix, isinstance(client, RedisCluster))
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.scripts = RedisScripts.register(client)
         self.default_queue = normalize_queue(default_queue)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 import attrs
 import fakeredis
@@ -24,6 +25,12 @@ REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 NO_RETRY = Retry(NoBackoff(), 0)
 
 
+class LimitedNode(Protocol):
+    def __call__(
+        self, global_rate_limit: tuple[float, int] | None = None, queue_concurrency: Mapping[str, int] | None = None
+    ) -> Awaitable[DurableBackend]: ...
+
+
 @attrs.define
 class DurableEnv:
     """One adapter under test.
@@ -32,8 +39,10 @@ class DurableEnv:
     RedisDurableBackend and a RedisDurableInspector over its store; for memory one
     object). ``peer()`` is another worker node on the same store (for Redis a second
     client, for memory the same object); ``unreachable()`` both ports on a store that
-    cannot be reached, or None where that cannot happen. ``prefix`` is the Redis key
-    prefix ("" for memory).
+    cannot be reached, or None where that cannot happen. ``limited(global_rate_limit,
+    queue_concurrency)`` is a started node with those limits (for Redis on the same
+    store, for memory a store of its own: use it for every call). ``prefix`` is the
+    Redis key prefix ("" for memory).
     """
 
     kind: str
@@ -42,6 +51,7 @@ class DurableEnv:
     inspector: DurableInspector
     peer: Callable[[], Awaitable[DurableQueue]]
     unreachable: Callable[[], Awaitable[DurableBackend | None]]
+    limited: LimitedNode
     prefix: str = ""
 
 
@@ -59,10 +69,10 @@ async def open_redis_env(
     clock = ManualClock()
     prefix = f"pyworker-test-{uuid.uuid4().hex}"
 
-    def make(client_factory: Callable[[], RedisClient]) -> RedisDurableBackend:
+    def make(client_factory: Callable[[], RedisClient], **limits: Any) -> RedisDurableBackend:
         client = client_factory()
         stack.push_async_callback(client.aclose)
-        backend = RedisDurableBackend(client, prefix=prefix, clock=clock)
+        backend = RedisDurableBackend(client, prefix=prefix, clock=clock, **limits)
         stack.push_async_callback(backend.close)
         return backend
 
@@ -87,9 +97,18 @@ async def open_redis_env(
     async def down() -> DurableBackend | None:
         return None if unreachable is None else make(unreachable)
 
+    async def limited(
+        global_rate_limit: tuple[float, int] | None = None, queue_concurrency: Mapping[str, int] | None = None
+    ) -> DurableBackend:
+        node = make(connect, global_rate_limit=global_rate_limit, queue_concurrency=queue_concurrency)
+        # go-worker's bucket name is outside the prefix's braces (SCAN above misses it): this client routes it.
+        stack.push_async_callback(node.store.client.delete, node.store.global_rate_key)
+        await node.configure_queues("default", {})  # a node's start: its limits are stored
+        return node
+
     # The inspector is the standalone half over the backend's own store: one client,
     # key table and script registry serve both ports.
-    return DurableEnv(kind, clock, backend, RedisDurableInspector(backend.store), peer, down, prefix)
+    return DurableEnv(kind, clock, backend, RedisDurableInspector(backend.store), peer, down, limited, prefix)
 
 
 def closed_port() -> int:
@@ -110,7 +129,16 @@ async def _memory_env(stack: contextlib.AsyncExitStack) -> DurableEnv:
     async def nothing() -> None:
         return None
 
-    return DurableEnv("memory", clock, backend, backend, same, nothing)
+    async def limited(
+        global_rate_limit: tuple[float, int] | None = None, queue_concurrency: Mapping[str, int] | None = None
+    ) -> DurableBackend:
+        node = InMemoryDurableBackend(
+            clock=clock, global_rate_limit=global_rate_limit, queue_concurrency=queue_concurrency
+        )
+        stack.push_async_callback(node.close)
+        return node
+
+    return DurableEnv("memory", clock, backend, backend, same, nothing, limited)
 
 
 async def _fakeredis_env(stack: contextlib.AsyncExitStack) -> DurableEnv:

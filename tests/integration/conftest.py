@@ -9,6 +9,7 @@ import pytest
 import redis
 
 from pyworker.adapters.redis import RedisKeys
+from pyworker.adapters.redis.keys import global_rate_key
 
 SHARED_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -28,7 +29,7 @@ def redis_prefix() -> Iterator[str]:
     yield name
     try:
         keys = list(client.scan_iter(match=RedisKeys(name).pattern, count=1000))
-        if keys:
-            client.delete(*keys)
+        keys.append(global_rate_key(name, cluster=False).encode())  # go-worker's name: outside the braces
+        client.delete(*keys)
     finally:
         client.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -15,7 +16,7 @@ from redis.asyncio.cluster import RedisCluster
 from pyworker.adapters.codec import JsonDurableCodec
 from pyworker.adapters.redis import RedisDurableBackend, RedisKeys
 from pyworker.application import TaskManager, TypedDurableRegistry
-from pyworker.domain import DurableTask, TaskContext, TaskStatus
+from pyworker.domain import DurableState, DurableTask, TaskContext, TaskStatus
 from tests.contract.conftest import DurableEnv, open_redis_env
 from tests.contract.durable_support import make_task
 
@@ -39,6 +40,12 @@ from tests.contract.test_durable_inspector_moves import (  # noqa: F401
     test_requeue_from_the_dlq_keeps_attempts_metadata_key_and_payload,
     test_requeue_to_another_queue_with_a_delay,
     test_restore_brings_back_every_record_exactly,
+)
+from tests.contract.test_durable_limits import (  # noqa: F401
+    test_a_bucket_grants_its_burst_then_refills_by_time,
+    test_a_capped_queue_never_has_more_leased_and_other_queues_are_served,
+    test_a_node_without_limits_obeys_the_stored_ones,
+    test_an_ack_that_frees_a_slot_of_a_capped_queue_wakes_an_idle_node,
 )
 from tests.contract.test_durable_queue import (  # noqa: F401
     test_delayed_task_becomes_ready_exactly_when_due,
@@ -116,8 +123,10 @@ async def test_every_key_of_a_prefix_lives_in_one_slot(env: DurableEnv, cluster_
     await env.queue.configure_results(60.0, 100, "node")  # the outcome keys too
     await env.queue.enqueue(make_task(queue="a"))
     await env.queue.enqueue(make_task(queue="b", run_at=env.clock.now() + 60))
-    [lease] = await env.queue.dequeue(1, 30.0)
-    await env.queue.fail(lease, "boom")
+    limited = await env.limited(global_rate_limit=(5, 5), queue_concurrency={"a": 1})  # P:limits, the bucket
+    [lease] = await limited.dequeue(1, 30.0)
+    await limited.fail(lease, "boom")
+    assert (await env.inspector.get(lease.task_id)).state is DurableState.DEAD
 
     slots: set[int] = set()
     for server in cluster_nodes:
@@ -179,3 +188,82 @@ async def _delete_prefix(cluster_nodes: list[RedisServer], prefix: str) -> None:
                 await node.delete(*found)
         finally:
             await node.aclose()
+
+
+class Probe:
+    """A handler for in-process nodes: start times and the peak of runs at once."""
+
+    def __init__(self, sleep: float = 0.0) -> None:
+        self.sleep = sleep
+        self.starts: list[float] = []
+        self.running = self.peak = 0
+        self.done = asyncio.Event()
+        self.expected = 0
+
+    def registry(self) -> TypedDurableRegistry:
+        async def probe(ctx: TaskContext, message: dict[str, Any]) -> None:
+            self.starts.append(time.time())
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+            try:
+                await asyncio.sleep(self.sleep)
+            finally:
+                self.running -= 1
+            if self.expected and len(self.starts) >= self.expected and not self.running:
+                self.done.set()
+
+        registry = TypedDurableRegistry()
+        registry.add("probe", dict, probe)
+        return registry
+
+
+@contextlib.asynccontextmanager
+async def cluster_managers(
+    cluster_nodes: list[RedisServer], prefix: str, probe: Probe, count: int = 3, **limits: Any
+) -> AsyncIterator[list[TaskManager]]:
+    """``count`` started TaskManagers, one RedisCluster client each, all with ``limits``."""
+    managers: list[TaskManager] = []
+    async with contextlib.AsyncExitStack() as stack:
+        for index in range(count):
+            client = RedisCluster(host=HOST, port=cluster_nodes[index % len(cluster_nodes)].port)
+            stack.push_async_callback(client.aclose)
+            backend = RedisDurableBackend(client, prefix=prefix, **limits)
+            stack.push_async_callback(backend.close)
+            manager = TaskManager(
+                durable_backend=backend, durable_handlers=probe.registry(), durable_codec=JsonDurableCodec(),
+                max_workers=4, tasks_per_second=0, durable_prefetch=0, durable_node_ttl=0,
+            )  # fmt: skip
+            stack.push_async_callback(manager.stop_now)
+            await within(manager.start())
+            managers.append(manager)
+        yield managers
+
+
+def probe_tasks(count: int, queue: str = "default") -> list[DurableTask]:
+    return [DurableTask("probe", message={}, id=uuid.uuid4(), queue=queue) for _ in range(count)]
+
+
+async def test_three_nodes_on_the_cluster_share_one_global_rate(
+    env: DurableEnv, cluster_nodes: list[RedisServer]
+) -> None:
+    rate, burst, window = 50, 5, 1.5
+    probe = Probe()
+    async with cluster_managers(cluster_nodes, env.prefix, probe, global_rate_limit=(rate, burst)) as managers:
+        opened = time.time()  # no lease before the enqueue
+        await managers[0].register_durable_tasks(probe_tasks(300))
+        await asyncio.sleep(window + 0.2)  # the measured window itself
+
+    in_window = [t for t in probe.starts if t <= opened + window]
+    assert rate * window * 0.6 <= len(in_window) <= rate * window + burst, len(in_window)
+
+
+async def test_three_nodes_on_the_cluster_never_run_more_than_the_queue_cap(
+    env: DurableEnv, cluster_nodes: list[RedisServer]
+) -> None:
+    probe = Probe(sleep=0.1)
+    probe.expected = 18
+    async with cluster_managers(cluster_nodes, env.prefix, probe, queue_concurrency={"q": 3}) as managers:
+        await managers[0].register_durable_tasks(probe_tasks(18, queue="q"))
+        await within(probe.done.wait(), 15.0)
+
+    assert probe.peak == 3

@@ -5,6 +5,8 @@
 -- ARGV[6]=node id, then id, token, output triples (the node id and each output as a JSON
 -- string literal): each acked task's outcome is recorded (outcome.lua); results off keeps the
 -- arguments, and the work, above.
+-- Two variants (adapters/redis/scripts.py): 'ack', and 'ack_capped' for a node whose last dequeue
+-- saw a queue cap in P:limits: that one wakes a node for a freed slot (capped.lua).
 -- Returns per lease: 1 acked, 0 lease gone or stale (nothing changed).
 -- The fencing check is per lease; for a batch the removals are not: one ZREM per queue and
 -- one DEL for all the hashes, once the checks are done (docs/durable.md#throughput).
@@ -17,6 +19,7 @@ local results = {}
 local done, tkeys, by_queue  -- a batch's acked ids, hashes and per-queue ids
 if count > 1 then done, tkeys, by_queue = {}, {}, {} end
 ids_ahead(count)
+local freed = CAPPED and {} or nil  -- the queues a lease left
 for i = first, #ARGV - width + 1, width do
   local id = id_text(ARGV[i], 1)
   local f
@@ -30,6 +33,7 @@ for i = first, #ARGV - width + 1, width do
   end
   if f then
     local q = queue_of(f[3])
+    if freed then freed[q] = true end
     if done then
       local ids = by_queue[q]
       if not ids then ids = {}; by_queue[q] = ids end
@@ -58,4 +62,5 @@ if done then  -- in chunks of 1000: Lua's unpack() has a stack limit
   end
   for from = 1, #tkeys, 1000 do redis.call('DEL', unpack(tkeys, from, math.min(from + 999, #tkeys))) end
 end
+if freed then wake_capped(freed) end
 return results

@@ -1,9 +1,14 @@
 -- Lease up to `limit` tasks across queues by weighted round robin.
 -- KEYS[1]=P:queues KEYS[2]=P:paused KEYS[3]=P:paused:queues KEYS[4]=P:rr
+-- P:limits and the bucket it names are not KEYS (two more keys cost every call, limits or not):
+-- P:limits shares P's slot, and its 'bucket' field is the bucket's name, which a node on a
+-- cluster stores braced (adapters/redis/keys.py, global_rate_key).
 -- ARGV[1]=P ARGV[2]=now_ms ARGV[3]=lease_ms ARGV[4]=limit ARGV[5]=window
 -- ARGV[6]=token_base ARGV[7]=default_queue ARGV[8]=n, then n queue names this node serves
 --   (0: all known queues), then queue, weight pairs
--- Returns {next_due_ms or -1, then 14 values per lease: id (its 16 bytes), token, attempts, handler,
+-- Returns {next_due_ms or -1, what P:limits holds: 1 a queue cap (acks then wake for freed slots)
+--   + 2 a global rate (the node then never pipelines a stale now behind its wait),
+--   then 14 values per lease: id (its 16 bytes), token, attempts, handler,
 --   payload, priority, queue, weight, retries, retry_delay_ms, run_at_ms, metadata,
 --   idempotency_key, name}; a field the hash leaves out (its default) comes back nil.
 local now = tonumber(ARGV[2])
@@ -12,9 +17,6 @@ local limit = tonumber(ARGV[4])
 local only = tonumber(ARGV[8])
 local weights = {}
 for i = 9 + only, #ARGV - 1, 2 do weights[ARGV[i]] = tonumber(ARGV[i + 1]) end
--- Weights the admin plane stored (P:weights, adapters/redis/admin.py) override this node's.
-local stored = redis.call('HGETALL', P .. ':weights')
-for i = 1, #stored, 2 do weights[stored[i]] = tonumber(stored[i + 1]) end
 
 local names
 if only > 0 then
@@ -51,13 +53,13 @@ local function head_score(key) return tonumber(redis.call('ZRANGE', key, '0', '0
 -- (the old token is dropped, so the worker that lost the lease is fenced off). Each set's
 -- head is read first: when nothing is due (the usual case) that one read is all, and it
 -- is also the set's next due time.
--- One EXISTS over the pause keys and every delayed set first: with nothing paused and
--- nothing delayed (the usual case) that call stands for both pause reads and every
--- delayed head read below.
+-- One EXISTS over the pause keys, P:limits, P:weights and every delayed set first: with
+-- nothing paused, limited, reweighted or delayed (the usual case) that call stands for the
+-- pause reads, the limit and weight reads and every delayed head read below.
 local quiet = false
 if #names <= 1000 then  -- unpack()'s stack bound
-  local probe = {KEYS[2], KEYS[3]}
-  for i, q in ipairs(names) do probe[i + 2] = delayed_key(q) end
+  local probe = {KEYS[2], KEYS[3], P .. ':limits', P .. ':weights'}
+  for i, q in ipairs(names) do probe[i + 4] = delayed_key(q) end
   quiet = redis.call('EXISTS', unpack(probe)) == 0
 end
 for _, q in ipairs(names) do
@@ -95,7 +97,29 @@ for _, q in ipairs(names) do
   note_due(first)  -- the leases granted below all expire at `expiry`: noted with them
 end
 
-local out = {-1}
+-- The limits every node obeys (docs/cluster.md#limits), stored once in P:limits: read only
+-- when the probe above found a key, so the unlimited path pays nothing for them.
+local caps, rate, burst, bucket = nil, nil, nil, nil
+local out = {-1, 0}
+if not quiet then
+  local lim = redis.call('HGETALL', P .. ':limits')
+  for i = 1, #lim, 2 do
+    local field = lim[i]
+    if field == 'rate' then rate = tonumber(lim[i + 1])
+    elseif field == 'burst' then burst = tonumber(lim[i + 1])
+    elseif field == 'bucket' then bucket = lim[i + 1]
+    elseif string.sub(field, 1, 2) == 'q:' then
+      caps = caps or {}
+      caps[string.sub(field, 3)] = tonumber(lim[i + 1])
+    end
+  end
+  out[2] = (caps and 1 or 0) + (rate and 2 or 0)
+  -- Weights the admin plane stored (P:weights, adapters/redis/admin.py) override this node's;
+  -- read only when the probe found a key, as the limits are.
+  local stored = redis.call('HGETALL', P .. ':weights')
+  for i = 1, #stored, 2 do weights[stored[i]] = tonumber(stored[i + 1]) end
+end
+
 if quiet or redis.call('GET', KEYS[2]) ~= '1' then
   local paused = {}
   if not quiet then
@@ -111,10 +135,43 @@ if quiet or redis.call('GET', KEYS[2]) ~= '1' then
     if rr[i] == 'cursor' then cursor = tonumber(rr[i + 1]) else quota[string.sub(rr[i], 3)] = tonumber(rr[i + 1]) end
   end
   local start_cursor = cursor
+  -- A capped queue leases at most its cap minus its processing set (expired leases were
+  -- reclaimed above); the round robin moves on to the other queues.
+  local room = nil  -- built only when a queue is capped: a table costs every call that builds one
+  if caps then
+    room = {}
+    for _, q in ipairs(names) do
+      local cap = caps[q]
+      if cap then
+        local free = cap - redis.call('ZCARD', processing_key(q))
+        room[q] = free > 0 and free or 0
+      end
+    end
+  end
+  -- The global bucket: refilled by time, cut to what is taken below (only for leases granted).
+  local asked, tokens, counted = limit, nil, ARGV[2]
+  if rate and burst and bucket and rate > 0 then
+    local b = redis.call('HMGET', bucket, 'tokens', 'ts')
+    tokens = tonumber(b[1]) or burst
+    local elapsed = now - (tonumber(b[2]) or now)
+    if elapsed > 0 then tokens = math.min(burst, tokens + elapsed * rate / 1000) end
+    -- Nodes' clocks and calls interleave: a call whose now is behind the stored ts must not
+    -- move ts back, or the next call would refill that stretch a second time.
+    if elapsed < 0 then counted = b[2] end
+    if tokens > burst then tokens = burst end
+    local allowed = math.floor(tokens)
+    if allowed < 0 then allowed = 0 end
+    if allowed < limit then limit = allowed end
+  end
   local ready_left = {}  -- ZCARD once per queue, then counted down
   if n > 1 then
     for _, q in ipairs(names) do
-      if not paused[q] then ready_left[q] = redis.call('ZCARD', ready_key(q)) else ready_left[q] = 0 end
+      if not paused[q] then
+        local c = redis.call('ZCARD', ready_key(q))
+        local free = room and room[q]
+        if free and free < c then c = free end
+        ready_left[q] = c
+      else ready_left[q] = 0 end
     end
   end
   local expiry_text = int_text(expiry)
@@ -133,9 +190,13 @@ if quiet or redis.call('GET', KEYS[2]) ~= '1' then
     local popped, taken = {}, {}
     if n == 1 then  -- one queue: pop first, and the reply says how many were ready (no ZCARD)
       local q = names[1]
+      local free = room and room[q]
+      if free and free < want then want = free end
+      if want <= 0 then break end  -- the queue is at its cap
       if paused[q] then ready_left[q] = 0 else
         popped[q] = redis.call('ZPOPMIN', ready_key(q), int_text(want))
         ready_left[q] = #popped[q] / 2
+        if free then room[q] = free - ready_left[q] end
       end
     end
     local picks, counts = {}, {}
@@ -226,6 +287,18 @@ if quiet or redis.call('GET', KEYS[2]) ~= '1' then
   end
   if #state > 0 then redis.call('HSET', KEYS[4], unpack(state)) end
   if leased_count > 0 then note_due(expiry) end
+  if tokens then
+    if leased_count > 0 then
+      tokens = tokens - leased_count
+      redis.call('HSET', bucket, 'tokens', string.format('%.17g', tokens), 'ts', counted)
+      -- go-worker's TTL, max(2 x burst / rate s, 1 s): an expired bucket is a full one anyway.
+      redis.call('PEXPIRE', bucket, int_text(math.max(math.ceil(2000 * burst / rate), 1000)))
+    end
+    -- The bucket stopped this call: look again when its next token is there.
+    if leased_count == limit and limit < asked then
+      note_due(now + math.ceil((1 - tokens) * 1000 / rate))
+    end
+  end
 end
 
 out[1] = next_due

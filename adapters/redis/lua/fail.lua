@@ -4,6 +4,7 @@
 -- ARGV[6]=status, the wire name: Failed, or Cancelled (then cancelled_at_ms is set too;
 -- docs/cluster.md#cancellation). With results on, KEYS[3]=P:results and ARGV[7]=result_ttl_ms
 -- ARGV[8]=results_max_len ARGV[9]=node id (a JSON string literal): the outcome is recorded too.
+-- Two variants, as for ack: 'fail_capped' wakes a node for the freed slot of a capped queue.
 -- Returns 1, or 0 when the lease is gone or stale (nothing changed).
 local id = ARGV[3]
 local outcomes = #KEYS > 2
@@ -20,4 +21,5 @@ redis.call('HDEL', tkey, 'lease_token', 'lease_at_ms')
 if outcomes then
   record_outcome(id, ARGV[6], '""', cjson.encode(ARGV[5]), f[5], ARGV[9], f[4], ARGV[2], ARGV[7], ARGV[8])
 end
+if CAPPED then wake_capped({[queue_of(f[3])] = true}) end
 return 1
