@@ -10,8 +10,9 @@ The conventions (documented in docs/testing.md, "Shell sessions in the docs"):
 - A command ending with `` &`` runs in the background (a worker node): the session waits,
   within a bound, until its output matches its expected lines (its banner), then goes on.
   Background commands get SIGTERM when the block ends, and are waited for.
-- Every ``--redis-prefix NAME`` in the block is replaced by a prefix unique to the run, whose
-  keys are deleted afterwards; a block that needs Redis is skipped when no server answers.
+- Every ``--redis-prefix NAME`` in the block is replaced by a prefix unique to the run (and
+  ``prefix=NAME`` in the expected output with it), whose keys are deleted afterwards; a block
+  that needs Redis is skipped when no server answers.
 - ``$(...)`` and pipes work: each command is one bash -c.
 """
 
@@ -133,9 +134,16 @@ def test_session_runs_as_shown(block: Block, request: pytest.FixtureRequest) -> 
     env.pop("PYWORKER_REDIS_PREFIX", None)
     cwd = ROOT
     background: list[Background] = []
+    commands = commands_of(block)
+    # The prefixes the session names are the run's own prefix, in what it prints too (prefix=NAME).
+    names = {m[2] for command in commands for m in PREFIX_FLAG.finditer(command.line)}
     try:
-        for command in commands_of(block):
+        for command in commands:
             line = PREFIX_FLAG.sub(lambda m: f"{m[1]}{prefix}", command.line)
+            expected = command.expected
+            for name in names:
+                expected = expected.replace(f"prefix={name} ", f"prefix={prefix} ")
+            command = attrs.evolve(command, expected=expected)
             if line.startswith("cd "):
                 cwd = (cwd / line[3:].strip()).resolve()
                 continue
