@@ -15,7 +15,9 @@ plus the Prometheus endpoint, ``--traces otlp --metrics-port 0``), ``--results-o
 pyworker worker with ``--result-ttl 0``: no outcome recorded per ack; docs/cluster.md#results),
 ``--limits`` (every pyworker worker also runs with cluster-wide limits far above what it
 reaches, ``--global-rate-limit 1000000:1000000 --queue-concurrency default=1000000``: the cost
-of the limits' path, docs/cluster.md#limits).
+of the limits' path, docs/cluster.md#limits), ``--features`` (only the drain and the idle
+pickup with each cluster feature of docs/cluster.md off and on, interleaved in one run:
+``FEATURE_FLAGS`` below).
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ from pyworker.application import TaskManager  # noqa: E402
 from pyworker.domain import DurableTask  # noqa: E402
 
 URL = os.environ.get("DURABLE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-_OPTIONS = {"--quick", "--profile", "--profile-only", "--telemetry", "--no-peers", "--results-off", "--limits"}
+_OPTIONS = {"--quick", "--profile", "--profile-only", "--telemetry", "--no-peers", "--results-off", "--limits",
+            "--features"}
 if any(arg in ("-h", "--help") for arg in sys.argv[1:]) or not set(sys.argv[1:]) <= _OPTIONS:
     print(__doc__)
     raise SystemExit(0 if any(arg in ("-h", "--help") for arg in sys.argv[1:]) else 2)
@@ -65,6 +68,7 @@ PROFILE_ONLY = "--profile-only" in sys.argv
 PROFILE = "--profile" in sys.argv or PROFILE_ONLY
 TELEMETRY = "--telemetry" in sys.argv
 NO_PEERS = "--no-peers" in sys.argv
+FEATURES = "--features" in sys.argv
 RESULT_FLAGS = ["--result-ttl", "0"] if "--results-off" in sys.argv else []  # results on: the worker's default
 TELEMETRY_FLAGS = os.environ.get("DURABLE_BENCH_TELEMETRY_FLAGS", "--traces otlp --metrics-port 0").split()
 N = 5_000 if QUICK else 20_000
@@ -1019,7 +1023,7 @@ def main() -> int:
           f"hiredis {hiredis.__version__}, huey {huey_pkg.__version__}")  # fmt: skip
     print(f"Redis server {server['redis_version']} at {URL} (redis-cli INFO server); {os.cpu_count()} CPUs; "
           f"each figure is the median of {REPEATS} run(s); {N:,} tasks per throughput run")  # fmt: skip
-    peers = [] if NO_PEERS or TELEMETRY or PROFILE_ONLY else [p for p in PEERS if peer_python(p)]
+    peers = [] if NO_PEERS or TELEMETRY or FEATURES or PROFILE_ONLY else [p for p in PEERS if peer_python(p)]
     print(f"pyworker worker: workerctl worker --app durable_app:registry, defaults: {' '.join(DEFAULT_FLAGS)}; "
           f"tuned: {' '.join(TUNED_FLAGS)}")  # fmt: skip
     print("pyworker producer: RedisDurableBackend(new_redis_client(url)) with its defaults; bulk also through "
@@ -1040,6 +1044,9 @@ def main() -> int:
     try:
         if TELEMETRY:
             telemetry_overhead(client, results["pyworker"])
+            return 0
+        if FEATURES:
+            feature_costs(client)
             return 0
         if PROFILE_ONLY:
             profile_drain(client, "bare")
@@ -1122,6 +1129,46 @@ def telemetry_overhead(client: redis.Redis, results: dict[str, list[float]]) -> 
           "on 127.0.0.1 that discards them (OTEL_BSP_MAX_QUEUE_SIZE raised so none is dropped)")  # fmt: skip
 
 
+
+# The cluster features of docs/cluster.md as the worker flags that turn them on; "off" is every
+# feature at its cheapest (cancellation has no switch: every row listens on P:cancel). The limits
+# are far above what the drain reaches, so only what enforcing them costs shows.
+_FAR = ["--global-rate-limit", "10000000:10000000", "--queue-concurrency", "default=1000000"]
+FEATURE_FLAGS = {
+    "off (results off, no limits)": ["--result-ttl", "0"],
+    "results on (the default --result-ttl 10m)": [],
+    "limits on (results off)": ["--result-ttl", "0", *_FAR],
+    "results and limits on": _FAR,
+}
+
+
+def feature_costs(client: redis.Redis) -> None:
+    """Drain (async probe) and idle pickup with each cluster feature off and on, interleaved in one run."""
+    drains: dict[str, list[float]] = collections.defaultdict(list)
+    pickups: dict[str, list[tuple[float, float]]] = collections.defaultdict(list)
+    stored_limits = [f"{{{PREFIX}}}:limits", f"{PREFIX}:global_rate"]  # kept by the store: cleared per row
+    for round_no in range(REPEATS):
+        for name, flags in FEATURE_FLAGS.items():
+            progress(f"features round {round_no + 1}/{REPEATS}: {name}")
+            client.delete(*stored_limits)
+            drains[name].append(pyworker_drain(client, [*TUNED_FLAGS, *flags])[1])
+            reset_probe(client)
+            with consumer("pyworker", 0, flags=[*DEFAULT_FLAGS, *flags]):
+                client.lpush(GO, b"1")
+                runs = run_async(pyworker_latency(1))
+            pickups[name].append((percentile(runs[0], 0.50) * 1000, percentile(runs[0], 0.99) * 1000))
+            client.delete(*stored_limits)
+    base = median(drains[next(iter(FEATURE_FLAGS))])
+    print(f"== Cluster features: drain of {N:,} tasks (tuned worker, tasks/s) and idle pickup "
+          f"({LATENCY_N} sequential tasks, default worker), medians of {REPEATS} ==")  # fmt: skip
+    print(f"{'configuration':44} {'drain/s':>9} {'vs off':>7} {'pickup p50':>11} {'p99':>9}")
+    for name in FEATURE_FLAGS:
+        drain = median(drains[name])
+        p50 = median([p for p, _ in pickups[name]])
+        p99 = median([q for _, q in pickups[name]])
+        print(f"{name:44} {drain:>9,.0f} {drain / base:>6.2f}x {p50:>8.3f} ms {p99:>6.2f} ms")
+    for name, flags in FEATURE_FLAGS.items():
+        print(f"  {name}: workerctl worker {' '.join([*TUNED_FLAGS, *flags])}")
 
 
 if __name__ == "__main__":
