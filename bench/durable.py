@@ -1166,7 +1166,8 @@ def feature_costs(client: redis.Redis) -> None:
         drain = median(drains[name])
         p50 = median([p for p, _ in pickups[name]])
         p99 = median([q for _, q in pickups[name]])
-        print(f"{name:44} {drain:>9,.0f} {drain / base:>6.2f}x {p50:>8.3f} ms {p99:>6.2f} ms")
+        runs = ", ".join(f"{value:,.0f}" for value in drains[name])
+        print(f"{name:44} {drain:>9,.0f} {drain / base:>6.2f}x {p50:>8.3f} ms {p99:>6.2f} ms   drains: {runs}")
     for name, flags in FEATURE_FLAGS.items():
         print(f"  {name}: workerctl worker {' '.join([*TUNED_FLAGS, *flags])}")
 

@@ -33,3 +33,21 @@ def redis_prefix() -> Iterator[str]:
         client.delete(*keys)
     finally:
         client.close()
+
+
+@pytest.fixture
+def names() -> Iterator[tuple[str, str]]:
+    """For the tests that run real worker processes: a unique backend prefix and a probe key
+    beside it (the processes' handlers record there); deletes only those keys afterwards,
+    braced (the store's) and unbraced (the probe, go-worker's rate bucket).
+    """
+    prefix = f"pyworker-proc-{uuid.uuid4().hex}"
+    yield prefix, f"{prefix}:probe"
+    client = redis.Redis.from_url(SHARED_REDIS_URL)
+    try:
+        for pattern in (f"{{{prefix}}}*", f"{prefix}:*"):
+            keys = list(client.scan_iter(match=pattern, count=1000))
+            if keys:
+                client.delete(*keys)
+    finally:
+        client.close()

@@ -7,7 +7,6 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -59,19 +58,6 @@ def stop_all(nodes: list[LimitedNode]) -> None:
     assert codes == [0] * len(nodes), [node.log for node in nodes]
 
 
-@pytest.fixture
-def names() -> Iterator[tuple[str, str]]:
-    """A unique prefix and probe key; deletes only this test's keys (the bucket's unbraced name too)."""
-    prefix = f"pyworker-limits-{uuid.uuid4().hex}"
-    yield prefix, f"{prefix}:probe"
-    client = redis.Redis.from_url(URL)
-    try:
-        for pattern in (f"{{{prefix}}}*", f"{prefix}:*"):
-            keys = list(client.scan_iter(match=pattern, count=1000))
-            if keys:
-                client.delete(*keys)
-    finally:
-        client.close()
 
 
 def enqueue(prefix: str, count: int, queue: str = "default", sleep: float = 0.0) -> None:

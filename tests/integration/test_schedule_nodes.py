@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-import uuid
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -42,19 +40,6 @@ class Node(WorkerProcess):
         )  # fmt: skip
 
 
-@pytest.fixture
-def names() -> Iterator[tuple[str, str]]:
-    """A unique prefix and probe key; deletes only this test's keys on the shared Redis."""
-    prefix = f"pyworker-sched-{uuid.uuid4().hex}"
-    yield prefix, f"{prefix}:probe"
-    client = redis.Redis.from_url(URL)
-    try:
-        for pattern in (f"{{{prefix}}}*", f"{prefix}:*"):
-            keys = list(client.scan_iter(match=pattern, count=1000))
-            if keys:
-                client.delete(*keys)
-    finally:
-        client.close()
 
 
 def history(prefix: str) -> list[FireRecord]:

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,19 +41,6 @@ class WorkerNode(WorkerProcess):
         )  # fmt: skip
 
 
-@pytest.fixture
-def names() -> Iterator[tuple[str, str]]:
-    """A unique backend prefix and probe key; deletes only this test's keys on the shared Redis."""
-    prefix = f"pyworker-fault-{uuid.uuid4().hex}"
-    yield prefix, f"{prefix}:probe"
-    client = redis.Redis.from_url(SHARED_URL)
-    try:
-        for pattern in (f"{{{prefix}}}*", f"{prefix}:*"):
-            keys = list(client.scan_iter(match=pattern, count=1000))
-            if keys:
-                client.delete(*keys)
-    finally:
-        client.close()
 
 
 def enqueue(url: str, prefix: str, messages: list[dict[str, object]], retries: int = 3) -> list[uuid.UUID]:

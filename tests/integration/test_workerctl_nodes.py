@@ -14,11 +14,10 @@ import pytest
 import redis
 
 from pyworker.adapters.redis import RedisNodeRegistry, new_redis_client
-from tests.integration.test_worker_faults import (  # the fault tests' node and fixture
+from tests.integration.test_worker_faults import (  # the fault tests' node
     SHARED_URL,
     WorkerNode,
     enqueue,
-    names,  # noqa: F401
     text,
 )
 from tests.support.redis_servers import redis_available
@@ -69,7 +68,7 @@ def wait_for(prefix: str, check: Any, what: str) -> list[dict[str, Any]]:
         time.sleep(0.05)
 
 
-def test_three_nodes_are_listed_and_a_killed_one_disappears_within_its_ttl(names: tuple[str, str]) -> None:  # noqa: F811
+def test_three_nodes_are_listed_and_a_killed_one_disappears_within_its_ttl(names: tuple[str, str]) -> None:
     prefix, probe = names
     client = redis.Redis.from_url(SHARED_URL)
     nodes: list[WorkerNode] = []
