@@ -57,6 +57,7 @@ RUN = uuid.uuid4().hex[:12]
 PREFIX = f"pyworker-bench-admin-{RUN}"  # keys: {pyworker-bench-admin-RUN}:...
 KEY_PATTERN = "{" + PREFIX + "}:*"
 TOKEN = secrets.token_urlsafe(24)
+BIG_PAYLOAD = 64 * 1024  # the exports queue's payloads: a page of them is 6.4 MB of payload
 PAYLOAD = json.dumps({"to": "someone@example.com", "subject": "Your invoice", "amount": 4200}).encode()
 TASK_LINK = re.compile(r'href="/task/([0-9a-f-]{36})"')
 NEXT_LINK = re.compile(r'href="([^"]+)" rel="next"')
@@ -70,17 +71,24 @@ MIN_TASKS = 20 * 2 * PAGE_SIZE
 
 
 def plan(waiting: int) -> dict[str, int]:
-    """How many tasks go where: ``waiting`` ready or delayed in three queues, a DLQ of 5% of that
-    (from two queues) and 0.5% processing (leased, on long leases) besides.
+    """How many tasks go where: ``waiting`` ready or delayed in three queues; besides, a DLQ of 5%
+    of that (from two queues), 0.5% processing (leased, on long leases) and, in a fourth queue,
+    up to 1,000 ready tasks whose payloads are BIG_PAYLOAD bytes.
     """
     dead, processing = max(waiting // 20, 4), max(waiting // 200, 2)
+    exports = max(PAGE_SIZE, min(1000, waiting // 1000))  # besides: tasks of BIG_PAYLOAD bytes each
     delayed = waiting // 10
     ready_emails, ready_reports = waiting * 15 // 100, waiting * 15 // 100
     return {
         "dead_emails": dead // 2, "dead_reports": dead - dead // 2, "processing_reports": processing,
         "ready_default": waiting - delayed - ready_emails - ready_reports, "ready_emails": ready_emails,
-        "ready_reports": ready_reports, "delayed_emails": delayed // 2, "delayed_reports": delayed - delayed // 2,
+        "ready_reports": ready_reports, "ready_exports": exports,
+        "delayed_emails": delayed // 2, "delayed_reports": delayed - delayed // 2,
     }  # fmt: skip
+
+
+def total_ready(counts: dict[str, int]) -> int:
+    return sum(count for name, count in counts.items() if name.startswith("ready_"))
 
 
 def deep_pages(counts: dict[str, int]) -> int:
@@ -94,6 +102,11 @@ def task(queue: str, n: int, *, retries: int = 3, run_at: float | None = None) -
     """A task as an application sends one: a JSON payload, a little metadata, a few priorities."""
     return DurableTask(handler=f"{queue}.send", payload=PAYLOAD, id=uuid.uuid4(), queue=queue, priority=n % 3,
                        retries=retries, run_at=run_at, metadata={"tenant": f"t{n % 50}"})  # fmt: skip
+
+
+def export_task(n: int) -> DurableTask:
+    payload = json.dumps({"report": n, "rows": "x" * BIG_PAYLOAD}).encode()[:BIG_PAYLOAD]
+    return DurableTask(handler="exports.build", payload=payload, id=uuid.uuid4(), queue="exports")
 
 
 def delayed_task(queue: str, base: float, n: int) -> DurableTask:
@@ -143,6 +156,8 @@ async def fill(counts: dict[str, int]) -> float:
         for queue in ("default", "emails", "reports"):
             progress(f"  {counts[f'ready_{queue}']:,} ready in {queue}")
             await enqueue(backend, functools.partial(task, queue), counts[f"ready_{queue}"])
+        progress(f"  {counts['ready_exports']:,} ready in exports, {BIG_PAYLOAD // 1024} KiB payloads")
+        await enqueue(backend, export_task, counts["ready_exports"])
         for queue in ("emails", "reports"):
             progress(f"  {counts[f'delayed_{queue}']:,} delayed in {queue}")
             await enqueue(backend, functools.partial(delayed_task, queue, later), counts[f"delayed_{queue}"])
@@ -150,7 +165,7 @@ async def fill(counts: dict[str, int]) -> float:
     finally:
         await backend.close()
     expected = {
-        "ready": counts["ready_default"] + counts["ready_emails"] + counts["ready_reports"],
+        "ready": total_ready(counts),
         "delayed": counts["delayed_emails"] + counts["delayed_reports"],
         "processing": counts["processing_reports"],
         "dead": counts["dead_emails"] + counts["dead_reports"],
@@ -352,8 +367,7 @@ async def run_figures(admin: AdminProcess, counts: dict[str, int], samples: int,
             deep[state], times, seen = await walk(client, f"/tasks/{state}", pages)
             next_ms += times
             ids += seen
-        total_ready = counts["ready_default"] + counts["ready_emails"] + counts["ready_reports"]
-        last_ready = f"/tasks/ready?cursor={cursor_at(total_ready - PAGE_SIZE)}"  # the last page: queue reports
+        last_ready = f"/tasks/ready?cursor={cursor_at(total_ready(counts) - PAGE_SIZE)}"  # the last: reports
         random.seed(RUN)
         detail_ids = random.sample(ids, min(len(ids), 50))
         page = rows(PAGE_SIZE)
@@ -363,6 +377,7 @@ async def run_figures(admin: AdminProcess, counts: dict[str, int], samples: int,
             Figure(f"ready, page {pages + 1} (cursor after {pages} pages)", [deep["ready"]], page),
             Figure("ready, last page (cursor near 1 of N)", [last_ready], page),
             Figure("ready, one queue (?queue=reports)", ["/tasks/ready?queue=reports"], page),
+            Figure(f"ready, {BIG_PAYLOAD // 1024} KiB payloads (?queue=exports)", ["/tasks/ready?queue=exports"], page),
             Figure("delayed, first page", ["/tasks/delayed"], page),
             Figure(f"delayed, page {pages + 1}", [deep["delayed"]], page),
             Figure("processing, first page", ["/tasks/processing"], rows(min(PAGE_SIZE, counts["processing_reports"]))),
@@ -436,10 +451,12 @@ def main(argv: list[str]) -> int:
     print("pyworker admin page benchmark (make bench-admin)")
     print(f"Python {platform.python_version()}, httpx {httpx.__version__}, redis-py {redis.__version__}, "
           f"Redis {server['redis_version']} at {URL}; {os.cpu_count()} CPUs")  # fmt: skip
+    dead = counts["dead_emails"] + counts["dead_reports"]
     print(f"store: {args.tasks:,} waiting ({counts['ready_default']:,} ready in default, {counts['ready_emails']:,} "
           f"ready + {counts['delayed_emails']:,} delayed in emails, {counts['ready_reports']:,} ready + "
-          f"{counts['delayed_reports']:,} delayed in reports), {counts['dead_emails'] + counts['dead_reports']:,} "
-          f"dead (two queues), {counts['processing_reports']:,} processing")  # fmt: skip
+          f"{counts['delayed_reports']:,} delayed in reports); besides, {dead:,} dead (two queues), "
+          f"{counts['processing_reports']:,} processing, {counts['ready_exports']:,} ready in exports with "
+          f"{BIG_PAYLOAD // 1024} KiB payloads (the others: {len(PAYLOAD)} bytes of JSON)")  # fmt: skip
     print(f"server: workerctl admin --listen 127.0.0.1:0 (one process, uvicorn), Authorization: Bearer; "
           f"{args.samples} requests per figure with one client, then {args.samples} from each of {args.clients} "
           f"clients at once (httpx.AsyncClient, keep-alive); page size {PAGE_SIZE}")  # fmt: skip
