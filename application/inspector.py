@@ -44,7 +44,7 @@ class DurableInspector(Protocol):
 
         ``payloads=False`` leaves every record's payload out (``b""``; the store
         does not send it): a listing that shows no payload then costs the same
-        whatever the payloads weigh (docs/durable.md#listing-in-pages).
+        whatever the payloads weigh (docs/durable.md, "Listing in pages").
 
         Pass the page's ``next_cursor`` back to read on; None means nothing
         follows. Cursors are positions: tasks that move while you page may be
