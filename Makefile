@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint typecheck unit bench-inmemory bench-durable bench-grpc protos check-protos lock clean
+.PHONY: venv demo test lint typecheck unit bench-inmemory bench-durable bench-grpc bench-admin protos check-protos lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ bench-durable: $(STAMP)
 
 bench-grpc: $(STAMP)
 	$(BIN)/python bench/grpc_api.py
+
+# The web admin page (workerctl admin) with 1,000,000 tasks waiting; BENCH_ARGS=--quick: 100,000.
+bench-admin: $(STAMP)
+	$(BIN)/python bench/admin.py $(BENCH_ARGS)
 
 # Regenerate the committed gRPC/protobuf stubs from protos/worker/v1/*.proto. They are
 # compiled through the pyworker/protos link so that they import as pyworker.protos.worker.v1.

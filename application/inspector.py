@@ -36,10 +36,15 @@ class DurableInspector(Protocol):
         *,
         limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
+        payloads: bool = True,
     ) -> DurableTaskPage:
         """One page of the tasks in ``state``, in dequeue order per queue (queues
         alphabetical; the DLQ newest first), at most ``limit`` records
         (MAX_PAGE_SIZE at most per page) from ``cursor`` (None: the start).
+
+        ``payloads=False`` leaves every record's payload out (``b""``; the store
+        does not send it): a listing that shows no payload then costs the same
+        whatever the payloads weigh (docs/durable.md, "Listing in pages").
 
         Pass the page's ``next_cursor`` back to read on; None means nothing
         follows. Cursors are positions: tasks that move while you page may be

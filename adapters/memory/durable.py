@@ -425,8 +425,14 @@ class InMemoryDurableBackend:
         *,
         limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
+        payloads: bool = True,
     ) -> DurableTaskPage:
-        wanted = listable_state(state)
+        page = self._list(listable_state(state), queue, limit, cursor)
+        if payloads:
+            return page
+        return DurableTaskPage(tuple(attrs.evolve(r, payload=b"") for r in page.records), page.next_cursor)
+
+    def _list(self, wanted: DurableState, queue: str | None, limit: int, cursor: str | None) -> DurableTaskPage:
         start, size = page_window(limit, cursor)
         names = [normalize_queue(queue, self._default_queue)] if queue is not None else self._rr.names
         ids: list[uuid.UUID]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pyworker.adapters.redis.keys import RedisKeys
-from pyworker.adapters.redis.records import hash_fields, record_from_hash, record_from_row
+from pyworker.adapters.redis.records import LISTED_FIELDS, hash_fields, record_from_hash, record_from_row
 from pyworker.adapters.redis.store import RedisDurableStore
 from pyworker.domain.durable import (
     DEFAULT_PAGE_SIZE,
@@ -70,11 +70,14 @@ class RedisDurableInspector:
         *,
         limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
+        payloads: bool = True,
     ) -> DurableTaskPage:
         wanted = listable_state(state)
         start, size = page_window(limit, cursor)
         store = self.store
-        args = [store.prefix, wanted.value, store.queue_arg(queue), start, size, DLQ_SCAN_BUDGET]
+        args = [store.prefix, wanted.value, store.queue_arg(queue), start, size, DLQ_SCAN_BUDGET, int(payloads)]
+        if not payloads:
+            args += LISTED_FIELDS
         reply = await store.run(store.scripts.list, [store.keys.queues, store.keys.dead], args)
         follows = int(reply[0])
         records = tuple(record_from_row(row) for row in reply[1:])

@@ -125,6 +125,15 @@ def leases_from_reply(reply: Sequence[Any], expires_at_ms: int) -> list[DurableL
     return leases
 
 
+#: The task hash fields record_from_hash reads, the payload left out: what a listing
+#: without payloads asks the list script for (HMGET: the payload is never read).
+LISTED_FIELDS = (
+    "handler", "queue", "state", "priority", "weight", "retries", "retry_delay_ms", "attempts", "ready_at_ms",
+    "updated_at_ms", "lease_at_ms", "last_error", "failed_at_ms", "metadata", "idempotency_key",
+    "cancel_requested", "cancelled_at_ms",
+)  # fmt: skip
+
+
 def record_from_hash(task_id: uuid.UUID, fields: Mapping[bytes, bytes]) -> DurableTaskRecord:
     """A read-side record from the task hash (HGETALL)."""
 

@@ -67,12 +67,15 @@ class DurableAdmin:
         *,
         limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
+        payloads: bool = True,
     ) -> DurableTaskPage:
         """One page of the tasks in ``state`` ("ready", "delayed", "processing",
         "dead" or the DurableState), optionally of one queue; pass ``next_cursor``
-        back as ``cursor`` for the next page.
+        back as ``cursor`` for the next page. ``payloads=False``: records without
+        their payloads (``b""``), for a listing that shows none.
         """
-        return await self._inspector.list_tasks(listable_state(state), queue, limit=limit, cursor=cursor)
+        wanted = listable_state(state)
+        return await self._inspector.list_tasks(wanted, queue, limit=limit, cursor=cursor, payloads=payloads)
 
     async def iter_tasks(
         self, state: DurableState | str, queue: str | None = None, *, page_size: int = MAX_PAGE_SIZE

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import attrs
 import pytest
 
 from pyworker.domain import (
@@ -72,6 +73,34 @@ async def test_stats_get_and_list_tasks(env: DurableEnv) -> None:
     assert (await env.inspector.stats()).total_processing == 1
     with pytest.raises(TaskNotFoundError):
         await env.inspector.get(uuid.uuid4())
+
+
+async def test_a_listing_without_payloads_is_the_same_records_with_empty_payloads(env: DurableEnv) -> None:
+    """Every field but the payload comes back (ready, delayed, processing and dead alike)."""
+    full = {"priority": 2, "weight": 3, "retries": 1, "retry_delay": 2.5, "metadata": {"tenant": "t1"},
+            "idempotency_key": "order-7", "payload": b"x" * 70_000}  # fmt: skip
+    ready = make_task(queue="a", **full)
+    delayed = make_task(queue="b", run_at=env.clock.now() + 30, payload=b"later")
+    leased, failed = make_task(queue="c", payload=b"held"), make_task(queue="d", payload=b"dead")
+    for task in (leased, failed):
+        await env.queue.enqueue(task)
+    leases = {lease.task_id: lease for lease in await dequeue_all(env.queue)}
+    await env.queue.fail(leases[failed.id], "boom")
+    await env.queue.enqueue(ready)
+    await env.queue.enqueue(delayed)
+
+    for state, task in ((DurableState.READY, ready), (DurableState.DELAYED, delayed),
+                        (DurableState.PROCESSING, leased), (DurableState.DEAD, failed)):  # fmt: skip
+        with_payloads = await env.inspector.list_tasks(state)
+        without = await env.inspector.list_tasks(state, payloads=False)
+        assert [r.id for r in with_payloads.records] == [task.id], state
+        assert with_payloads.records[0].payload == task.payload
+        assert without.records == tuple(attrs.evolve(r, payload=b"") for r in with_payloads.records), state
+        assert without.next_cursor == with_payloads.next_cursor
+    dead = (await env.inspector.list_tasks(DurableState.DEAD, queue="d", payloads=False)).records
+    assert [(r.id, r.last_error, r.payload) for r in dead] == [(failed.id, "boom", b"")]
+    assert dead[0].failed_at is not None
+    assert (await env.inspector.get(ready.id)).payload == ready.payload  # the store keeps it
 
 
 async def test_list_pages_through_more_than_one_default_page(env: DurableEnv) -> None:

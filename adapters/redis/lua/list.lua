@@ -2,6 +2,8 @@
 -- KEYS[1]=P:queues KEYS[2]=P:dead
 -- ARGV[1]=P ARGV[2]=state ARGV[3]=queue ('' for all) ARGV[4]=start ARGV[5]=size
 -- ARGV[6]=budget (DLQ entries a queue-filtered call examines at most)
+-- ARGV[7]=1 to send each task's whole hash; 0 to send only the fields ARGV[8..] name (the
+--   record's fields but the payload: a listing that shows none)
 -- A position counts the listing's entries: queues alphabetical, each in dequeue order; for
 -- the DLQ, its entries whatever their queue (a queue filter skips, the position still counts).
 -- Returns {the next page's start or -1 when nothing follows, then per task {id, field,
@@ -59,6 +61,19 @@ if #ids > size then
 end
 
 local out = {follows}
+if ARGV[7] == '0' then
+  -- HMGET of the named fields: the payload is never read, so a page costs the same whatever it weighs.
+  local names = {unpack(ARGV, 8)}
+  for _, id in ipairs(ids) do
+    local values = redis.call('HMGET', task_key(id), unpack(names))
+    local row = {id}
+    for i, name in ipairs(names) do
+      if values[i] then row[#row + 1] = name; row[#row + 1] = values[i] end
+    end
+    out[#out + 1] = row
+  end
+  return out
+end
 for _, id in ipairs(ids) do
   local row = redis.call('HGETALL', task_key(id))
   table.insert(row, 1, id)
