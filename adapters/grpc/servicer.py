@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import uuid
@@ -25,7 +26,7 @@ from pyworker.adapters.grpc.mapping import (
 from pyworker.adapters.grpc.results import ManagerResultsSource, ResultsSource
 from pyworker.adapters.grpc.status import RpcError, status_of
 from pyworker.application import DurableInspector, HandlerSpec, Service, TypedHandlerRegistry
-from pyworker.domain import HandlerSpecInvalidError, TaskNotFoundError
+from pyworker.domain import HandlerSpecInvalidError, Task, TaskNotFoundError
 from pyworker.protos.worker.v1 import worker_pb2, worker_pb2_grpc
 
 _SERVICE = "/worker.v1.WorkerService/"
@@ -248,16 +249,22 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
             await _abort(context, exc, "get task")
 
     async def _snapshot(self, task_id: uuid.UUID) -> worker_pb2.GetTaskResponse:
-        """This node's task, else the outcome the store keeps for a durable task settled on
-        any node (docs/cluster.md#results), else the shared record of one still waiting.
+        """This node's task when it is over, else the outcome the store keeps for a durable
+        task settled on any node (docs/cluster.md#results), else this node's live task, else
+        the shared record of one still waiting. The store comes before a live local task: a
+        durable task's outcome is stored by its ack, a moment before the node that acked it
+        marks it finished.
         """
-        try:
-            return task_message(self._service.get_task(task_id))
-        except TaskNotFoundError:
-            pass
+        local: Task | None = None
+        with contextlib.suppress(TaskNotFoundError):
+            local = self._service.get_task(task_id)
+        if local is not None and local.status.is_terminal:
+            return task_message(local)
         try:
             return task_message((await self._service.get_result(task_id)).task)
         except TaskNotFoundError:
+            if local is not None:
+                return task_message(local)
             if self._inspector is None:
                 raise
         return record_message(await self._inspector.get(task_id))
