@@ -13,7 +13,7 @@ from starlette.responses import Response, StreamingResponse
 
 from pyworker.adapters.web.data import Overview
 from pyworker.adapters.web.security import config_of
-from pyworker.adapters.web.views import data_of
+from pyworker.adapters.web.views import data_of, sample_json
 from pyworker.domain import WorkerError
 
 logger = logging.getLogger("pyworker.admin")
@@ -53,17 +53,25 @@ def frame(event_id: int, event: str, data: dict[str, Any]) -> str:
 
 
 async def events(request: Request) -> Response:
-    """``overview`` events (an ``error`` event in its place while the store does not answer)."""
+    """``overview`` events, ``history`` events (the last hour's samples, when one was added), and
+    an ``error`` event in their place while the store does not answer."""
     data, interval = data_of(request), config_of(request).events_interval
     closing: asyncio.Event = request.app.state.closing
 
     async def stream() -> AsyncIterator[str]:
         yield f"retry: {RETRY_MS}\n\n"
         event_id = 0
+        sent: float | None = -1.0
         while True:
             event_id += 1
             try:
                 yield frame(event_id, "overview", overview_json(await data.overview()))
+                samples = await data.samples()
+                latest = samples[-1].at if samples else None
+                if latest != sent:  # the whole hour on connect, then again with each new sample
+                    sent = latest
+                    event_id += 1
+                    yield frame(event_id, "history", {"samples": [sample_json(s) for s in samples]})
             except WorkerError as exc:
                 logger.warning("admin events: %s", exc)
                 yield frame(event_id, "error", {"message": str(exc)})
