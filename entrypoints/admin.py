@@ -96,12 +96,13 @@ async def open_admin_data(
     schedules_spec: str | None = None,
     guardrails: AdminGuardrails | None = None,
     history_interval: float = SAMPLE_INTERVAL,
+    codec: str = "proto",
 ) -> AsyncIterator[AdminPageData]:
     """The page's data over the container's Redis backend, checked with a PING; closed on exit.
 
     The AdminService is built as ``workerctl serve`` builds it, so every action from the page
     is audited. With ``handlers`` and ``schedules`` (the workers' ``--app`` and
-    ``--schedules``), a TaskManager that is never started holds the schedules, to list them
+    ``--schedules``, and their ``--codec``), a TaskManager that is never started holds the schedules, to list them
     and run them now; this process never leases a task. While the block runs, the store's
     depths and throughput are sampled every ``history_interval`` seconds (docs/admin.md "Charts").
 
@@ -111,8 +112,8 @@ async def open_admin_data(
     """
     from pyworker.adapters.web import AdminPageData
 
-    configure(container, backend={"kind": "redis", "redis_url": redis_url, "redis_prefix": redis_prefix},
-              durable_handlers=dict(handlers or {}))  # fmt: skip
+    backend_settings = {"kind": "redis", "redis_url": redis_url, "redis_prefix": redis_prefix, "codec": codec}
+    configure(container, backend=backend_settings, durable_handlers=dict(handlers or {}))
     async with task_manager_scope(container) as manager:
         backend = await container.backends.durable_backend()
         await backend.ping()
@@ -257,6 +258,8 @@ def web_settings(**fields: Any) -> AdminWebConfig:
               help="module:attribute of the workers' TypedDurableRegistry (with --schedules: run now).")
 @click.option("--schedules", "schedules", default=None,
               help="module:attribute of the workers' schedule setup: list the schedules, run them now.")
+@click.option("--codec", type=click.Choice(["proto", "json"]), default="proto", show_default=True,
+              help="The workers' payload codec (with --app: how a run-now's payload is checked).")
 @click.pass_obj
 def admin(
     container: Application,
@@ -272,6 +275,7 @@ def admin(
     allow_plain_http: bool,
     app: str | None,
     schedules: str | None,
+    codec: str,
 ) -> None:
     """Serve the web admin page: queues, tasks, the DLQ, nodes (docs/admin.md)."""
     host, port = parse_listen(listen)
@@ -299,7 +303,7 @@ def admin(
         raise CliError("--schedules needs --app (the handlers its tasks run on)", EXIT_USAGE)
     wiring = {
         "handlers": load_handlers(app) if app else None, "schedules": load_schedules(schedules),
-        "schedules_spec": schedules, "guardrails": guardrails_from_env(),
+        "schedules_spec": schedules, "guardrails": guardrails_from_env(), "codec": codec,
     }  # fmt: skip
     where = Listen(host, port, tls_cert, tls_key)
     asyncio.run(serve_admin(container, redis_url, redis_prefix, settings, where, **wiring))

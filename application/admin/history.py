@@ -25,7 +25,8 @@ SAMPLE_CAPACITY = 360
 @attrs.frozen
 class Sample:
     """One bucket ``[at, at + interval)``: the depths read as it ended, and the task outcomes
-    (completed, failed) the nodes settled within it."""
+    the nodes settled within it: ``completed`` (acked) and ``failed`` (dead-lettered: failed
+    or past its deadline; a cancellation counts in neither)."""
 
     at: float
     ready: int
