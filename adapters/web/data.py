@@ -77,6 +77,7 @@ class Change:
     action: str
     records: tuple[DurableTaskRecord, ...]
     missing: tuple[str, ...] = ()
+    oldest: bool = False  # "replay the oldest N": the records are the DLQ's oldest, oldest first
 
 
 class AdminPageData:
@@ -205,7 +206,7 @@ class AdminPageData:
             page = await self._admin.list_tasks(DurableState.DEAD, limit=min(count - len(records), 500), cursor=cursor)
             records.extend(page.records)
             cursor = page.next_cursor
-        return Change("replay", tuple(reversed(records[:count])))
+        return Change("replay", tuple(reversed(records[:count])), oldest=True)
 
     async def replay(self, ctx: RequestContext, task_ids: Sequence[str]) -> int:
         """Move the dead tasks among ``task_ids`` back to their queues, ready now. Returns the count."""

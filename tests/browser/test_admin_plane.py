@@ -3,7 +3,9 @@ handler search, replay of the oldest N, registered schedules with run-now, and t
 
 from __future__ import annotations
 
+import math
 import re
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -11,6 +13,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from pyworker.adapters.redis import RedisDurableBackend
+from pyworker.application.admin import Sample
+from pyworker.application.admin.history import SAMPLE_CAPACITY, bucket_of
 from pyworker.domain import DurableState, DurableTask
 from pyworker.domain.admin import AuditEvent
 from tests.browser.admin_support import EXPECT_MS, Store, ThreadedAdmin, row_ids, shot, sign_in
@@ -127,6 +131,7 @@ def test_replay_the_oldest_n_after_a_confirmation(page: Page, admin: ThreadedAdm
     page.fill("#replay-oldest input[name=count]", "2")
     page.click("#replay-oldest button")
 
+    expect(page.locator("h1")).to_have_text("Confirm: replay the 2 oldest dead tasks")
     change = page.locator("#change tbody tr")
     expect(change).to_have_count(2)
     assert change.locator("td:first-child").all_inner_texts() == ids[:2]  # oldest first
@@ -176,7 +181,7 @@ def test_registered_schedules_with_their_next_run_and_run_now(
     row.locator("button", has_text="Pause").click()
     expect(row.locator("[data-cell=state]")).to_have_text("paused", timeout=EXPECT_MS)
     expect(row.locator("[data-cell=next]")).to_have_text("—")
-    shot(page, "schedules")
+    shot(page, "schedules-registered")
     assert [e.action for e in audit_events(store)] == ["schedule.pause", "schedule.run"]
 
 
@@ -197,8 +202,23 @@ def settle(store: Store, completed: int, failed: int) -> None:
     store.backend(go)
 
 
+def seed_history(store: Store, interval: float) -> None:
+    """Earlier samples (older than 10 s, so the admin's own buckets stay free), as a busy hour draws."""
+
+    async def go(backend: RedisDurableBackend) -> None:
+        history = backend.admin_history()
+        newest = bucket_of(time.time(), interval) - 10.0
+        for k in range(SAMPLE_CAPACITY - 30):
+            wave = (math.sin(k / 25) + 1) / 2
+            sample = Sample(newest - k * interval, ready=round(3 * wave), delayed=(k // 40) % 2, processing=1, dead=0)
+            await history.add(sample, interval, SAMPLE_CAPACITY)
+
+    store.backend(go)
+
+
 def test_the_charts_draw_the_history_kept_in_redis_across_a_restart(page: Page, store: Store) -> None:
     wiring = {"history_interval": 0.5}
+    seed_history(store, 0.5)
     first = ThreadedAdmin(store, wiring=wiring, session_secret="shared")  # the session outlives the restart
     try:
         sign_in(page, first.url)
@@ -211,7 +231,7 @@ def test_the_charts_draw_the_history_kept_in_redis_across_a_restart(page: Page, 
     finally:
         first.stop()
     samples = int(page.locator("[data-field=samples]").inner_text())
-    assert samples >= 2
+    assert samples >= SAMPLE_CAPACITY - 30 + 2  # the seeded ones and the admin's own
 
     second = ThreadedAdmin(store, wiring=wiring, session_secret="shared")  # a new admin process reads the same history
     try:
