@@ -277,7 +277,7 @@ def admin(
     schedules: str | None,
     codec: str,
 ) -> None:
-    """Serve the web admin page: queues, tasks, the DLQ, nodes (docs/admin.md)."""
+    """Serve the web admin page: queues, tasks, the DLQ, schedules, nodes, the audit log (docs/admin.md)."""
     host, port = parse_listen(listen)
     if bool(tls_cert) != bool(tls_key):
         raise CliError("--tls-cert and --tls-key go together", EXIT_USAGE)

@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from pyworker.adapters.redis import RedisDurableBackend
 from pyworker.application.admin import Sample
 from pyworker.application.admin.history import SAMPLE_CAPACITY, bucket_of
-from pyworker.domain import DurableState, DurableTask
+from pyworker.domain import DurableState, DurableTask, TaskNotFoundError
 from pyworker.domain.admin import AuditEvent
 from tests.browser.admin_support import EXPECT_MS, Store, ThreadedAdmin, row_ids, shot, sign_in
 from tests.support import admin_app
@@ -121,7 +121,9 @@ def test_search_by_handler_reads_a_few_store_pages_per_page(page: Page, admin: T
     shot(page, "task-search")
 
 
-def test_replay_the_oldest_n_after_a_confirmation(page: Page, admin: ThreadedAdmin, store: Store) -> None:
+def test_replay_the_oldest_n_after_a_confirmation_and_delete_audited(
+    page: Page, admin: ThreadedAdmin, store: Store
+) -> None:
     ids = [
         store.dead(DurableTask(handler="record", payload=b"{}", id=uuid.uuid4(), queue="emails"), f"boom {n}")
         for n in range(3)
@@ -142,8 +144,17 @@ def test_replay_the_oldest_n_after_a_confirmation(page: Page, admin: ThreadedAdm
     expect(page.get_by_role("status")).to_contain_text("Replayed 2 tasks", timeout=EXPECT_MS)
     assert [store.state(i) for i in ids] == [DurableState.READY, DurableState.READY, DurableState.DEAD]
     assert row_ids(page) == [ids[2]]
-    (event,) = audit_events(store)
-    assert (event.action, event.status, event.actor) == ("dlq.replay_ids", "ok", "web:password")
+
+    page.check(f"input[name=id][value='{ids[2]}']")  # the page's own delete is audited too
+    page.click("button[value=delete]")
+    page.click("form[action='/dlq/apply'] button[type=submit]")
+    expect(page.get_by_role("status")).to_have_text("Deleted 1 task.", timeout=EXPECT_MS)
+    with pytest.raises(TaskNotFoundError):
+        store.get(ids[2])
+    events = audit_events(store)
+    assert [(e.action, e.status, e.actor) for e in events] == [
+        ("dlq.delete_ids", "ok", "web:password"), ("dlq.replay_ids", "ok", "web:password"),
+    ]  # fmt: skip
 
 
 @pytest.fixture
