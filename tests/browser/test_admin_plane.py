@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from pyworker.adapters.redis import RedisDurableBackend
-from pyworker.application.admin import Sample
+from pyworker.application.admin import AdminGuardrails, Sample
 from pyworker.application.admin.history import SAMPLE_CAPACITY, bucket_of
 from pyworker.domain import DurableState, DurableTask, TaskNotFoundError
 from pyworker.domain.admin import AuditEvent
@@ -74,12 +74,13 @@ def test_every_action_is_audited_with_the_actor_and_request_id(page: Page, admin
         answer = page.request.post(f"{admin.url}{path}", form={"queue": queue, "csrf": token}, max_redirects=0,
                                    headers={"X-Request-Id": f"req-{path[1:]}-{queue or 'all'}"})  # fmt: skip
         assert answer.status == 303
-    missing = page.request.post(f"{admin.url}/pause", form={"queue": "nowhere", "csrf": token}, max_redirects=0)
+    missing = page.request.post(f"{admin.url}/pause", form={"queue": "<i>nowhere</i>", "csrf": token},
+                                max_redirects=0)  # fmt: skip
     assert missing.status == 404  # an unknown queue: refused, and audited as refused
 
     events = audit_events(store)
     assert [(e.action, e.target, e.status, e.actor) for e in events] == [
-        ("queue.pause", "nowhere", "error", "web:password"),
+        ("queue.pause", "<i>nowhere</i>", "error", "web:password"),
         ("dequeue.pause", "*", "ok", "web:password"),
         ("queue.pause", "emails", "ok", "web:password"),
         ("queue.pause", "emails", "ok", "web:password"),
@@ -92,6 +93,8 @@ def test_every_action_is_audited_with_the_actor_and_request_id(page: Page, admin
     expect(rows).to_have_count(4)
     expect(rows.first.locator("td").nth(2)).to_have_text("queue.pause")
     expect(rows.first.locator("td").nth(4)).to_have_text("error")
+    expect(rows.first.locator("td").nth(3)).to_have_text("<i>nowhere</i>")  # as text
+    assert page.locator("main i").count() == 0
     shot(page, "audit")
 
     page.fill("input[name=action]", "queue.pause")
@@ -251,3 +254,29 @@ def test_the_charts_draw_the_history_kept_in_redis_across_a_restart(page: Page, 
         assert int(page.locator("[data-field=samples]").inner_text()) >= samples
     finally:
         second.stop()
+
+
+def test_with_approval_required_a_replay_needs_the_token(page: Page, store: Store) -> None:
+    task_id = store.dead(DurableTask(handler="record", payload=b"{}", id=uuid.uuid4(), queue="emails"), "boom")
+    guardrails = AdminGuardrails(require_approval=True, approval_token="let-me")
+    admin = ThreadedAdmin(store, wiring={"guardrails": guardrails})
+    try:
+        sign_in(page, admin.url)
+        page.goto(f"{admin.url}/tasks/dead")
+        page.check(f"input[name=id][value='{task_id}']")
+        page.click("button[value=replay]")
+        page.fill("form[action='/dlq/apply'] input[name=approval]", "wrong")
+        page.click("form[action='/dlq/apply'] button[type=submit]")
+        expect(page.locator("main")).to_contain_text("admin approval token is invalid", timeout=EXPECT_MS)
+        assert store.state(task_id) is DurableState.DEAD
+
+        page.go_back()
+        page.fill("form[action='/dlq/apply'] input[name=approval]", "let-me")
+        page.click("form[action='/dlq/apply'] button[type=submit]")
+        expect(page.get_by_role("status")).to_contain_text("Replayed 1 task", timeout=EXPECT_MS)
+        assert store.state(task_id) is DurableState.READY
+        assert [(e.action, e.status) for e in audit_events(store)] == [
+            ("dlq.replay_ids", "ok"), ("dlq.replay_ids", "error"),
+        ]  # fmt: skip
+    finally:
+        admin.stop()
