@@ -9,21 +9,26 @@ import os
 import signal
 import ssl
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import click
 
-from pyworker.application.admin import DurableAdmin
+from pyworker.application import DurableHandlerSpec, DurableInspector
+from pyworker.application.admin import AdminGuardrails, DurableAdmin, HistorySampler, HistoryStoreProvider
+from pyworker.application.admin.history import SAMPLE_INTERVAL
+from pyworker.application.clock import LoopClock
 from pyworker.application.ports import NodeRegistryProvider
 from pyworker.application.schedules import ScheduleAdmin, ScheduleStoreProvider
 from pyworker.domain import ConfigurationError
-from pyworker.entrypoints.container import Application, configure, shutdown
+from pyworker.entrypoints.admin_settings import admin_service, guardrails_from_env
+from pyworker.entrypoints.container import Application, configure, task_manager_scope
 from pyworker.entrypoints.durations import DURATION
 from pyworker.entrypoints.errors import EXIT_ERROR, EXIT_USAGE, CliError
 from pyworker.entrypoints.redis_url import DEFAULT_REDIS_URL, REDIS_URL, redact_url
 from pyworker.entrypoints.settings import DEFAULT_REDIS_PREFIX
+from pyworker.entrypoints.worker import ScheduleSetup, add_schedules, load_handlers, load_schedules
 
 if TYPE_CHECKING:
     import uvicorn
@@ -81,25 +86,54 @@ def check_tls(cert: str, key: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def open_admin_data(container: Application, redis_url: str, redis_prefix: str) -> AsyncIterator[AdminPageData]:
+async def open_admin_data(
+    container: Application,
+    redis_url: str,
+    redis_prefix: str,
+    *,
+    handlers: Mapping[str, DurableHandlerSpec] | None = None,
+    schedules: ScheduleSetup | None = None,
+    schedules_spec: str | None = None,
+    guardrails: AdminGuardrails | None = None,
+    history_interval: float = SAMPLE_INTERVAL,
+    codec: str = "proto",
+) -> AsyncIterator[AdminPageData]:
     """The page's data over the container's Redis backend, checked with a PING; closed on exit.
 
-    Only an inspector is built: this process never leases a task.
+    The AdminService is built as ``workerctl serve`` builds it, so every action from the page
+    is audited. With ``handlers`` and ``schedules`` (the workers' ``--app`` and
+    ``--schedules``, and their ``--codec``), a TaskManager that is never started holds the schedules, to list them
+    and run them now; this process never leases a task. While the block runs, the store's
+    depths and throughput are sampled every ``history_interval`` seconds (docs/admin.md "Charts").
 
     Raises:
         BackendUnavailableError: Redis does not answer.
+        CliError: the schedules' setup failed (exit 2).
     """
     from pyworker.adapters.web import AdminPageData
 
-    configure(container, backend={"kind": "redis", "redis_url": redis_url, "redis_prefix": redis_prefix})
-    try:
+    backend_settings = {"kind": "redis", "redis_url": redis_url, "redis_prefix": redis_prefix, "codec": codec}
+    configure(container, backend=backend_settings, durable_handlers=dict(handlers or {}))
+    async with task_manager_scope(container) as manager:
         backend = await container.backends.durable_backend()
         await backend.ping()
+        await add_schedules(manager, schedules, schedules_spec)
+        service = admin_service(backend, manager, guardrails if guardrails is not None else AdminGuardrails())
         nodes = backend.node_registry() if isinstance(backend, NodeRegistryProvider) else None
-        schedules = ScheduleAdmin(backend.schedule_store()) if isinstance(backend, ScheduleStoreProvider) else None
-        yield AdminPageData(DurableAdmin(backend), nodes, schedules)
-    finally:
-        await shutdown(container)
+        store = ScheduleAdmin(backend.schedule_store()) if isinstance(backend, ScheduleStoreProvider) else None
+        sampler = None
+        if isinstance(backend, HistoryStoreProvider) and isinstance(backend, DurableInspector):
+            sampler = HistorySampler(backend, backend.admin_history(), LoopClock(), interval=history_interval)
+        data = AdminPageData(service, DurableAdmin(backend), nodes, store, sampler,
+                             registered_schedules=schedules is not None)  # fmt: skip
+        sampling = asyncio.get_running_loop().create_task(sampler.run()) if sampler is not None else None
+        try:
+            yield data
+        finally:
+            if sampling is not None:
+                sampling.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sampling
 
 
 class AdminServer:
@@ -174,9 +208,11 @@ class AdminServer:
 
 
 async def serve_admin(
-    container: Application, redis_url: str, redis_prefix: str, settings: AdminWebConfig, listen: Listen
+    container: Application, redis_url: str, redis_prefix: str, settings: AdminWebConfig, listen: Listen,
+    **wiring: Any,
 ) -> None:
-    async with open_admin_data(container, redis_url, redis_prefix) as data:
+    """Serve until SIGTERM/SIGINT; ``wiring`` goes to ``open_admin_data`` (handlers, schedules, guardrails)."""
+    async with open_admin_data(container, redis_url, redis_prefix, **wiring) as data:
         server = AdminServer(data, settings, listen)
 
         def ready(url: str) -> None:
@@ -218,6 +254,12 @@ def web_settings(**fields: Any) -> AdminWebConfig:
               help="How often the overview's live figures update.")
 @click.option("--allow-plain-http", is_flag=True,
               help="Listen on a non-loopback address without TLS (behind a TLS-terminating proxy only).")
+@click.option("--app", "app", default=None,
+              help="module:attribute of the workers' TypedDurableRegistry (with --schedules: run now).")
+@click.option("--schedules", "schedules", default=None,
+              help="module:attribute of the workers' schedule setup: list the schedules, run them now.")
+@click.option("--codec", type=click.Choice(["proto", "json"]), default="proto", show_default=True,
+              help="The workers' payload codec (with --app: how a run-now's payload is checked).")
 @click.pass_obj
 def admin(
     container: Application,
@@ -231,8 +273,11 @@ def admin(
     read_only: bool,
     refresh: float,
     allow_plain_http: bool,
+    app: str | None,
+    schedules: str | None,
+    codec: str,
 ) -> None:
-    """Serve the web admin page: queues, tasks, the DLQ, nodes (docs/admin.md)."""
+    """Serve the web admin page: queues, tasks, the DLQ, schedules, nodes, the audit log (docs/admin.md)."""
     host, port = parse_listen(listen)
     if bool(tls_cert) != bool(tls_key):
         raise CliError("--tls-cert and --tls-key go together", EXIT_USAGE)
@@ -254,6 +299,12 @@ def admin(
         password=(password or "").strip(), token=(token or "").strip(), read_only=read_only,
         secure_cookies=bool(tls_cert), events_interval=refresh,
     )  # fmt: skip
+    if schedules and not app:
+        raise CliError("--schedules needs --app (the handlers its tasks run on)", EXIT_USAGE)
+    wiring = {
+        "handlers": load_handlers(app) if app else None, "schedules": load_schedules(schedules),
+        "schedules_spec": schedules, "guardrails": guardrails_from_env(), "codec": codec,
+    }  # fmt: skip
     where = Listen(host, port, tls_cert, tls_key)
-    asyncio.run(serve_admin(container, redis_url, redis_prefix, settings, where))
+    asyncio.run(serve_admin(container, redis_url, redis_prefix, settings, where, **wiring))
 

@@ -1,11 +1,15 @@
-"""The admin guardrails from the environment: PYWORKER_ADMIN_* (go-worker's WORKER_ADMIN_* also read)."""
+"""The AdminService as workerctl serve and workerctl admin build it, and its guardrails from the
+environment: PYWORKER_ADMIN_* (go-worker's WORKER_ADMIN_* also read)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
-from pyworker.application.admin import AdminGuardrails
+from pyworker.application import DurableInspector, TaskManager
+from pyworker.application.admin import AdminGuardrails, AdminService, AdminStoreProvider
+from pyworker.application.ports import NodeRegistryProvider
 from pyworker.entrypoints.durations import parse_duration
 from pyworker.entrypoints.errors import EXIT_USAGE, CliError
 
@@ -52,3 +56,12 @@ def guardrails_from_env(env: Mapping[str, str] | None = None) -> AdminGuardrails
         except ValueError:
             raise CliError(f"${name}: {text!r} is not a valid value", EXIT_USAGE) from None
     return AdminGuardrails(**values)  # type: ignore[arg-type]
+
+
+def admin_service(backend: Any, manager: TaskManager, guardrails: AdminGuardrails) -> AdminService:
+    """go-worker's AdminService over the durable backend and the manager's schedules."""
+    if not isinstance(backend, AdminStoreProvider) or not isinstance(backend, DurableInspector):
+        raise CliError("the durable backend keeps no admin state (queue weights, audit log)", EXIT_USAGE)
+    nodes = backend.node_registry() if isinstance(backend, NodeRegistryProvider) else None
+    return AdminService(backend, backend.queue_weights(), backend.audit_log(), schedules=manager.schedules,
+                        nodes=nodes, guardrails=guardrails)  # fmt: skip

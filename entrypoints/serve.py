@@ -28,11 +28,10 @@ from pyworker.adapters.grpc import (
     with_idempotency_store,
     with_inspector,
 )
-from pyworker.application import DurableHandlerSpec, DurableInspector, HandlerSpec, TaskManager, TypedHandlerRegistry
-from pyworker.application.admin import AdminGuardrails, AdminService, AdminStoreProvider
-from pyworker.application.ports import NodeRegistryProvider
+from pyworker.application import DurableHandlerSpec, HandlerSpec, TaskManager, TypedHandlerRegistry
+from pyworker.application.admin import AdminGuardrails
 from pyworker.domain import RetentionPolicy, TaskContext
-from pyworker.entrypoints.admin_settings import guardrails_from_env
+from pyworker.entrypoints.admin_settings import admin_service, guardrails_from_env
 from pyworker.entrypoints.container import Application, configure, task_manager_scope
 from pyworker.entrypoints.durations import DURATION
 from pyworker.entrypoints.errors import EXIT_USAGE, CliError
@@ -79,15 +78,6 @@ def load_grpc_handlers(spec: str) -> dict[str, HandlerSpec]:
     if isinstance(target, Mapping) and all(isinstance(v, HandlerSpec) for v in target.values()):
         return dict(target)
     raise CliError(f"{spec} is not a TypedHandlerRegistry or a mapping of HandlerSpec", EXIT_USAGE)
-
-
-def admin_service(backend: Any, manager: TaskManager, guardrails: AdminGuardrails) -> AdminService:
-    """go-worker's AdminService over the durable backend and the manager's schedules."""
-    if not isinstance(backend, AdminStoreProvider) or not isinstance(backend, DurableInspector):
-        raise CliError("the durable backend keeps no admin state (queue weights, audit log)", EXIT_USAGE)
-    nodes = backend.node_registry() if isinstance(backend, NodeRegistryProvider) else None
-    return AdminService(backend, backend.queue_weights(), backend.audit_log(), schedules=manager.schedules,
-                        nodes=nodes, guardrails=guardrails)  # fmt: skip
 
 
 async def serve_until_signalled(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import collections
 from collections.abc import Callable
 
+import attrs
+
 from pyworker.adapters.clock import SystemClock
-from pyworker.application.admin import DEFAULT_AUDIT_LIMIT
+from pyworker.application.admin import DEFAULT_AUDIT_LIMIT, Sample
 from pyworker.application.ports import Clock
 from pyworker.domain.admin import AuditEvent
 
@@ -64,3 +66,24 @@ class InMemoryAuditLog:
 
     def _cutoff(self) -> float:
         return float("-inf") if self._retention is None else self._clock.now() - self._retention
+
+
+class InMemoryAdminHistory:
+    """HistoryStore in one process: one sample per bucket, the newest ``capacity`` kept; each
+    bucket's outcomes counted by ``settled`` (the backend's results: (completed, failed) in a span)."""
+
+    def __init__(self, settled: Callable[[float, float], tuple[int, int]]) -> None:
+        self._settled = settled
+        self._samples: dict[float, Sample] = {}
+
+    async def add(self, sample: Sample, interval: float, capacity: int) -> bool:
+        if sample.at in self._samples:
+            return False
+        completed, failed = self._settled(sample.at, sample.at + interval)
+        self._samples[sample.at] = attrs.evolve(sample, completed=completed, failed=failed)
+        for old in sorted(self._samples)[: max(len(self._samples) - max(int(capacity), 1), 0)]:
+            del self._samples[old]
+        return True
+
+    async def samples(self, since: float) -> list[Sample]:
+        return [self._samples[at] for at in sorted(self._samples) if at >= since]

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 import attrs
 
 from pyworker.adapters.clock import SystemClock
-from pyworker.adapters.memory.admin import InMemoryAuditLog, InMemoryQueueWeights
+from pyworker.adapters.memory.admin import InMemoryAdminHistory, InMemoryAuditLog, InMemoryQueueWeights
 from pyworker.adapters.memory.nodes import InMemoryNodeRegistry
 from pyworker.adapters.memory.results import InMemoryDurableResults
 from pyworker.adapters.memory.schedules import InMemoryScheduleStore
@@ -150,6 +150,7 @@ class InMemoryDurableBackend:
         self._audit_log: InMemoryAuditLog | None = None
         self._cancel_callbacks: list[Callable[[uuid.UUID, str], None]] = []
         self._results = InMemoryDurableResults(self._clock)
+        self._history: InMemoryAdminHistory | None = None
 
     def schedule_store(self) -> InMemoryScheduleStore:
         """Durable schedules next to these tasks (one per backend; adapters/memory/schedules.py)."""
@@ -174,6 +175,12 @@ class InMemoryDurableBackend:
         if self._audit_log is None:
             self._audit_log = InMemoryAuditLog(clock=self._clock)
         return self._audit_log
+
+    def admin_history(self) -> InMemoryAdminHistory:
+        """The admin page's depth and throughput samples next to these tasks (one per backend)."""
+        if self._history is None:
+            self._history = InMemoryAdminHistory(self._results.settled_between)
+        return self._history
 
     def _use_stored_weights(self, queue: str, stored: dict[str, int]) -> None:
         self._stored_weights = stored

@@ -8,7 +8,7 @@ import contextlib
 import uuid
 
 from pyworker.application.ports import Clock
-from pyworker.domain import DEFAULT_RESULTS_MAX_LEN, DurableOutcome
+from pyworker.domain import DEFAULT_RESULTS_MAX_LEN, DurableOutcome, TaskStatus
 from pyworker.domain.duration import to_ms
 
 #: The largest sequence part of a cursor (as in a Redis stream id).
@@ -73,6 +73,19 @@ class InMemoryDurableResults:
     def forget(self, task_id: uuid.UUID) -> None:
         """Drop a task's outcome (the task is brought back to run again)."""
         self._records.pop(task_id, None)
+
+    def settled_between(self, start: float, end: float) -> tuple[int, int]:
+        """(completed, failed) among the outcomes on the stream settled in ``[start, end)``
+        (a cancellation counts in neither; the admin history, adapters/memory/admin.py)."""
+        low, high = to_ms(start), to_ms(end)
+        completed = failed = 0
+        for (ms, _seq), outcome in self._stream:
+            if low <= ms < high:
+                if outcome.status is TaskStatus.COMPLETED:
+                    completed += 1
+                elif outcome.status is not TaskStatus.CANCELLED:
+                    failed += 1
+        return completed, failed
 
     @property
     def stream_length(self) -> int:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from pyworker.adapters.redis.admin import RedisAuditLog, RedisQueueWeights
 from pyworker.adapters.redis.client import RedisClient
+from pyworker.adapters.redis.history import RedisAdminHistory
 from pyworker.adapters.redis.inspector import RedisDurableInspector
 from pyworker.adapters.redis.nodes import RedisNodeRegistry
 from pyworker.adapters.redis.queue import RedisDurableQueue
@@ -63,6 +64,7 @@ class RedisDurableBackend(RedisDurableQueue, RedisDurableInspector):
         self._node_registry: RedisNodeRegistry | None = None
         self._queue_weights: RedisQueueWeights | None = None
         self._audit_log: RedisAuditLog | None = None
+        self._history: RedisAdminHistory | None = None
         self._results: RedisDurableResults | None = None
 
     def schedule_store(self) -> RedisScheduleStore:
@@ -88,6 +90,12 @@ class RedisDurableBackend(RedisDurableQueue, RedisDurableInspector):
         if self._audit_log is None:
             self._audit_log = RedisAuditLog(self.store)
         return self._audit_log
+    def admin_history(self) -> RedisAdminHistory:
+        """The admin page's depth and throughput samples on this backend's Redis (adapters/redis/history.py)."""
+        if self._history is None:
+            self._history = RedisAdminHistory(self.store)
+        return self._history
+
     def results(self) -> RedisDurableResults:
         """The outcomes recorded on this backend's Redis and prefix (one reader per backend;
         adapters/redis/results.py). ``close()`` closes it.

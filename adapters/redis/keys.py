@@ -19,6 +19,7 @@ The Lua scripts build per-queue and per-task names from the same prefix (see
     P:node:<id>           hash    one node's last heartbeat (PEXPIRE ttl; docs/cluster.md#nodes)
     P:weights             hash    queue -> dequeue weight stored by the admin plane (every node's dequeue)
     P:admin:audit_events  list    admin audit events as JSON, newest first, capped (docs/grpc.md)
+    P:admin:history       zset    score = bucket start (s), member = one depth/throughput sample, JSON (docs/admin.md)
     P:cancel              channel pub/sub: "<id> <reason>" for each leased task cancelled
                                   (docs/cluster.md#cancellation)
     P:result:<id>         string  a settled task's outcome, JSON (PX result ttl; docs/cluster.md#results)
@@ -107,6 +108,10 @@ class RedisKeys:
     @property
     def audit_events(self) -> str:
         return f"{self.prefix}:admin:audit_events"
+
+    @property
+    def admin_history(self) -> str:
+        return f"{self.prefix}:admin:history"
 
     @property
     def results(self) -> str:

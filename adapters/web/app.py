@@ -13,18 +13,30 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from pyworker.adapters.web.actions import dlq_apply, dlq_confirm, pause, resume, schedule_pause, schedule_resume
+from pyworker.adapters.web.actions import (
+    dlq_apply,
+    dlq_confirm,
+    dlq_confirm_oldest,
+    pause,
+    queue_weight,
+    resume,
+    schedule_pause,
+    schedule_resume,
+    schedule_run,
+)
 from pyworker.adapters.web.config import AdminWebConfig
 from pyworker.adapters.web.data import AdminPageData
 from pyworker.adapters.web.events import events
 from pyworker.adapters.web.render import render, templates
 from pyworker.adapters.web.security import SESSION_COOKIE, SecurityHeaders, action, page, public_form
 from pyworker.adapters.web.views import (
+    audit,
     login,
     login_page,
     logout,
     nodes,
     overview,
+    queues,
     schedules,
     search,
     task,
@@ -37,7 +49,15 @@ from pyworker.domain import (
     TaskNotFoundError,
     WorkerError,
 )
-from pyworker.domain.schedule import InvalidScheduleNameError
+from pyworker.domain.admin import (
+    AdminApprovalError,
+    AdminInvalidArgumentError,
+    AdminLimitError,
+    AdminNotFoundError,
+    AdminPreconditionError,
+    AdminUnsupportedError,
+)
+from pyworker.domain.schedule import InvalidScheduleNameError, InvalidScheduleSpecError, ScheduleNotFoundError
 
 logger = logging.getLogger("pyworker.admin")
 
@@ -45,8 +65,16 @@ logger = logging.getLogger("pyworker.admin")
 ERROR_STATUS: tuple[tuple[type[WorkerError], int], ...] = (
     (InvalidTaskError, 400),
     (InvalidScheduleNameError, 400),
+    (InvalidScheduleSpecError, 400),
+    (AdminInvalidArgumentError, 400),
     (ConfigurationError, 400),
+    (AdminApprovalError, 403),
     (TaskNotFoundError, 404),
+    (ScheduleNotFoundError, 404),
+    (AdminNotFoundError, 404),
+    (AdminPreconditionError, 409),
+    (AdminLimitError, 429),
+    (AdminUnsupportedError, 501),
     (BackendUnavailableError, 503),
     (WorkerError, 500),
 )
@@ -81,6 +109,11 @@ def routes() -> list[Route | Mount]:
         Route("/schedules", page(schedules), methods=["GET"]),
         Route("/schedules/pause", action(schedule_pause), methods=["POST"]),
         Route("/schedules/resume", action(schedule_resume), methods=["POST"]),
+        Route("/schedules/run", action(schedule_run), methods=["POST"]),
+        Route("/queues", page(queues), methods=["GET"]),
+        Route("/queues/weight", action(queue_weight), methods=["POST"]),
+        Route("/audit", page(audit), methods=["GET"]),
+        Route("/dlq/confirm-oldest", action(dlq_confirm_oldest), methods=["POST"]),
         Route("/events", page(events), methods=["GET"]),
         Route("/dlq/confirm", action(dlq_confirm), methods=["POST"]),
         Route("/dlq/apply", action(dlq_apply), methods=["POST"]),

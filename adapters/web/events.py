@@ -11,9 +11,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from pyworker.adapters.web.data import Overview
+from pyworker.adapters.web.data import AdminPageData, Overview
 from pyworker.adapters.web.security import config_of
-from pyworker.adapters.web.views import data_of
+from pyworker.adapters.web.views import data_of, sample_json
+from pyworker.application.admin import Sample
+from pyworker.application.admin.history import SAMPLE_CAPACITY, SAMPLE_INTERVAL
 from pyworker.domain import WorkerError
 
 logger = logging.getLogger("pyworker.admin")
@@ -48,22 +50,37 @@ def overview_json(overview: Overview) -> dict[str, Any]:
     }
 
 
+def history_json(data: AdminPageData, samples: list[Sample]) -> dict[str, Any]:
+    """The samples, and the span the charts cover (``interval`` seconds times ``capacity``)."""
+    sampler = data.history
+    interval, capacity = (sampler.interval, sampler.capacity) if sampler else (SAMPLE_INTERVAL, SAMPLE_CAPACITY)
+    return {"interval": interval, "capacity": capacity, "samples": [sample_json(s) for s in samples]}
+
+
 def frame(event_id: int, event: str, data: dict[str, Any]) -> str:
     return f"id: {event_id}\nevent: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
 async def events(request: Request) -> Response:
-    """``overview`` events (an ``error`` event in its place while the store does not answer)."""
+    """``overview`` events, ``history`` events (the last hour's samples, when one was added), and
+    an ``error`` event in their place while the store does not answer."""
     data, interval = data_of(request), config_of(request).events_interval
     closing: asyncio.Event = request.app.state.closing
 
     async def stream() -> AsyncIterator[str]:
         yield f"retry: {RETRY_MS}\n\n"
         event_id = 0
+        sent: float | None = -1.0
         while True:
             event_id += 1
             try:
                 yield frame(event_id, "overview", overview_json(await data.overview()))
+                samples = await data.samples()
+                latest = samples[-1].at if samples else None
+                if latest != sent:  # the whole hour on connect, then again with each new sample
+                    sent = latest
+                    event_id += 1
+                    yield frame(event_id, "history", history_json(data, samples))
             except WorkerError as exc:
                 logger.warning("admin events: %s", exc)
                 yield frame(event_id, "error", {"message": str(exc)})

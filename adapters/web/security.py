@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import urllib.parse
+import uuid
 from collections.abc import Awaitable, Callable
 
 from starlette.datastructures import FormData
@@ -13,6 +14,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pyworker.adapters.web.config import AdminWebConfig
+from pyworker.application.admin import RequestContext
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 FormEndpoint = Callable[[Request, FormData], Awaitable[Response]]
@@ -39,14 +41,20 @@ def config_of(request: Request) -> AdminWebConfig:
     return config
 
 
+def matched_secret(config: AdminWebConfig, given: str) -> str:
+    """Which secret ``given`` is ("password", "token", or "" for neither), compared in constant time."""
+    candidate = given.encode()
+    matched = ""
+    for kind, secret in (("password", config.password), ("token", config.token)):
+        # both compared whatever the first gave: the time says nothing about which
+        if secret and hmac.compare_digest(candidate, secret.encode()) and not matched:
+            matched = kind
+    return matched
+
+
 def secret_matches(config: AdminWebConfig, given: str) -> bool:
     """Whether ``given`` is the password or the token, compared in constant time."""
-    candidate = given.encode()
-    matched = False
-    for secret in (config.password, config.token):
-        if secret:  # both compared whatever the first gave: the time says nothing about which
-            matched |= hmac.compare_digest(candidate, secret.encode())
-    return matched
+    return bool(matched_secret(config, given))
 
 
 def bearer_ok(request: Request) -> bool:
@@ -83,11 +91,26 @@ def csrf_ok(request: Request, form: FormData) -> bool:
     )
 
 
-def sign_in(request: Request) -> None:
-    """A fresh session for the signed-in user, with a new CSRF token."""
+def sign_in(request: Request, secret: str = "password") -> None:
+    """A fresh session for the signed-in user, with a new CSRF token; the audit log names the
+    actor by the secret it signed in with (``web:password``, ``web:token``)."""
     request.session.clear()
     request.session["user"] = "admin"
+    request.session["actor"] = f"web:{secret}"
     csrf_token(request)
+
+
+#: A caller's ``X-Request-Id`` is kept when it is this short and printable; else one is made.
+REQUEST_ID_MAX = 128
+
+
+def request_context(request: Request, approval: str = "") -> RequestContext:
+    """Who acts, for the audit log: the session's actor (``web:bearer`` for a script), the
+    caller's ``X-Request-Id`` or a new one, and the approval token the form carried."""
+    actor = "web:bearer" if bearer_ok(request) else str(request.session.get("actor") or "web:password")
+    given = request.headers.get("x-request-id", "").strip()
+    ok = 0 < len(given) <= REQUEST_ID_MAX and given.isprintable()
+    return RequestContext(actor=actor, request_id=given if ok else uuid.uuid4().hex, approval=approval)
 
 
 def local_path(target: str | None) -> str:

@@ -1,4 +1,4 @@
-"""The admin page's GET pages: sign-in, overview, task browser, task detail, nodes."""
+"""The admin page's GET pages: sign-in, overview, queues, task browser, task detail, nodes, schedules, audit."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from starlette.responses import RedirectResponse, Response
 from pyworker.adapters.web.data import AdminPageData
 from pyworker.adapters.web.preview import preview
 from pyworker.adapters.web.render import render
-from pyworker.adapters.web.security import config_of, local_path, secret_matches, sign_in, signed_in
-from pyworker.application.admin import parse_task_id
+from pyworker.adapters.web.security import config_of, local_path, matched_secret, sign_in, signed_in
+from pyworker.application.admin import Sample, parse_task_id
 from pyworker.domain import listable_state
 
 
@@ -29,9 +29,10 @@ async def login_page(request: Request) -> Response:
 
 async def login(request: Request, form: FormData) -> Response:
     target = local_path(str(form.get("next") or "/"))
-    if not secret_matches(config_of(request), str(form.get("password") or "")):
+    secret = matched_secret(config_of(request), str(form.get("password") or ""))
+    if not secret:
         return render(request, "login.html", {"next": target, "error": "Wrong password or token."}, 401)
-    sign_in(request)
+    sign_in(request, secret)
     return RedirectResponse(target, status_code=303)
 
 
@@ -45,19 +46,22 @@ async def overview(request: Request) -> Response:
 
 
 async def tasks(request: Request) -> Response:
-    """One page of a state's tasks; ``cursor`` comes from the previous page's "Next" link."""
+    """One page of a state's tasks; ``cursor`` comes from the previous page's "Next" link,
+    ``handler`` keeps the tasks whose handler contains it (searched a few store pages at a time)."""
     state = listable_state(request.path_params["state"]).value
     queue = request.query_params.get("queue", "").strip()
+    handler = request.query_params.get("handler", "").strip()
     cursor = request.query_params.get("cursor") or None
-    page = await data_of(request).page(state, queue, cursor, config_of(request).page_size)
+    page = await data_of(request).page(state, queue, cursor, config_of(request).page_size, handler)
+    filters = {**({"queue": queue} if queue else {}), **({"handler": handler} if handler else {})}
     next_url = ""
     if page.next_cursor is not None:
-        query = {"cursor": page.next_cursor, **({"queue": queue} if queue else {})}
-        next_url = f"/tasks/{state}?{urllib.parse.urlencode(query)}"
-    first_url = f"/tasks/{state}" + (f"?{urllib.parse.urlencode({'queue': queue})}" if queue else "")
+        next_url = f"/tasks/{state}?{urllib.parse.urlencode({'cursor': page.next_cursor, **filters})}"
+    first_url = f"/tasks/{state}" + (f"?{urllib.parse.urlencode(filters)}" if filters else "")
     context = {
-        "state": state, "queue": queue, "page": page, "next_url": next_url,
+        "state": state, "queue": queue, "handler": handler, "page": page, "next_url": next_url,
         "first_url": first_url if cursor else "", "active": state,
+        "replay_max": data_of(request).service.guardrails.replay_ids_max,
     }  # fmt: skip
     return render(request, "tasks.html", context)
 
@@ -79,7 +83,42 @@ async def nodes(request: Request) -> Response:
 
 
 async def schedules(request: Request) -> Response:
-    """The schedules' pause state; ``?name=`` shows that schedule's latest fires."""
+    """The registered schedules, the pause state; ``?name=`` shows that schedule's latest fires."""
     name = request.query_params.get("name", "").strip()
-    state = await data_of(request).schedules(name)
-    return render(request, "schedules.html", {"schedules": state, "name": name, "active": "schedules"})
+    data = data_of(request)
+    state = await data.schedules(name)
+    context = {"schedules": state, "name": name, "active": "schedules", "approval": data.requires_approval}
+    return render(request, "schedules.html", context)
+
+
+async def queues(request: Request) -> Response:
+    """Every queue: its depths, its stored weight and its pause flag."""
+    return render(request, "queues.html", {"queues": await data_of(request).queues(), "active": "queues"})
+
+
+#: Audit events the page shows when no limit is asked for, and the most it shows.
+AUDIT_PAGE = 50
+AUDIT_MAX = 1000
+
+
+async def audit(request: Request) -> Response:
+    """The audit log, newest first; ``action`` and ``target`` filter (exact), ``limit`` pages."""
+    action = request.query_params.get("action", "").strip()
+    target = request.query_params.get("target", "").strip()
+    text = request.query_params.get("limit", "").strip()
+    limit = min(int(text), AUDIT_MAX) if text.isdigit() and int(text) > 0 else AUDIT_PAGE
+    events = await data_of(request).audit(action, target, limit)
+    more = ""
+    if len(events) >= limit and limit < AUDIT_MAX:
+        query = {**({"action": action} if action else {}), **({"target": target} if target else {})}
+        more = "/audit?" + urllib.parse.urlencode({**query, "limit": min(limit * 2, AUDIT_MAX)})
+    context = {"events": events, "action": action, "target": target, "limit": limit, "more_url": more,
+               "active": "audit"}  # fmt: skip
+    return render(request, "audit.html", context)
+
+
+def sample_json(sample: Sample) -> dict[str, float | int]:
+    return {
+        "at": sample.at, "ready": sample.ready, "delayed": sample.delayed, "processing": sample.processing,
+        "dead": sample.dead, "completed": sample.completed, "failed": sample.failed,
+    }  # fmt: skip

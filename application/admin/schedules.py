@@ -6,6 +6,8 @@ import uuid
 
 import attrs
 
+from pyworker.application.clock import LoopClock
+from pyworker.application.ports import Clock
 from pyworker.application.schedules.model import Schedule
 from pyworker.application.schedules.service import ScheduleService
 from pyworker.application.schedules.spec import ScheduleSpec
@@ -49,8 +51,9 @@ class ScheduleOps:
     process's; pause state and history of durable schedules are shared through the store.
     """
 
-    def __init__(self, service: ScheduleService | None) -> None:
+    def __init__(self, service: ScheduleService | None, clock: Clock | None = None) -> None:
         self._service = service
+        self._clock = clock if clock is not None else LoopClock()
         self._kept: dict[str, Schedule] = {}  # deleted here: their factories stay available
 
     def _require(self) -> ScheduleService:
@@ -61,6 +64,13 @@ class ScheduleOps:
     async def entries(self) -> list[ScheduleEntry]:
         service = self._require()
         return [await self._entry(service, info.name) for info in service.schedules()]
+
+    async def _store_paused(self, service: ScheduleService, name: str) -> bool:
+        """A durable schedule's pause as the store holds it (every node's, the page's included)."""
+        if service.store is None:
+            return False
+        every, names = await service.store.paused()
+        return every or name in names
 
     def factories(self) -> list[tuple[str, bool]]:
         """(name, durable) of every factory: registered schedules and deleted ones."""
@@ -138,10 +148,15 @@ class ScheduleOps:
         except ScheduleNotFoundError:
             return None
 
-    @staticmethod
-    async def _entry(service: ScheduleService, name: str) -> ScheduleEntry:
+    async def _entry(self, service: ScheduleService, name: str) -> ScheduleEntry:
+        """A service that is not firing (an admin process's) has no next tick of its own: the
+        spec's next one after now is shown; a durable schedule's pause is read from the store."""
         info = next(i for i in service.schedules() if i.name == name)
         last = await service.history(name, 1)
-        return ScheduleEntry(name=info.name, spec=info.spec, durable=info.durable, paused=info.paused,
-                             next_run=None if info.paused else info.next_at,
+        paused = info.paused or (info.durable and await self._store_paused(service, name))
+        upcoming = info.next_at
+        if upcoming is None:
+            upcoming = service.registration(name).spec.next_after(self._clock.now())
+        return ScheduleEntry(name=info.name, spec=info.spec, durable=info.durable, paused=paused,
+                             next_run=None if paused else upcoming,
                              last_run=last[0].at if last else None)  # fmt: skip

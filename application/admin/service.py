@@ -83,7 +83,7 @@ class AdminService:
         self._nodes = nodes
         self.queues = QueueAdmin(inspector, weights)
         self.dlq = DeadLetterAdmin(inspector)
-        self.schedules = ScheduleOps(schedules)
+        self.schedules = ScheduleOps(schedules, clock)
         self._counters = _Counters()
 
     # -- reads ------------------------------------------------------------------------------
@@ -209,6 +209,13 @@ class AdminService:
     ) -> None:
         """Record an action a transport refused before calling here (its auth check)."""
         await self._recorder.refused(ctx, action, (target or "").strip() or EVERY, fields, exc)
+
+    async def audited(
+        self, ctx: RequestContext, action: str, target: str, fields: dict[str, Any], call: Callable[[], Awaitable[T]]
+    ) -> T:
+        """Run a transport's own action (one go-worker's service has not: the page's DLQ delete,
+        say) and record it like the service's own (docs/admin.md)."""
+        return await self._run(ctx, action, target, fields, call)
 
     async def _run(
         self, ctx: RequestContext, action: str, target: str, fields: dict[str, Any], call: Callable[[], Awaitable[T]]

@@ -7,9 +7,9 @@ import concurrent.futures
 import os
 import threading
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import attrs
 from playwright.sync_api import Page
@@ -94,8 +94,11 @@ class Store:
 class ThreadedAdmin:
     """The real `workerctl admin` wiring (container, Redis backend, uvicorn) on 127.0.0.1:0 in a thread."""
 
-    def __init__(self, store: Store, url: str = URL, **settings: object) -> None:
+    def __init__(self, store: Store, url: str = URL, wiring: Mapping[str, Any] | None = None,
+                 **settings: object) -> None:  # fmt: skip
+        """``wiring`` goes to ``open_admin_data`` (handlers, schedules, history_interval)."""
         self.url = ""
+        self._wiring = dict(wiring or {})
         self._ready = threading.Event()
         self._server: AdminServer | None = None
         self._error: BaseException | None = None
@@ -108,7 +111,7 @@ class ThreadedAdmin:
 
     def _run(self, url: str, prefix: str, config: AdminWebConfig) -> None:
         async def go() -> None:
-            async with open_admin_data(build_container(), url, prefix) as data:
+            async with open_admin_data(build_container(), url, prefix, **self._wiring) as data:
                 self._server = AdminServer(data, config, Listen("127.0.0.1", 0))
                 await self._server.run(self._started)
 

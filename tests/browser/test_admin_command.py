@@ -92,23 +92,37 @@ def test_pause_resume_and_replay_with_a_running_worker_node(page: Page, store: S
 
 def test_read_only_hides_and_refuses_every_action(page: Page, store: Store) -> None:
     dead_id = store.dead(DurableTask(handler="record", payload=b"{}", id=uuid.uuid4(), queue="emails"), "boom")
-    admin = start_admin(store, "--read-only")
+    app = ["--app", "tests.support.admin_app:registry", "--schedules", "tests.support.admin_app:schedules"]
+    admin = start_admin(store, "--read-only", *app, "--codec", "json")
     try:
         sign_in(page, admin.url)
         expect(page.locator(".badge")).to_have_text("read-only")
         assert page.locator("form[action='/pause'], form[action='/resume']").count() == 0
         page.goto(f"{admin.url}/tasks/dead")
         assert row_ids(page) == [dead_id]
-        assert page.locator("input[type=checkbox], button[value=replay]").count() == 0
+        assert page.locator("input[type=checkbox], button[value=replay], #replay-oldest").count() == 0
         shot(page, "read-only")
+        page.goto(f"{admin.url}/queues")
+        expect(page.locator("#queue-list tr[data-queue=emails]")).to_be_visible()
+        assert page.locator("main form").count() == 0
+        page.goto(f"{admin.url}/schedules")
+        expect(page.locator("#registered tr[data-schedule=nightly-report]")).to_be_visible()
+        assert page.locator("main form[method=post]").count() == 0
 
         token = page.locator("form[action='/logout'] input[name=csrf]").input_value()
-        for path in ("/dlq/apply", "/dlq/confirm", "/pause", "/resume"):
-            form: dict[str, str | float | bool] = {"csrf": token, "action": "replay", "id": dead_id}
+        paths = ("/dlq/apply", "/dlq/confirm", "/dlq/confirm-oldest", "/pause", "/resume", "/queues/weight",
+                 "/schedules/run", "/schedules/pause", "/schedules/resume")  # fmt: skip
+        for path in paths:
+            form: dict[str, str | float | bool] = {
+                "csrf": token, "action": "replay", "id": dead_id, "count": 1, "queue": "emails", "weight": 3,
+                "name": "nightly-report",
+            }  # fmt: skip
             refused = page.request.post(f"{admin.url}{path}", form=form, max_redirects=0)
             assert refused.status == 403, path
         assert store.state(dead_id) is DurableState.DEAD
         assert store.backend(lambda backend: backend.stats()).paused is False
+        assert store.backend(lambda backend: backend.queue_weights().weights()) == {}
+        assert store.backend(lambda backend: backend.audit_log().events()) == []  # nothing was even tried
         page.goto(f"{admin.url}/")  # an open SSE stream must not hold the stop
         expect(page.locator("[data-field=live]")).to_contain_text("live", timeout=EXPECT_MS)
     finally:

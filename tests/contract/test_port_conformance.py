@@ -14,7 +14,13 @@ from pyworker.adapters.redis import (
     RedisDurableStore,
 )
 from pyworker.adapters.redis.schedules import RedisScheduleStore
-from pyworker.application.admin import AdminStoreProvider, AuditLog, QueueWeightStore
+from pyworker.application.admin import (
+    AdminStoreProvider,
+    AuditLog,
+    HistoryStore,
+    HistoryStoreProvider,
+    QueueWeightStore,
+)
 from pyworker.application.ports import DurableBackend, DurableInspector, DurableQueue
 from pyworker.application.schedules import ScheduleStore, ScheduleStoreProvider
 
@@ -82,6 +88,9 @@ async def test_both_backends_provide_the_admin_ports() -> None:
     redis_backend = RedisDurableBackend(client, prefix="conformance")
     for provider in (memory, redis_backend):
         assert isinstance(provider, AdminStoreProvider)
+        assert isinstance(provider, HistoryStoreProvider)
+        history: HistoryStore = provider.admin_history()
+        assert isinstance(history, HistoryStore)
     memory_weights: QueueWeightStore = memory.queue_weights()
     memory_audit: AuditLog = memory.audit_log()
     redis_weights: QueueWeightStore = redis_backend.queue_weights()

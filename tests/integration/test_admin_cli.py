@@ -41,6 +41,8 @@ def certs(tmp_path: Path) -> Certs:
         (["--listen", "127.0.0.1:99999"], "--listen must be host:port"),
         (["--listen", "192.0.2.10:8080"], "is not a loopback address: serve TLS"),
         (["--refresh", "0s"], "--refresh must be positive"),
+        (["--schedules", "tests.support.admin_app:schedules"], "--schedules needs --app"),
+        (["--app", "tests.support.nowhere:registry"], "cannot import 'tests.support.nowhere'"),
     ],
 )
 def test_bad_flags_are_one_line_usage_errors(

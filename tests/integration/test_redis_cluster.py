@@ -21,6 +21,10 @@ from tests.contract.conftest import DurableEnv, open_redis_env
 from tests.contract.durable_support import make_task
 
 # The contracts' own test functions, collected here again with this module's ``env``.
+from tests.contract.test_admin_history import (  # noqa: F401
+    test_a_bucket_keeps_its_first_sample_with_the_outcomes_settled_in_it,
+    test_a_bucket_without_outcomes_counts_none_and_the_oldest_buckets_go,
+)
 from tests.contract.test_durable_cancel import (  # noqa: F401
     test_a_leased_task_is_flagged_and_every_subscriber_hears_it,
     test_a_nack_of_a_flagged_lease_dead_letters_it_instead_of_a_retry,

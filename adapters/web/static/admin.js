@@ -66,7 +66,51 @@
     }
   }
 
+  // The charts: one polyline per series over the last hour, drawn as SVG elements (no library).
+  const SVG = "http://www.w3.org/2000/svg";
+
+  function svgElement(name, attrs) {
+    const el = document.createElementNS(SVG, name);
+    for (const [key, value] of Object.entries(attrs)) el.setAttribute(key, String(value));
+    return el;
+  }
+
+  function chart(id, samples, series, span) {
+    const svg = document.getElementById(id);
+    if (!svg) return;
+    svg.replaceChildren();
+    const width = 600, height = 150, top = 12, bottom = 16;
+    const end = samples.length ? samples[samples.length - 1].at : Date.now() / 1000;
+    const start = end - span;
+    let max = 1;
+    for (const s of samples) for (const name of series) max = Math.max(max, s[name]);
+    const x = (at) => ((at - start) / span) * width;
+    const y = (value) => height - bottom - (value / max) * (height - top - bottom);
+    svg.appendChild(svgElement("line", { x1: 0, y1: y(0), x2: width, y2: y(0), class: "axis" }));
+    const label = svgElement("text", { x: 4, y: 10, class: "tick" });
+    label.textContent = "max " + max;
+    svg.appendChild(label);
+    const ago = svgElement("text", { x: 4, y: height - 3, class: "tick" });
+    ago.textContent = span >= 3600 ? Math.round(span / 3600) + " h ago" : Math.round(span / 60) + " min ago";
+    svg.appendChild(ago);
+    for (const name of series) {
+      const points = samples.filter((s) => s.at >= start).map((s) => x(s.at).toFixed(1) + "," + y(s[name]).toFixed(1));
+      svg.appendChild(svgElement("polyline", { points: points.join(" "), class: name, "data-series": name }));
+    }
+  }
+
+  function drawHistory(history) {
+    const samples = history.samples;
+    const span = history.interval * history.capacity;
+    chart("chart-depth", samples, ["ready", "delayed", "processing", "dead"], span);
+    chart("chart-throughput", samples, ["completed", "failed"], span);
+    setText("[data-field=samples]", samples.length);
+    const last = samples[samples.length - 1];
+    setText("[data-field=throughput-last]", last ? last.completed + " completed, " + last.failed + " failed" : "—");
+  }
+
   const events = new EventSource(source);
+  events.addEventListener("history", (message) => drawHistory(JSON.parse(message.data)));
   events.addEventListener("overview", (message) => {
     const data = JSON.parse(message.data);
     for (const field of ["ready", "delayed", "processing", "dead"]) setText("[data-total=" + field + "]", data[field]);

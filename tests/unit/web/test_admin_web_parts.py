@@ -1,12 +1,17 @@
-"""The admin page's pure parts: the payload preview, the sign-in compare, the redirect target, the config."""
+"""The admin page's pure parts: the payload preview, the sign-in compare, the redirect target, the config,
+the audit's request context."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
+from starlette.requests import Request
 
 from pyworker.adapters.web.config import AdminWebConfig
 from pyworker.adapters.web.preview import HEX_LIMIT, TEXT_LIMIT, preview
-from pyworker.adapters.web.security import local_path, secret_matches
+from pyworker.adapters.web.security import local_path, matched_secret, request_context, secret_matches
+from pyworker.application.admin import RequestContext
 from pyworker.domain import ConfigurationError
 
 
@@ -54,3 +59,26 @@ def test_the_config_needs_a_secret_and_sane_numbers() -> None:
     with pytest.raises(ConfigurationError, match="page_size must be at most 1000"):
         AdminWebConfig(password="pw", page_size=1001)
     assert "pw" not in repr(AdminWebConfig(password="pw"))
+
+
+def _request(headers: dict[str, str], session: dict[str, str]) -> Request:
+    app = SimpleNamespace(state=SimpleNamespace(admin_config=AdminWebConfig(password="pw", token="tk")))
+    scope = {
+        "type": "http", "method": "POST", "path": "/pause", "app": app, "session": session,
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }  # fmt: skip
+    return Request(scope)
+
+
+def test_the_request_context_names_the_actor_and_keeps_or_makes_a_request_id() -> None:
+    signed = _request({"X-Request-Id": "req-1"}, {"actor": "web:token"})
+    assert request_context(signed, "yes") == RequestContext("web:token", "req-1", "yes")
+    made = request_context(_request({"X-Request-Id": "x" * 129}, {}))
+    assert made.actor == "web:password"
+    assert len(made.request_id) == 32  # too long: a new one
+    assert request_context(_request({"Authorization": "Bearer tk"}, {})).actor == "web:bearer"
+
+
+def test_the_matched_secret_says_which_one() -> None:
+    config = AdminWebConfig(password="pw", token="tk")
+    assert [matched_secret(config, given) for given in ("pw", "tk", "", "nope")] == ["password", "token", "", ""]
