@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import click
 
-from pyworker.application.admin import DurableAdmin
+from pyworker.application.admin import AdminGuardrails, AdminService, AdminStoreProvider, DurableAdmin
 from pyworker.application.ports import NodeRegistryProvider
 from pyworker.application.schedules import ScheduleAdmin, ScheduleStoreProvider
 from pyworker.domain import ConfigurationError
+from pyworker.entrypoints.admin_settings import guardrails_from_env
 from pyworker.entrypoints.container import Application, configure, shutdown
 from pyworker.entrypoints.durations import DURATION
 from pyworker.entrypoints.errors import EXIT_ERROR, EXIT_USAGE, CliError
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     import uvicorn
 
     from pyworker.adapters.web import AdminPageData, AdminWebConfig
+    from pyworker.adapters.web.gateway import GatewaySettings
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 #: Seconds the server waits for requests still running when it stops (SSE streams end at once).
@@ -81,10 +83,13 @@ def check_tls(cert: str, key: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def open_admin_data(container: Application, redis_url: str, redis_prefix: str) -> AsyncIterator[AdminPageData]:
-    """The page's data over the container's Redis backend, checked with a PING; closed on exit.
+async def open_admin_plane(
+    container: Application, redis_url: str, redis_prefix: str, guardrails: AdminGuardrails | None = None
+) -> AsyncIterator[tuple[AdminPageData, AdminService]]:
+    """The page's data and the gateway's AdminService over the container's Redis backend,
+    checked with a PING; closed on exit.
 
-    Only an inspector is built: this process never leases a task.
+    Only an inspector is built: this process never leases a task (and serves no schedules).
 
     Raises:
         BackendUnavailableError: Redis does not answer.
@@ -97,22 +102,35 @@ async def open_admin_data(container: Application, redis_url: str, redis_prefix: 
         await backend.ping()
         nodes = backend.node_registry() if isinstance(backend, NodeRegistryProvider) else None
         schedules = ScheduleAdmin(backend.schedule_store()) if isinstance(backend, ScheduleStoreProvider) else None
-        yield AdminPageData(DurableAdmin(backend), nodes, schedules)
+        store = backend
+        assert isinstance(store, AdminStoreProvider)  # the Redis backend keeps the admin state
+        service = AdminService(backend, store.queue_weights(), store.audit_log(), nodes=nodes, guardrails=guardrails)
+        yield AdminPageData(DurableAdmin(backend), nodes, schedules), service
     finally:
         await shutdown(container)
+
+
+@contextlib.asynccontextmanager
+async def open_admin_data(container: Application, redis_url: str, redis_prefix: str) -> AsyncIterator[AdminPageData]:
+    """The page's data alone (``open_admin_plane``)."""
+    async with open_admin_plane(container, redis_url, redis_prefix) as (data, _service):
+        yield data
 
 
 class AdminServer:
     """The admin page on uvicorn, on the caller's event loop, until ``stop()`` (or SIGTERM/SIGINT
     when it runs on the main thread). ``stop`` may be called from any thread."""
 
-    def __init__(self, data: AdminPageData, settings: AdminWebConfig, listen: Listen) -> None:
+    def __init__(
+        self, data: AdminPageData, settings: AdminWebConfig, listen: Listen, admin: AdminService | None = None,
+        gateway: GatewaySettings | None = None,
+    ) -> None:  # fmt: skip
         import uvicorn
 
         from pyworker.adapters.web import close_streams, create_app
 
         self.listen = listen
-        self.app = create_app(settings, data)
+        self.app = create_app(settings, data, admin, gateway)
         app = self.app
 
         announce = self._announce
@@ -174,10 +192,11 @@ class AdminServer:
 
 
 async def serve_admin(
-    container: Application, redis_url: str, redis_prefix: str, settings: AdminWebConfig, listen: Listen
-) -> None:
-    async with open_admin_data(container, redis_url, redis_prefix) as data:
-        server = AdminServer(data, settings, listen)
+    container: Application, redis_url: str, redis_prefix: str, settings: AdminWebConfig, listen: Listen,
+    guardrails: AdminGuardrails | None = None,
+) -> None:  # fmt: skip
+    async with open_admin_plane(container, redis_url, redis_prefix, guardrails) as (data, service):
+        server = AdminServer(data, settings, listen, admin=service)
 
         def ready(url: str) -> None:
             mode = " read-only" if settings.read_only else ""
@@ -255,5 +274,5 @@ def admin(
         secure_cookies=bool(tls_cert), events_interval=refresh,
     )  # fmt: skip
     where = Listen(host, port, tls_cert, tls_key)
-    asyncio.run(serve_admin(container, redis_url, redis_prefix, settings, where))
+    asyncio.run(serve_admin(container, redis_url, redis_prefix, settings, where, guardrails_from_env()))
 
