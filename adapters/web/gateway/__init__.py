@@ -35,6 +35,7 @@ def gateway_mount(
     gateway = Gateway(admin, config, closing, settings if settings is not None else GatewaySettings())
     app = Starlette(routes=gateway_routes(), exception_handlers={HTTPException: _http_error})
     app.state.gateway = gateway
+    app.state.admin_config = config  # the page's sign-in checks (security.py) read it here too
     return Mount(PREFIX, app=app)
 
 

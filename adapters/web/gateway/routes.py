@@ -89,7 +89,7 @@ async def queue(call: Call) -> dict[str, Any]:
         name = _queue_name(call, "/pause")
         paused = bool_field(await call.body(), "paused", True)
         return {"queue": queue_json(await call.admin.pause_queue(call.context(approval=True), name, paused))}
-    if method != "GET":
+    if method != "GET" or path.endswith(("/weight", "/pause")):  # sub-routes are found by suffix (go-worker's)
         raise GatewayError(405, "method_not_allowed", "Method not allowed")
     return {"queue": queue_json(await call.admin.get_queue(_queue_name(call)))}
 
