@@ -21,7 +21,6 @@ from pyworker.adapters.web.gateway.encode import schedule_json, short_duration
 from pyworker.application.admin import AdminGuardrails, ScheduleEntry
 from pyworker.domain import DurableState, DurableTask
 from tests.support.admin_gateway import URL, GatewayServer, delete_prefix, new_prefix
-from tests.support.waits import within
 
 pytestmark = pytest.mark.redis
 
@@ -102,7 +101,9 @@ async def act(s: Served, method: str, path: str, body: Any = None, **headers: st
 
 async def test_health_and_overview(gw: Served) -> None:
     health = (await gw.http.get("/health")).json()
-    assert health["status"] == "ok" and health["version"] and health["goVersion"].startswith("python")
+    assert health["status"] == "ok"
+    assert health["version"]
+    assert health["goVersion"].startswith("python")
     await enqueue(gw, "emails", 3)
     overview = (await gw.http.get("/overview")).json()
     assert overview["stats"] == {"activeWorkers": 0, "queuedTasks": 3, "queues": 2, "avgLatencyMs": -1,
@@ -166,10 +167,13 @@ async def test_dlq_list_filter_detail_and_errors(gw: Served) -> None:
     mail = await dead(gw, "emails", 2)
     await dead(gw, "reports", 1)
     page = (await gw.http.get("/dlq")).json()
-    assert page["total"] == 3 and len(page["entries"]) == 3
+    assert page["total"] == 3
+    assert len(page["entries"]) == 3
     assert set(page["entries"][0]) == {"id", "queue", "handler", "attempts", "ageMs"}
     filtered = (await gw.http.get("/dlq", params={"queue": "emails", "limit": "1"})).json()
-    assert filtered["total"] == 2 and len(filtered["entries"]) == 1 and filtered["entries"][0]["queue"] == "emails"
+    assert filtered["total"] == 2
+    assert len(filtered["entries"]) == 1
+    assert filtered["entries"][0]["queue"] == "emails"
     entry = (await gw.http.get(f"/dlq/{mail[0]}")).json()["entry"]
     assert (entry["id"], entry["lastError"], entry["payloadSize"], entry["metadata"]) == (
         str(mail[0]), "boom", 3, {"tenant": "t1"})  # fmt: skip
@@ -273,7 +277,8 @@ def test_schedule_status_and_times_as_go_worker_words_them() -> None:
     lagging = schedule_json(attrs.evolve(entry, next_run=now - 121), now)
     assert (lagging["status"], lagging["nextRun"]) == ("lagging", "overdue")
     assert schedule_json(attrs.evolve(entry, paused=True, next_run=None), now)["status"] == "paused"
-    assert short_duration(0.85) == "850ms" and short_duration(2 * 86400 + 5) == "2d"
+    assert short_duration(0.85) == "850ms"
+    assert short_duration(2 * 86400 + 5) == "2d"
 
 
 # -- container jobs: 501 --------------------------------------------------------------------------
@@ -329,7 +334,9 @@ async def test_read_only_refuses_every_change() -> None:
                              ("DELETE", "/schedules/nightly"), ("POST", "/jobs/x/run")):  # fmt: skip
             refused(await s.http.request(method, path), 403, "read_only")
         stats = await s.backend.stats()
-        assert not stats.paused and stats.dead == 1 and not any(q.paused for q in stats.queues)
+        assert not stats.paused
+        assert stats.dead == 1
+        assert not any(q.paused for q in stats.queues)
 
 
 async def test_request_ids_are_sanitised_and_echoed(gw: Served) -> None:
@@ -388,7 +395,9 @@ async def test_metrics_json_and_prometheus(gw: Served) -> None:
     await dead(gw, "reports", 1)
     await gw.http.post("/pause")
     as_json = (await gw.http.get("/metrics")).json()
-    assert as_json["dlq"] == 1 and as_json["paused"] is True and as_json["actions"]["pause"] == 1
+    assert as_json["dlq"] == 1
+    assert as_json["paused"] is True
+    assert as_json["actions"]["pause"] == 1
     assert as_json["http"]["POST /pause"]["calls"] == 1
     for response in (await gw.http.get("/metrics/prometheus"), await gw.http.get("/metrics?format=prom")):
         assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"

@@ -1,4 +1,4 @@
-"""The admin page with its JSON gateway on 127.0.0.1:0 in a thread, over a test's own prefix, with a schedule to act on."""
+"""The admin page and its JSON gateway on 127.0.0.1:0 in a thread, over a test's own prefix, with a schedule."""
 
 from __future__ import annotations
 
