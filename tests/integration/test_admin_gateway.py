@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import csv
 import io
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -16,36 +17,15 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from pyworker.adapters.redis import RedisDurableBackend, new_redis_client
+from pyworker.adapters.redis import new_redis_client
 from pyworker.adapters.web.gateway.encode import schedule_json, short_duration
 from pyworker.application.admin import AdminGuardrails, ScheduleEntry
 from pyworker.domain import DurableState, DurableTask
-from tests.support.admin_gateway import URL, GatewayServer, delete_prefix, new_prefix
+from tests.support.admin_gateway import TOKEN, URL, Served, delete_prefix, new_prefix, served
+from tests.support.admin_process import AdminProcess
+from tests.support.waits import within
 
 pytestmark = pytest.mark.redis
-
-
-@attrs.define
-class Served:
-    server: GatewayServer
-    backend: RedisDurableBackend
-    http: httpx.AsyncClient
-
-
-@contextlib.asynccontextmanager
-async def served(**options: Any) -> AsyncIterator[Served]:
-    prefix = new_prefix()
-    client = new_redis_client(URL)
-    backend = RedisDurableBackend(client, prefix=prefix)
-    server = GatewayServer(prefix, **options)
-    try:
-        async with server.client() as http:
-            yield Served(server, backend, http)
-    finally:
-        server.stop()
-        await delete_prefix(client, prefix)
-        await backend.close()
-        await client.aclose()
 
 
 @pytest.fixture
@@ -410,3 +390,31 @@ async def test_metrics_json_and_prometheus(gw: Served) -> None:
         assert found[("worker_admin_nodes_live", ())] == 0
         assert found[("worker_admin_actions_total", (("action", "pause"),))] == 1
         assert found[("worker_admin_http_calls_total", (("method", "POST"), ("route", "/pause")))] == 1
+
+
+# -- the real command -----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+async def test_workerctl_admin_serves_the_gateway_with_the_guardrails_of_its_environment() -> None:
+    prefix = new_prefix()
+    env = {**os.environ, "PYWORKER_ADMIN_TOKEN": TOKEN, "PYWORKER_ADMIN_REQUIRE_APPROVAL": "yes"}
+    args = ["--listen", "127.0.0.1:0", "--redis-url", URL, "--redis-prefix", prefix]
+    process = await asyncio.to_thread(AdminProcess, args, env)
+    client = new_redis_client(URL)
+    try:
+        async with httpx.AsyncClient(base_url=f"{process.url}/admin/v1", timeout=10,
+                                     headers={"Authorization": f"Bearer {TOKEN}"}) as http:  # fmt: skip
+            assert (await http.get("/health")).json()["status"] == "ok"
+            refused(await http.post("/dlq/replay"), 403, "permissiondenied", "admin approval token is required")
+            assert (await http.post("/dlq/replay", headers={"X-Admin-Approval": "ok"})).json() == {"moved": 0}
+            # this process serves no TaskManager: its schedules are another process's
+            refused(await http.get("/schedules"), 501, "unimplemented")
+            async with http.stream("GET", "/events") as response:
+                assert response.status_code == 200
+                first = await within(anext(response.aiter_lines()))
+            assert first.startswith("id: ")
+    finally:
+        assert await asyncio.to_thread(process.stop) == 0
+        await delete_prefix(client, prefix)
+        await client.aclose()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import threading
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
+import attrs
 import httpx
 
 from pyworker.adapters.redis import RedisDurableBackend, RedisKeys, new_redis_client
@@ -122,3 +125,26 @@ class GatewayServer:
 
 def new_prefix() -> str:
     return f"pyworker-test-gateway-{uuid.uuid4().hex}"
+
+
+@attrs.define
+class Served:
+    server: GatewayServer
+    backend: RedisDurableBackend
+    http: httpx.AsyncClient
+
+
+@contextlib.asynccontextmanager
+async def served(**options: Any) -> AsyncIterator[Served]:
+    prefix = new_prefix()
+    client = new_redis_client(URL)
+    backend = RedisDurableBackend(client, prefix=prefix)
+    server = GatewayServer(prefix, **options)
+    try:
+        async with server.client() as http:
+            yield Served(server, backend, http)
+    finally:
+        server.stop()
+        await delete_prefix(client, prefix)
+        await backend.close()
+        await client.aclose()
