@@ -12,6 +12,10 @@ import attrs
 import httpx
 import pytest
 
+from pyworker.adapters.memory import InMemoryDurableBackend
+from pyworker.adapters.web.gateway.sse import EventFeed
+from pyworker.application.admin import AdminService
+from pyworker.domain import BackendUnavailableError
 from tests.support.admin_gateway import Served, served
 from tests.support.waits import next_result, within
 
@@ -119,3 +123,17 @@ async def test_the_stream_ends_when_the_server_stops() -> None:
 
         assert await within(drained()) == []  # the interval is 30 s: the stream ended, it did not tick
         await within(stopping)
+
+
+async def test_a_read_that_fails_sends_an_error_event_in_its_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = InMemoryDurableBackend()
+    admin = AdminService(backend, backend.queue_weights(), backend.audit_log())
+
+    async def down() -> None:
+        raise BackendUnavailableError(reason="connection refused")
+
+    monkeypatch.setattr(admin, "overview", down)  # one-off fault injection
+    batch = await within(EventFeed(admin, 1.0, 10, asyncio.Event()).batch())
+    assert [name for name, _ in batch] == ["error", "schedule_events", "audit_events", "heartbeat"]
+    assert batch[0][1] == {"message": "durable backend unavailable: connection refused"}
+    assert batch[1][1] == {"events": []}  # no TaskManager here: no schedules, so no fires
