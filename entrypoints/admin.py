@@ -16,7 +16,13 @@ import attrs
 import click
 
 from pyworker.application import DurableHandlerSpec, DurableInspector
-from pyworker.application.admin import AdminGuardrails, DurableAdmin, HistorySampler, HistoryStoreProvider
+from pyworker.application.admin import (
+    AdminGuardrails,
+    AdminService,
+    DurableAdmin,
+    HistorySampler,
+    HistoryStoreProvider,
+)
 from pyworker.application.admin.history import SAMPLE_INTERVAL
 from pyworker.application.clock import LoopClock
 from pyworker.application.ports import NodeRegistryProvider
@@ -34,6 +40,7 @@ if TYPE_CHECKING:
     import uvicorn
 
     from pyworker.adapters.web import AdminPageData, AdminWebConfig
+    from pyworker.adapters.web.gateway import GatewaySettings
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 #: Seconds the server waits for requests still running when it stops (SSE streams end at once).
@@ -140,13 +147,16 @@ class AdminServer:
     """The admin page on uvicorn, on the caller's event loop, until ``stop()`` (or SIGTERM/SIGINT
     when it runs on the main thread). ``stop`` may be called from any thread."""
 
-    def __init__(self, data: AdminPageData, settings: AdminWebConfig, listen: Listen) -> None:
+    def __init__(
+        self, data: AdminPageData, settings: AdminWebConfig, listen: Listen, admin: AdminService | None = None,
+        gateway: GatewaySettings | None = None,
+    ) -> None:  # fmt: skip
         import uvicorn
 
         from pyworker.adapters.web import close_streams, create_app
 
         self.listen = listen
-        self.app = create_app(settings, data)
+        self.app = create_app(settings, data, admin if admin is not None else data.service, gateway)
         app = self.app
 
         announce = self._announce
@@ -213,7 +223,7 @@ async def serve_admin(
 ) -> None:
     """Serve until SIGTERM/SIGINT; ``wiring`` goes to ``open_admin_data`` (handlers, schedules, guardrails)."""
     async with open_admin_data(container, redis_url, redis_prefix, **wiring) as data:
-        server = AdminServer(data, settings, listen)
+        server = AdminServer(data, settings, listen, admin=data.service)
 
         def ready(url: str) -> None:
             mode = " read-only" if settings.read_only else ""

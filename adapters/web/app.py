@@ -27,6 +27,7 @@ from pyworker.adapters.web.actions import (
 from pyworker.adapters.web.config import AdminWebConfig
 from pyworker.adapters.web.data import AdminPageData
 from pyworker.adapters.web.events import events
+from pyworker.adapters.web.gateway import GatewaySettings, gateway_mount
 from pyworker.adapters.web.render import render, templates
 from pyworker.adapters.web.security import SESSION_COOKIE, SecurityHeaders, action, page, public_form
 from pyworker.adapters.web.views import (
@@ -42,6 +43,7 @@ from pyworker.adapters.web.views import (
     task,
     tasks,
 )
+from pyworker.application.admin import AdminService
 from pyworker.domain import (
     BackendUnavailableError,
     ConfigurationError,
@@ -124,8 +126,12 @@ def routes() -> list[Route | Mount]:
     ]
 
 
-def create_app(config: AdminWebConfig, data: AdminPageData) -> Starlette:
-    """The admin page over ``data`` (opened and closed by the caller, which owns its connection);
+def create_app(
+    config: AdminWebConfig, data: AdminPageData, admin: AdminService | None = None,
+    gateway: GatewaySettings | None = None,
+) -> Starlette:  # fmt: skip
+    """The admin page over ``data`` (opened and closed by the caller, which owns its connection),
+    and with ``admin`` the JSON gateway at /admin/v1 (docs/admin.md, "JSON gateway");
     call ``close_streams(app)`` on the app's event loop before the server stops."""
     middleware = [
         Middleware(SecurityHeaders),
@@ -138,11 +144,13 @@ def create_app(config: AdminWebConfig, data: AdminPageData) -> Starlette:
             https_only=config.secure_cookies,
         ),
     ]
-    app = Starlette(routes=routes(), middleware=middleware, exception_handlers={WorkerError: worker_error})
+    closing = asyncio.Event()  # set by close_streams(): the SSE streams end
+    mounts = [] if admin is None else [gateway_mount(admin, config, closing, gateway)]
+    app = Starlette(routes=[*mounts, *routes()], middleware=middleware, exception_handlers={WorkerError: worker_error})
     app.state.admin_config = config
     app.state.admin_data = data
     app.state.templates = templates()
-    app.state.closing = asyncio.Event()  # set by close_streams(): the SSE streams end
+    app.state.closing = closing
     return app
 
 

@@ -18,7 +18,7 @@ from pyworker.application.clock import LoopClock
 from pyworker.application.inspector import DurableInspector
 from pyworker.application.ports import Clock, NodeRegistry
 from pyworker.application.schedules.service import ScheduleService
-from pyworker.domain import DurableTaskRecord
+from pyworker.domain import DurableTaskRecord, NodeInfo
 from pyworker.domain.admin import AdminUnsupportedError, AuditEvent, QueueSummary
 
 T = TypeVar("T")
@@ -94,6 +94,10 @@ class AdminService:
         workers = -1 if self._nodes is None else sum(n.running for n in await self._nodes.list_nodes())
         c = self._counters
         return Overview(workers, sum(q.ready for q in active), len(active), stats.paused, c.pause, c.resume, c.replay)
+
+    async def live_nodes(self) -> list[NodeInfo] | None:
+        """The worker nodes with a live heartbeat; None without a node registry."""
+        return None if self._nodes is None else await self._nodes.list_nodes()
 
     async def list_queues(self) -> list[QueueSummary]:
         return await self.queues.summaries()
