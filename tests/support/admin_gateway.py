@@ -76,7 +76,7 @@ class GatewayServer:
             nodes = backend.node_registry()
             service = AdminService(backend, backend.queue_weights(), backend.audit_log(), schedules=manager.schedules,
                                    nodes=nodes, guardrails=guardrails)  # fmt: skip
-            data = AdminPageData(DurableAdmin(backend), nodes)
+            data = AdminPageData(service, DurableAdmin(backend), nodes)
             try:
                 self._server = AdminServer(data, config, Listen("127.0.0.1", 0), admin=service, gateway=settings)
                 await self._server.run(self._started)
