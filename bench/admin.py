@@ -26,11 +26,9 @@ import platform
 import random
 import re
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -39,9 +37,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run as a script: `python bench/admin.py`
+sys.path.insert(0, str(ROOT / "bench"))
 
 import httpx  # noqa: E402
 import redis  # noqa: E402
+from bench_process import BenchProcess  # noqa: E402
 
 from pyworker.adapters.redis import RedisDurableBackend, new_redis_client  # noqa: E402
 from pyworker.domain import DurableTask, cursor_at  # noqa: E402
@@ -192,7 +192,7 @@ def delete_keys(client: redis.Redis) -> int:
 # -- the admin process ----------------------------------------------------------------------------
 
 
-class AdminProcess:
+class AdminProcess(BenchProcess):
     """A real ``workerctl admin`` on a free loopback port, signed in by a token; stop() always runs."""
 
     def __init__(self) -> None:
@@ -213,29 +213,7 @@ class AdminProcess:
         if not self.url:
             self.stop()
             raise RuntimeError(f"workerctl admin exited before it was ready:\n{''.join(self.log)}")
-        threading.Thread(target=self._read_rest, daemon=True).start()
-
-    def _read_rest(self) -> None:
-        assert self.process.stderr is not None
-        with contextlib.suppress(ValueError, OSError):
-            for line in self.process.stderr:
-                self.log.append(line)
-
-    def rss_mib(self) -> float:
-        with open(f"/proc/{self.process.pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        return float("nan")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        self.drain_rest()
 
 
 @contextlib.contextmanager

@@ -30,7 +30,6 @@ import json
 import os
 import platform
 import pstats
-import signal
 import statistics
 import subprocess
 import sys
@@ -126,11 +125,12 @@ os.environ.update(
 sys.path.insert(0, str(BENCH))
 import durable_app  # noqa: E402  (the handlers: a producer TaskManager checks a task's handler is known)
 import durable_baselines  # noqa: E402  (the Huey tasks, imported under the consumer's module name)
+from bench_process import BenchProcess  # noqa: E402
 
 # -- processes ------------------------------------------------------------------------------------
 
 
-class Consumer:
+class Consumer(BenchProcess):
     """A consumer subprocess; ready once it printed its banner on stderr. Always stopped by stop()."""
 
     def __init__(self, argv: list[str], banner: str, env: dict[str, str] | None = None,
@@ -157,32 +157,7 @@ class Consumer:
         except BaseException:
             self.stop()
             raise
-        self._drain = threading.Thread(target=self._read_rest, daemon=True)
-        self._drain.start()
-
-    def _read_rest(self) -> None:
-        assert self.process.stderr is not None
-        with contextlib.suppress(ValueError, OSError):
-            for line in self.process.stderr:
-                self.log.append(line)
-
-    def rss_mib(self) -> float:
-        with open(f"/proc/{self.process.pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        return float("nan")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        if not hasattr(self, "_drain") and self.process.stderr is not None:
-            self.process.stderr.close()  # nobody reads it (start-up figure, failed start)
+        self.drain_rest()
 
 
 def workerctl_argv(flags: list[str] | tuple[str, ...]) -> list[str]:
