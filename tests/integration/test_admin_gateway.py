@@ -291,6 +291,8 @@ async def test_requests_without_a_session_or_the_token_are_refused(gw: Served) -
     async with gw.server.client(Authorization="Bearer wrong") as wrong:
         refused(await wrong.get("/overview"), 401, "unauthenticated")
     assert not (await gw.backend.stats()).paused
+    # a caller that is not signed in writes nothing, not even to the audit log
+    assert (await gw.http.get("/audit")).json() == {"events": []}
 
 
 async def test_a_page_session_reads_and_changes_with_its_csrf_token(gw: Served) -> None:
@@ -298,8 +300,14 @@ async def test_a_page_session_reads_and_changes_with_its_csrf_token(gw: Served) 
     try:
         assert (await client.get("/admin/v1/dlq")).json() == {"entries": [], "total": 0}
         refused(await client.post("/admin/v1/pause"), 403, "csrf_required")
-        refused(await client.post("/admin/v1/pause", headers={"X-CSRF-Token": "forged"}), 403, "csrf_required")
+        forged = await client.post("/admin/v1/pause", headers={"X-CSRF-Token": "forged", "X-Request-Id": "forged"})
+        refused(forged, 403, "csrf_required")
         assert not (await gw.backend.stats()).paused
+        event = await audited(gw, "forged")  # a signed-in caller's refused change is recorded
+        assert (event["action"], event["target"], event["status"], event["actor"]) == (
+            "http.refused", "POST /pause", "error", "admin"
+        )
+        assert event["detail"] == "csrf_required: missing or wrong X-CSRF-Token header"
         done = await client.post("/admin/v1/pause", headers={"X-CSRF-Token": csrf, "X-Request-Id": "by-session"})
         assert done.json() == {"paused": True}
     finally:
@@ -316,7 +324,12 @@ async def test_read_only_refuses_every_change() -> None:
         assert (await s.http.get("/dlq")).json()["total"] == 1
         for method, path in (("POST", "/pause"), ("POST", "/dlq/replay"), ("POST", "/queues/emails/pause"),
                              ("DELETE", "/schedules/nightly"), ("POST", "/jobs/x/run")):  # fmt: skip
-            refused(await s.http.request(method, path), 403, "read_only")
+            refused(await s.http.request(method, path, headers={"X-Request-Id": f"ro-{path.count('/')}{method}"}),
+                    403, "read_only")  # fmt: skip
+        event = await audited(s, "ro-1POST")
+        assert (event["action"], event["target"], event["detail"]) == (
+            "http.refused", "POST /pause", "read_only: this admin gateway is read-only"
+        )
         stats = await s.backend.stats()
         assert not stats.paused
         assert stats.dead == 1

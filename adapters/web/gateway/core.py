@@ -20,9 +20,14 @@ from pyworker.adapters.web.gateway.sse import EventFeed
 from pyworker.adapters.web.security import bearer_ok, csrf_ok
 from pyworker.application.admin import AdminService, RequestContext
 from pyworker.domain import ConfigurationError
+from pyworker.domain.admin import AdminApprovalError
 
 #: go-worker's request body cap.
 BODY_LIMIT = 1 << 20
+#: Refusals of a signed-in caller's change that the audit log records (as the gRPC servicer
+#: records its auth refusals). A caller that is not signed in writes nothing: it must not be
+#: able to fill, and so empty, the bounded log.
+AUDITED_REFUSALS = frozenset({"read_only", "csrf_required"})
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
@@ -77,6 +82,15 @@ class Gateway:
                 raise GatewayError(403, "csrf_required", "missing or wrong X-CSRF-Token header")
         named = actor_name(request.headers.get("x-admin-actor"))
         return named or (str(request.session.get("user")) if session else "")
+
+    async def audit_refusal(self, request: Request, route: str, rid: str, refusal: GatewayError) -> None:
+        """Record a signed-in caller's change that ``caller`` refused: action ``http.refused``,
+        target the method and route, status error, detail the refusal (docs/admin.md, "Auth")."""
+        session = request.session.get("user") == "admin"
+        actor = actor_name(request.headers.get("x-admin-actor")) or ("admin" if session else "")
+        ctx = RequestContext(actor=actor, request_id=rid)
+        denied = AdminApprovalError(reason=f"{refusal.code}: {refusal.message}")
+        await self.admin.refused(ctx, "http.refused", f"{request.method} {route}", {}, denied)
 
 
 @attrs.frozen
@@ -148,6 +162,8 @@ def endpoint(route: str, handler: Handler) -> Callable[[Request], Awaitable[Resp
             result = await handler(call)
             response = result if isinstance(result, Response) else JSONResponse(result)
         except Exception as exc:  # every error answers the envelope (a non-WorkerError is logged there)
+            if isinstance(exc, GatewayError) and exc.code in AUDITED_REFUSALS:
+                await gateway.audit_refusal(request, route, rid, exc)
             response = error_response(rid, exc)
         response.headers["X-Request-Id"] = rid
         gateway.stats.observe(f"{request.method} {route}", response.status_code, (time.perf_counter() - started) * 1e3)
