@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
 from typing import Any
 
-import redis.asyncio
-
 from pyworker.adapters.redis.store import TECHNOLOGY_ERRORS, RedisDurableStore, unavailable
-from pyworker.adapters.redis.wake import dedicated_client
+from pyworker.adapters.redis.wake import OwnConnection
 from pyworker.domain import DurableOutcome
 from pyworker.domain.durable import outcome_status
 from pyworker.domain.duration import to_ms
@@ -48,7 +45,7 @@ class RedisDurableResults:
     def __init__(self, store: RedisDurableStore, skew: float = 1.0) -> None:
         self.store = store
         self.skew = max(skew, 0.0)
-        self._conn: redis.asyncio.Redis | None = None
+        self._conn = OwnConnection(store.client, store.keys.results)
 
     async def get_result(self, task_id: uuid.UUID) -> DurableOutcome | None:
         store = self.store
@@ -67,7 +64,7 @@ class RedisDurableResults:
         """
         key = self.store.keys.results
         try:
-            conn = await self._connection()
+            conn = await self._conn.get()
             if cursor is None:
                 last: Any = await conn.xrevrange(key, count=1)
                 cursor = last[0][0].decode() if last else "0-0"
@@ -75,10 +72,10 @@ class RedisDurableResults:
             async with asyncio.timeout(max(max_wait, 0.0) + _REPLY_GRACE):
                 reply: Any = await conn.xread({key: cursor}, count=max(count, 1), block=block)
         except asyncio.CancelledError:
-            await self._drop()
+            await self._conn.drop()
             raise
         except TECHNOLOGY_ERRORS as exc:
-            await self._drop()
+            await self._conn.drop()
             raise unavailable(exc) from exc
         outcomes: list[DurableOutcome] = []
         for _stream, entries in reply or ():
@@ -93,15 +90,4 @@ class RedisDurableResults:
         """Drop the reading connection (a later read opens another: several managers may
         share one backend, and each closes its reader when it stops).
         """
-        await self._drop()
-
-    async def _connection(self) -> redis.asyncio.Redis:
-        if self._conn is None:
-            self._conn = await dedicated_client(self.store.client, self.store.keys.results)
-        return self._conn
-
-    async def _drop(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.aclose()
+        await self._conn.drop()

@@ -40,6 +40,28 @@ async def dedicated_client(client: Any, key: str) -> redis.asyncio.Redis:
     return redis.asyncio.Redis.from_pool(pool)
 
 
+class OwnConnection:
+    """One ``dedicated_client`` for ``key``, opened at first use; ``drop()`` after trouble or
+    a cancelled blocking read (the connection cannot be reused), and the next use reconnects.
+    """
+
+    def __init__(self, client: Any, key: str) -> None:
+        self._client = client
+        self._key = key
+        self._conn: redis.asyncio.Redis | None = None
+
+    async def get(self) -> redis.asyncio.Redis:
+        if self._conn is None:
+            self._conn = await dedicated_client(self._client, self._key)
+        return self._conn
+
+    async def drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.aclose()
+
+
 class RedisWakeListener:
     """BLPOPs ``P:wake`` on a dedicated connection, so a blocked worker never holds
     a connection of the shared pool. Concurrent waiters share one BLPOP in flight.
@@ -50,7 +72,7 @@ class RedisWakeListener:
         self._client = client
         self._key = key
         self._fallback_poll = fallback_poll
-        self._conn: redis.asyncio.Redis | None = None
+        self._conn = OwnConnection(client, key)  # the BLPOP timeout bounds each read
         self._inflight: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -76,7 +98,7 @@ class RedisWakeListener:
         if self._inflight is not None and not self._inflight.done():
             return False, None
         try:
-            conn = await self._connection()
+            conn = await self._conn.get()
             pipe = conn.pipeline(transaction=False)
             pipe.blpop([self._key], timeout=max(timeout, 0.01))
             pipe.evalsha(sha, len(keys), *keys, *args)
@@ -85,10 +107,10 @@ class RedisWakeListener:
             async with asyncio.timeout(timeout + _REPLY_GRACE):
                 replies = await pipe.execute(raise_on_error=False)
         except asyncio.CancelledError:
-            await self._drop()
+            await self._conn.drop()
             raise
         except Exception:  # forget the connection; the caller's plain dequeue reports an outage
-            await self._drop()
+            await self._conn.drop()
             return True, None
         reply = replies[1]
         return True, None if isinstance(reply, BaseException) else reply
@@ -100,29 +122,18 @@ class RedisWakeListener:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._inflight
             self._inflight = None
-        await self._drop()
+        await self._conn.drop()
 
     async def _blpop(self, timeout: float) -> None:
         try:
-            conn = await self._connection()
+            conn = await self._conn.get()
             # BLPOP's timeout 0 means forever; never send less than Redis's 1 ms resolution.
             async with asyncio.timeout(timeout + _REPLY_GRACE):
                 await conn.blpop([self._key], timeout=max(timeout, 0.01))
         except asyncio.CancelledError:
-            await self._drop()
+            await self._conn.drop()
             raise
         except Exception:  # any failure: forget the connection, poll instead of spinning
-            await self._drop()
+            await self._conn.drop()
             await asyncio.sleep(min(timeout, self._fallback_poll))
 
-    async def _connection(self) -> redis.asyncio.Redis:
-        if self._conn is None:
-            # The BLPOP timeout bounds the read; the caller's next wait reconnects.
-            self._conn = await dedicated_client(self._client, self._key)
-        return self._conn
-
-    async def _drop(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.aclose()
