@@ -17,7 +17,8 @@ from playwright.sync_api import Page
 from pyworker.adapters.redis import RedisDurableBackend, new_redis_client
 from pyworker.adapters.web import AdminWebConfig
 from pyworker.domain import DurableState, DurableTask, DurableTaskRecord
-from pyworker.entrypoints.admin import AdminServer, Listen, open_admin_data
+from pyworker.entrypoints.admin import open_admin_data
+from pyworker.entrypoints.admin_server import AdminServer, Listen
 from pyworker.entrypoints.container import build_container
 
 T = TypeVar("T")

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from pyworker.adapters.web import AdminWebConfig
-from pyworker.entrypoints.admin import AdminServer, Listen, open_admin_data
+from pyworker.entrypoints.admin import open_admin_data
+from pyworker.entrypoints.admin_server import AdminServer, Listen
 from pyworker.entrypoints.cli import main
 from pyworker.entrypoints.container import build_container
 from tests.support.certs import Certs, make_certs

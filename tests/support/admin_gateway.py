@@ -20,7 +20,7 @@ from pyworker.application import DurableHandlerSpec, TaskManager
 from pyworker.application.admin import AdminGuardrails, AdminService, DurableAdmin
 from pyworker.application.schedules import Tick
 from pyworker.domain import DurableTask, TaskContext
-from pyworker.entrypoints.admin import AdminServer, Listen
+from pyworker.entrypoints.admin_server import AdminServer, Listen
 from pyworker.protos.worker.v1 import payload_pb2
 
 URL = "redis://127.0.0.1:6379/0"
