@@ -278,7 +278,7 @@ class TaskManager(ManagerObservation, ScheduleMethods):
         started is dead-lettered and finishes Cancelled. Terminal: no-op. A durable task
         this node does not know is cancelled through the store, whichever node holds it
         (docs/cluster.md#cancellation): withdrawn if it waits, else its holder is told and
-        finishes it Cancelled; dead-lettered, never retried (domain.durable.cancel_text).
+        finishes it Cancelled; dead-lettered, never retried (domain.settled.cancel_text).
 
         Raises:
             TaskNotFoundError: unknown id (in durable mode: unknown to the store too).

@@ -2,25 +2,19 @@
 
 from pyworker.domain.backoff import retry_delay, retry_delay_ns
 from pyworker.domain.durable import (
-    DEFAULT_CANCEL_REASON,
     DEFAULT_IDEMPOTENCY_TTL,
     DEFAULT_LEASE,
     DEFAULT_PAGE_SIZE,
-    DEFAULT_RESULT_TTL,
-    DEFAULT_RESULTS_MAX_LEN,
     LISTABLE_STATES,
     MAX_DURABLE_WEIGHT,
     MAX_PAGE_SIZE,
-    CancelOutcome,
     DurableLease,
-    DurableOutcome,
     DurableState,
     DurableStats,
     DurableTask,
     DurableTaskPage,
     DurableTaskRecord,
     QueueStats,
-    cancel_text,
     check_enqueueable,
     cursor_at,
     durable_weight,
@@ -76,6 +70,14 @@ from pyworker.domain.scheduling import (
     normalize_queue_weights,
     normalize_weight,
     ordering_key,
+)
+from pyworker.domain.settled import (
+    DEFAULT_CANCEL_REASON,
+    DEFAULT_RESULT_TTL,
+    DEFAULT_RESULTS_MAX_LEN,
+    CancelOutcome,
+    DurableOutcome,
+    cancel_text,
 )
 from pyworker.domain.status import TERMINAL_STATUSES, TRANSITIONS, TaskStatus, check_transition
 from pyworker.domain.task import MAX_PRIORITY, MIN_PRIORITY, DropPolicy, Result, Task, TaskContext, TaskFunction

@@ -10,12 +10,9 @@ from collections.abc import Callable, Mapping, Sequence
 
 from pyworker.adapters.memory.store import MemoryStore
 from pyworker.domain.durable import (
-    DEFAULT_CANCEL_REASON,
-    CancelOutcome,
     DurableLease,
     DurableState,
     DurableTask,
-    cancel_text,
     effective_lease,
     failure_text,
 )
@@ -31,6 +28,11 @@ from pyworker.domain.errors import (
 from pyworker.domain.scheduling import (
     normalize_queue,
     normalize_queue_weights,
+)
+from pyworker.domain.settled import (
+    DEFAULT_CANCEL_REASON,
+    CancelOutcome,
+    cancel_text,
 )
 from pyworker.domain.status import TaskStatus
 

@@ -24,7 +24,6 @@ from pyworker.domain.durable import (
     DurableState,
     DurableTask,
     DurableTaskRecord,
-    cancel_text,
     ready_at_ms,
     storable_task,
 )
@@ -40,6 +39,9 @@ from pyworker.domain.scheduling import (
     WeightedRoundRobin,
     normalize_queue,
     normalize_queue_weights,
+)
+from pyworker.domain.settled import (
+    cancel_text,
 )
 from pyworker.domain.status import TaskStatus
 

@@ -17,10 +17,7 @@ from pyworker.adapters.redis.records import encode_task, leases_from_reply
 from pyworker.adapters.redis.store import RedisDurableStore
 from pyworker.adapters.redis.wake import RedisWakeListener
 from pyworker.domain.durable import (
-    DEFAULT_CANCEL_REASON,
     DEFAULT_IDEMPOTENCY_TTL,
-    DEFAULT_RESULTS_MAX_LEN,
-    CancelOutcome,
     DurableLease,
     DurableTask,
     effective_lease,
@@ -37,6 +34,11 @@ from pyworker.domain.errors import (
 )
 from pyworker.domain.limits import DurableLimits
 from pyworker.domain.scheduling import normalize_queue, normalize_queue_weights
+from pyworker.domain.settled import (
+    DEFAULT_CANCEL_REASON,
+    DEFAULT_RESULTS_MAX_LEN,
+    CancelOutcome,
+)
 from pyworker.domain.status import TaskStatus
 
 #: cancel.lua's replies.

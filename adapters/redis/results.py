@@ -10,8 +10,10 @@ from typing import Any
 from pyworker.adapters.redis.store import TECHNOLOGY_ERRORS, RedisDurableStore, unavailable
 from pyworker.adapters.redis.wake import OwnConnection
 from pyworker.domain import DurableOutcome
-from pyworker.domain.durable import outcome_status
 from pyworker.domain.duration import to_ms
+from pyworker.domain.settled import (
+    outcome_status,
+)
 
 #: The largest sequence part of a stream id.
 _MAX_SEQ = 2**64 - 1
