@@ -15,28 +15,36 @@ WORKERCTL = Path(sys.executable).with_name("workerctl")
 
 
 class WorkerProcess:
-    """``workerctl worker <args>`` in ROOT with ``env``; returns once it is ready.
+    """``workerctl <COMMAND> <args>`` (``worker``; a subclass names another) in ROOT with
+    ``env``; returns once it printed the line that starts with ``READY``.
 
     Raises:
-        AssertionError: the worker exited before its banner (its stderr is in the message).
+        AssertionError: it exited before its banner (its stderr is in the message).
     """
+
+    COMMAND = "worker"
+    READY = "worker ready"
 
     def __init__(self, args: Sequence[str], env: Mapping[str, str]) -> None:
         self.process = subprocess.Popen(
-            [str(WORKERCTL), "worker", *args],
+            [str(WORKERCTL), self.COMMAND, *args],
             cwd=ROOT, env=dict(env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         self.log: list[str] = []
         assert self.process.stderr is not None
         for line in self.process.stderr:  # synchronise on the readiness banner
             self.log.append(line)
-            if line.startswith("worker ready"):
+            if line.startswith(self.READY):
+                self.ready(line)
                 break
         else:
-            raise AssertionError(f"worker exited before it was ready: {''.join(self.log)}")
+            raise AssertionError(f"workerctl {self.COMMAND} exited before it was ready: {''.join(self.log)}")
         # Keep draining stderr so a chatty worker never blocks on a full pipe.
         self._drain = threading.Thread(target=self._read_rest, daemon=True)
         self._drain.start()
+
+    def ready(self, banner: str) -> None:
+        """Read what the banner says (nothing for a worker)."""
 
     def _read_rest(self) -> None:
         assert self.process.stderr is not None
